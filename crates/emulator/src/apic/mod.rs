@@ -1,2 +1,202 @@
 //! Microsoft.ApiCenter services, workspaces, APIs, versions, definitions, environments,
 //! deployments and metadata schemas, as the 2024-03-01 REST specification describes them.
+//!
+//! The router assumes the framework in front of it already authenticated the caller,
+//! checked the api-version and applied faults; it implements the resource provider only.
+//! Behaviour the specification leaves open, chosen here and relied on by tests:
+//! - an API's read-only `lifecycleStage` is derived from its versions: the most advanced
+//!   stage among versions still in use (design..production); if all are deprecated or
+//!   retired, the least final of those; `design` without versions;
+//! - plan limits answer 409 `QuotaExceeded`;
+//! - deployment references must be service-relative and point into the deployment's own
+//!   workspace (the definition: into its own API); full ARM ids are rejected;
+//! - `importSpecification` always answers 202; the operation completes on the poll after
+//!   `lro_polls_before_done` polls (either URL counts), and only then sets the content;
+//! - `exportSpecification` without an imported document answers 400 `SpecificationNotFound`.
+
+mod actions;
+mod conditions;
+mod filter;
+mod items;
+mod kind;
+mod lro;
+mod metadata;
+mod paging;
+mod path;
+mod references;
+mod routes;
+mod schema;
+mod spec;
+mod store;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::routing::any;
+
+use store::{Node, State, key};
+
+/// Plan limits, per service unless said otherwise. Exceeding one answers 409 `QuotaExceeded`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApicLimits {
+    pub apis: usize,
+    pub versions_per_api: usize,
+    pub definitions_per_version: usize,
+    pub deployments_per_api: usize,
+    pub environments: usize,
+    /// Largest document `importSpecification` accepts with format `inline`.
+    pub max_inline_specification_bytes: usize,
+}
+
+impl ApicLimits {
+    /// The Standard plan (the default).
+    pub fn standard() -> Self {
+        ApicLimits {
+            apis: 10_000,
+            versions_per_api: 100,
+            definitions_per_version: 5,
+            deployments_per_api: 10,
+            environments: 20,
+            max_inline_specification_bytes: 3 * 1024 * 1024,
+        }
+    }
+
+    /// The Free plan.
+    pub fn free() -> Self {
+        ApicLimits {
+            apis: 200,
+            versions_per_api: 5,
+            ..ApicLimits::standard()
+        }
+    }
+}
+
+impl Default for ApicLimits {
+    fn default() -> Self {
+        ApicLimits::standard()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApicOptions {
+    pub subscription_id: String,
+    pub resource_group: String,
+    /// API Center service names; each has workspace "default".
+    pub services: Vec<String>,
+    /// List page size; `nextLink` carries an opaque token and the api-version.
+    pub page_size: usize,
+    /// How many polls of an import operation answer "running" before it is done (>= 1).
+    pub lro_polls_before_done: u32,
+    /// `Retry-After` (seconds) on operation answers.
+    pub lro_retry_after_secs: u64,
+    pub limits: ApicLimits,
+}
+
+impl Default for ApicOptions {
+    fn default() -> Self {
+        ApicOptions {
+            subscription_id: "00000000-0000-0000-0000-0000000000a1".into(),
+            resource_group: "rg-apilink".into(),
+            services: vec!["contoso-catalog".into()],
+            page_size: 50,
+            lro_polls_before_done: 1,
+            lro_retry_after_secs: 1,
+            limits: ApicLimits::default(),
+        }
+    }
+}
+
+/// Resolves an https URL given to importSpecification with format "link" to its content
+/// (in the emulator these are APIM export links, served in memory). None = unreachable.
+pub type LinkFetcher = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The emulated API Center resource provider: every configured service and its contents.
+pub struct ApiCenter {
+    options: ApicOptions,
+    fetch_link: LinkFetcher,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for ApiCenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiCenter")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiCenter {
+    pub fn new(options: ApicOptions, fetch_link: LinkFetcher) -> Arc<Self> {
+        let mut state = State::default();
+        for name in &options.services {
+            let id = format!(
+                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ApiCenter/services/{name}",
+                options.subscription_id, options.resource_group
+            );
+            state
+                .services
+                .insert(key(name), Node::new_service(id, name));
+        }
+        Arc::new(ApiCenter {
+            options,
+            fetch_link,
+            state: Mutex::new(state),
+        })
+    }
+
+    /// Every route under /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ApiCenter/...
+    /// plus the module's own LRO status URLs (under /subscriptions/{sub}/providers/Microsoft.ApiCenter/...).
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(
+                "/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.ApiCenter/{*rest}",
+                any(routes::resource_group_scope),
+            )
+            .route(
+                "/subscriptions/{subscription}/providers/Microsoft.ApiCenter/{*rest}",
+                any(routes::subscription_scope),
+            )
+            .with_state(Arc::clone(self))
+    }
+
+    /// Whole state of one service as JSON (for tests and the admin route), None if no such service.
+    pub fn snapshot(&self, service: &str) -> Option<serde_json::Value> {
+        let state = self.lock();
+        let root = state.service(service)?;
+        let mut snapshot = store::snapshot_service(root);
+        let operations: Vec<serde_json::Value> = state
+            .operations
+            .iter()
+            .filter(|op| key(&op.definition.service) == key(service))
+            .map(|op| {
+                let mut status = op.status_body();
+                status["definition"] = serde_json::Value::String(op.definition.display_name());
+                status
+            })
+            .collect();
+        snapshot["operations"] = serde_json::Value::Array(operations);
+        Some(snapshot)
+    }
+
+    /// Makes the next import operation answer "running" for `extra` more polls (fault
+    /// injection: a slow long-running operation). Calls add up until an operation starts.
+    pub fn add_slow_lro_polls(&self, extra: u32) {
+        let mut state = self.lock();
+        state.extra_polls = state.extra_polls.saturating_add(extra);
+    }
+
+    pub fn options(&self) -> &ApicOptions {
+        &self.options
+    }
+
+    /// A poisoned lock only means another request panicked mid-way; the tree is still usable.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
