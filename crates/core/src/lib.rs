@@ -1,1 +1,27 @@
-//! See the crate description.
+//! Pure domain of apilink: the link spec, the model of both sides, the APIM → API Center
+//! mapping, deterministic naming, field ownership, the ownership marker and the planner.
+//! No I/O happens here; see `README.md` for the protocol the engine follows.
+
+pub mod desired;
+pub mod diff;
+pub mod duration;
+pub mod hash;
+pub mod ids;
+pub mod mapping;
+pub mod marker;
+pub mod naming;
+pub mod observed;
+pub mod operation;
+pub mod ownership;
+pub mod plan;
+pub mod planner;
+pub mod spec;
+
+pub use desired::DesiredState;
+pub use ids::{ApimApiRef, LinkId, SourceKey};
+pub use mapping::desired_state;
+pub use observed::{ObservedApiCenter, ObservedApim};
+pub use operation::{Operation, Upsert};
+pub use plan::{Plan, Warning};
+pub use planner::{cleanup_plan, details_needed, exports_needed, plan};
+pub use spec::{LinkSettings, LinkSpec};

@@ -1,0 +1,69 @@
+//! The desired API Center state of one link, as derived from APIM by [`crate::mapping`].
+//!
+//! Each entity carries its full desired `properties` (APIM-owned and set-on-create
+//! fields); [`crate::ownership`] picks what goes into a create or an update.
+
+use serde_json::Value;
+
+use crate::ids::{ApimApiRef, SourceKey};
+use crate::mapping::SpecKind;
+use crate::plan::Warning;
+
+/// Everything the link wants in API Center.
+#[derive(Debug, Clone)]
+pub struct DesiredState {
+    pub environment: DesiredEnvironment,
+    /// Sorted by name, names unique.
+    pub apis: Vec<DesiredApi>,
+    /// Mapping problems (long runtime URIs, name collisions, missing gateway).
+    pub warnings: Vec<Warning>,
+}
+
+/// The link's environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredEnvironment {
+    pub name: String,
+    pub properties: Value,
+}
+
+/// One API (a plain APIM API or a version set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredApi {
+    pub name: String,
+    pub source: SourceKey,
+    /// Without the marker: the planner adds it on create and writes it separately.
+    pub properties: Value,
+    /// Sorted by name, names unique.
+    pub versions: Vec<DesiredVersion>,
+    /// Hash of everything APIM determines for this API (incl. revisions), recorded in the
+    /// marker as `sourceHash`.
+    pub source_hash: String,
+}
+
+/// One version (one current APIM API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredVersion {
+    pub name: String,
+    /// The APIM API whose current revision this version stands for (export key).
+    pub source: ApimApiRef,
+    pub api_revision: Option<String>,
+    pub properties: Value,
+    /// Absent for API types without a definition (websocket, odata).
+    pub definition: Option<DesiredDefinition>,
+}
+
+/// The version's definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredDefinition {
+    pub name: String,
+    pub kind: SpecKind,
+    pub properties: Value,
+    pub deployment: DesiredDeployment,
+}
+
+/// The definition's deployment in the link's environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredDeployment {
+    pub name: String,
+    pub properties: Value,
+}

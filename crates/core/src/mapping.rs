@@ -1,0 +1,509 @@
+//! APIM → API Center mapping (DESIGN.md §4): from what was observed in APIM to the
+//! desired API Center state of one link.
+//!
+//! Rules worth knowing:
+//! - Only current revisions are APIs; workspace APIs are included only for workspaces
+//!   listed in the spec and are keyed by workspace, so they never collide with
+//!   service-level ones.
+//! - The filter matches a plain API's name and a version set's name (its members follow
+//!   the set).
+//! - A version set becomes one API: title/description from the set, kind, contacts,
+//!   license and terms from its first member (members sorted by APIM version string, so
+//!   the original member comes first).
+//! - With the `Segment` versioning scheme the runtime URI ends with the version segment.
+//! - Runtime URIs longer than 200 characters are left out with a warning.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::desired::{
+    DesiredApi, DesiredDefinition, DesiredDeployment, DesiredEnvironment, DesiredState,
+    DesiredVersion,
+};
+use crate::hash::json_hash;
+use crate::ids::SourceKey;
+use crate::marker::{MARKER_KEY, entity_marker};
+use crate::naming::{api_name, definition_name, deployment_name, version_name};
+use crate::observed::{ApimApi, ApimService, ApimVersionSet, ObservedApim};
+use crate::ownership::{EntityKind, apim_owned_properties};
+use crate::plan::Warning;
+use crate::spec::LinkSettings;
+
+/// Longest title API Center accepts (APIM allows 300).
+pub const TITLE_MAX: usize = 50;
+/// Longest description API Center accepts.
+pub const DESCRIPTION_MAX: usize = 1000;
+/// Longest URI API Center accepts.
+pub const URI_MAX: usize = 200;
+/// `server.type` of an environment standing for APIM.
+pub const SERVER_TYPE: &str = "Azure API Management";
+
+/// The kind of specification a definition holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SpecKind {
+    /// OpenAPI, exported from APIM as OpenAPI 3 JSON.
+    OpenApi,
+    /// WSDL (SOAP APIs).
+    Wsdl,
+    /// GraphQL SDL, read from the API's schemas.
+    GraphQl,
+    /// Protobuf, read from the API's schemas.
+    Grpc,
+}
+
+impl SpecKind {
+    /// The API Center `specification.name` and the definition's name.
+    pub fn specification_name(self) -> &'static str {
+        match self {
+            Self::OpenApi => "openapi",
+            Self::Wsdl => "wsdl",
+            Self::GraphQl => "graphql",
+            Self::Grpc => "grpc",
+        }
+    }
+
+    /// The definition's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::OpenApi => "OpenAPI",
+            Self::Wsdl => "WSDL",
+            Self::GraphQl => "GraphQL",
+            Self::Grpc => "gRPC",
+        }
+    }
+}
+
+fn normalized_type(api_type: Option<&str>) -> String {
+    api_type.unwrap_or("http").to_ascii_lowercase()
+}
+
+/// API Center `kind` for an APIM API type (absent means http).
+pub fn api_kind(api_type: Option<&str>) -> &'static str {
+    match normalized_type(api_type).as_str() {
+        "soap" => "soap",
+        "graphql" => "graphql",
+        "websocket" => "websocket",
+        "grpc" => "grpc",
+        _ => "rest",
+    }
+}
+
+/// The definition kind for an APIM API type; `None` where APIM exports nothing
+/// (websocket, odata, unknown types).
+pub fn spec_kind(api_type: Option<&str>) -> Option<SpecKind> {
+    match normalized_type(api_type).as_str() {
+        "http" => Some(SpecKind::OpenApi),
+        "soap" => Some(SpecKind::Wsdl),
+        "graphql" => Some(SpecKind::GraphQl),
+        "grpc" => Some(SpecKind::Grpc),
+        _ => None,
+    }
+}
+
+/// `s` cut to at most `max` characters, on a character boundary.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// The gateway base URL: the custom `Proxy` hostname with the default SSL binding, else
+/// `gatewayUrl`.
+pub fn gateway_base(service: &ApimService) -> Option<String> {
+    service
+        .hostnames
+        .iter()
+        .find(|h| h.kind.eq_ignore_ascii_case("Proxy") && h.default_ssl_binding)
+        .map(|h| format!("https://{}", h.host_name))
+        .or_else(|| service.gateway_url.clone())
+        .map(|g| g.trim_end_matches('/').to_string())
+}
+
+/// `gateway/path[/segment]`, without doubled slashes.
+pub fn runtime_uri(gateway: &str, path: &str, segment: Option<&str>) -> String {
+    let mut uri = gateway.trim_end_matches('/').to_string();
+    for part in [Some(path), segment].into_iter().flatten() {
+        let part = part.trim_matches('/');
+        if !part.is_empty() {
+            uri.push('/');
+            uri.push_str(part);
+        }
+    }
+    uri
+}
+
+fn object(pairs: Vec<(&str, Option<Value>)>) -> Value {
+    let map: Map<String, Value> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+    Value::Object(map)
+}
+
+fn title_of(display_name: &str, fallback: &str) -> String {
+    let source = if display_name.trim().is_empty() {
+        fallback
+    } else {
+        display_name
+    };
+    truncate_chars(source, TITLE_MAX)
+}
+
+fn description_of(description: Option<&str>) -> Option<Value> {
+    description
+        .filter(|d| !d.is_empty())
+        .map(|d| Value::String(truncate_chars(d, DESCRIPTION_MAX)))
+}
+
+fn api_properties(title: String, description: Option<&str>, lead: &ApimApi) -> Value {
+    let contacts = lead.contact.as_ref().and_then(|c| {
+        let contact = object(vec![
+            ("name", c.name.clone().map(Value::String)),
+            ("url", c.url.clone().map(Value::String)),
+            ("email", c.email.clone().map(Value::String)),
+        ]);
+        contact
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
+            .then(|| Value::Array(vec![contact]))
+    });
+    let license = lead.license.as_ref().and_then(|l| {
+        let license = object(vec![
+            ("name", l.name.clone().map(Value::String)),
+            ("url", l.url.clone().map(Value::String)),
+        ]);
+        license
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
+            .then_some(license)
+    });
+    object(vec![
+        ("title", Some(Value::String(title))),
+        (
+            "kind",
+            Some(Value::String(api_kind(lead.api_type.as_deref()).into())),
+        ),
+        ("description", description_of(description)),
+        ("contacts", contacts),
+        ("license", license),
+        (
+            "termsOfService",
+            lead.terms_of_service_url
+                .clone()
+                .map(|url| json!({ "url": url })),
+        ),
+    ])
+}
+
+/// Everything that is the same for all APIs of one pass.
+struct Context<'a> {
+    settings: &'a LinkSettings,
+    gateway: Option<String>,
+    warnings: Vec<Warning>,
+}
+
+impl Context<'_> {
+    fn environment_id(&self) -> String {
+        format!(
+            "/workspaces/{}/environments/{}",
+            self.settings.target_workspace, self.settings.environment_name
+        )
+    }
+
+    fn version(
+        &mut self,
+        api: &str,
+        member: &ApimApi,
+        name: String,
+        segment: Option<&str>,
+    ) -> DesiredVersion {
+        let title = title_of(&member.display_name, member.api_id());
+        let definition = spec_kind(member.api_type.as_deref()).map(|kind| {
+            let def_name = definition_name(kind).to_string();
+            let dep_name = deployment_name(&name, &def_name);
+            let uri = self
+                .gateway
+                .as_deref()
+                .map(|g| runtime_uri(g, &member.path, segment));
+            let runtime = match uri {
+                Some(uri) if uri.chars().count() > URI_MAX => {
+                    self.warnings.push(Warning::RuntimeUriTooLong {
+                        api: api.to_string(),
+                        deployment: dep_name.clone(),
+                        length: uri.chars().count(),
+                    });
+                    None
+                }
+                other => other,
+            };
+            let deployment = DesiredDeployment {
+                properties: object(vec![
+                    ("title", Some(Value::String(title.clone()))),
+                    ("environmentId", Some(Value::String(self.environment_id()))),
+                    (
+                        "definitionId",
+                        Some(Value::String(format!(
+                            "/workspaces/{}/apis/{api}/versions/{name}/definitions/{def_name}",
+                            self.settings.target_workspace
+                        ))),
+                    ),
+                    ("state", Some(Value::String("active".into()))),
+                    ("server", runtime.map(|u| json!({ "runtimeUri": [u] }))),
+                    (
+                        "customProperties",
+                        Some(json!({ MARKER_KEY: entity_marker(&self.settings.link) })),
+                    ),
+                ]),
+                name: dep_name,
+            };
+            DesiredDefinition {
+                properties: object(vec![
+                    ("title", Some(Value::String(kind.title().into()))),
+                    ("description", description_of(member.description.as_deref())),
+                ]),
+                name: def_name,
+                kind,
+                deployment,
+            }
+        });
+        DesiredVersion {
+            source: member.api_ref(),
+            api_revision: member.api_revision.clone(),
+            properties: json!({
+                "title": title,
+                "lifecycleStage": self.settings.lifecycle_stage.as_str(),
+            }),
+            definition,
+            name,
+        }
+    }
+
+    fn plain_api(&mut self, api: &ApimApi) -> DesiredApi {
+        let source = SourceKey::Api(api.api_ref());
+        let name = api_name(&self.settings.link, &source);
+        let title = title_of(&api.display_name, api.api_id());
+        let version = self.version(&name, api, version_name(None), None);
+        finish_api(
+            name,
+            source,
+            api_properties(title, api.description.as_deref(), api),
+            vec![version],
+        )
+    }
+
+    fn version_set_api(
+        &mut self,
+        key: &(Option<String>, String),
+        set: Option<&ApimVersionSet>,
+        mut members: Vec<&ApimApi>,
+    ) -> Option<DesiredApi> {
+        members.sort_by(|a, b| {
+            (a.api_version.as_deref().unwrap_or(""), a.api_id())
+                .cmp(&(b.api_version.as_deref().unwrap_or(""), b.api_id()))
+        });
+        let lead = *members.first()?;
+        let source = SourceKey::VersionSet {
+            workspace: key.0.clone(),
+            id: key.1.clone(),
+        };
+        let name = api_name(&self.settings.link, &source);
+        let title = title_of(
+            set.map(|s| s.display_name.as_str())
+                .unwrap_or(&lead.display_name),
+            &key.1,
+        );
+        let description = set
+            .and_then(|s| s.description.as_deref())
+            .or(lead.description.as_deref());
+        let segment_scheme = set
+            .and_then(|s| s.versioning_scheme.as_deref())
+            .is_some_and(|s| s.eq_ignore_ascii_case("Segment"));
+        let mut versions: Vec<DesiredVersion> = Vec::new();
+        for member in members {
+            let version = version_name(member.api_version.as_deref());
+            if versions.iter().any(|v| v.name == version) {
+                self.warnings.push(Warning::NameCollision {
+                    api: name.clone(),
+                    name: version,
+                    source: member.api_ref().to_string(),
+                });
+                continue;
+            }
+            let segment = member
+                .api_version
+                .as_deref()
+                .filter(|v| segment_scheme && !v.is_empty());
+            versions.push(self.version(&name, member, version, segment));
+        }
+        Some(finish_api(
+            name,
+            source,
+            api_properties(title, description, lead),
+            versions,
+        ))
+    }
+}
+
+fn finish_api(
+    name: String,
+    source: SourceKey,
+    properties: Value,
+    mut versions: Vec<DesiredVersion>,
+) -> DesiredApi {
+    versions.sort_by(|a, b| a.name.cmp(&b.name));
+    let source_hash = source_hash(&properties, &versions);
+    DesiredApi {
+        name,
+        source,
+        properties,
+        versions,
+        source_hash,
+    }
+}
+
+/// Hash of what APIM determines for an API: the APIM-owned fields of every entity under
+/// it, their names, and the current revision of every member.
+fn source_hash(api_properties: &Value, versions: &[DesiredVersion]) -> String {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            json!({
+                "name": v.name,
+                "source": v.source.to_string(),
+                "revision": v.api_revision,
+                "properties": apim_owned_properties(EntityKind::Version, &v.properties),
+                "definition": v.definition.as_ref().map(|d| json!({
+                    "name": d.name,
+                    "properties": apim_owned_properties(EntityKind::Definition, &d.properties),
+                    "deployment": {
+                        "name": d.deployment.name,
+                        "properties": apim_owned_properties(EntityKind::Deployment, &d.deployment.properties),
+                    },
+                })),
+            })
+        })
+        .collect();
+    json_hash(&json!({
+        "api": apim_owned_properties(EntityKind::Api, api_properties),
+        "versions": versions,
+    }))
+}
+
+fn desired_environment(settings: &LinkSettings, service: &ApimService) -> DesiredEnvironment {
+    let uri_list = |uri: &Option<String>| {
+        uri.as_ref()
+            .filter(|u| !u.is_empty() && u.chars().count() <= URI_MAX)
+            .map(|u| json!([u]))
+    };
+    let server = object(vec![
+        ("type", Some(Value::String(SERVER_TYPE.into()))),
+        (
+            "managementPortalUri",
+            uri_list(&service.management_portal_url),
+        ),
+    ]);
+    let onboarding =
+        uri_list(&service.developer_portal_url).map(|u| json!({ "developerPortalUri": u }));
+    DesiredEnvironment {
+        name: settings.environment_name.clone(),
+        properties: object(vec![
+            (
+                "title",
+                Some(Value::String(settings.environment_title.clone())),
+            ),
+            (
+                "kind",
+                Some(Value::String(settings.environment_kind.as_str().into())),
+            ),
+            (
+                "description",
+                Some(Value::String(format!(
+                    "Azure API Management service {}, synchronised by apilink",
+                    settings.apim.0.name
+                ))),
+            ),
+            ("server", Some(server)),
+            ("onboarding", onboarding),
+            (
+                "customProperties",
+                Some(json!({ MARKER_KEY: entity_marker(&settings.link) })),
+            ),
+        ]),
+    }
+}
+
+/// The desired API Center state for `apim` under `settings`.
+pub fn desired_state(settings: &LinkSettings, apim: &ObservedApim) -> DesiredState {
+    let mut ctx = Context {
+        settings,
+        gateway: gateway_base(&apim.service),
+        warnings: Vec::new(),
+    };
+    let in_scope = |ws: &Option<String>| {
+        ws.as_ref()
+            .is_none_or(|w| settings.source_workspaces.iter().any(|s| s == w))
+    };
+    // One entry per (workspace, API id), current revisions only.
+    let mut current: BTreeMap<(Option<String>, String), &ApimApi> = BTreeMap::new();
+    for api in apim
+        .apis
+        .iter()
+        .filter(|a| a.is_current && in_scope(&a.workspace))
+    {
+        current
+            .entry((api.workspace.clone(), api.api_id().to_string()))
+            .or_insert(api);
+    }
+    let sets: BTreeMap<(Option<String>, String), &ApimVersionSet> = apim
+        .version_sets
+        .iter()
+        .map(|s| ((s.workspace.clone(), s.name.clone()), s))
+        .collect();
+    let mut grouped: BTreeMap<(Option<String>, String), Vec<&ApimApi>> = BTreeMap::new();
+    let mut apis = Vec::new();
+    for api in current.values() {
+        match api.version_set_name() {
+            Some(set) => grouped
+                .entry((api.workspace.clone(), set.to_string()))
+                .or_default()
+                .push(api),
+            None => {
+                if settings
+                    .filter
+                    .matches(api.workspace.as_deref(), api.api_id())
+                {
+                    apis.push(ctx.plain_api(api));
+                }
+            }
+        }
+    }
+    for (key, members) in grouped {
+        if settings.filter.matches(key.0.as_deref(), &key.1)
+            && let Some(api) = ctx.version_set_api(&key, sets.get(&key).copied(), members)
+        {
+            apis.push(api);
+        }
+    }
+    apis.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.source.cmp(&b.source)));
+    let mut seen = BTreeSet::new();
+    apis.retain(|api| {
+        let fresh = seen.insert(api.name.clone());
+        if !fresh {
+            ctx.warnings.push(Warning::NameCollision {
+                api: api.name.clone(),
+                name: api.name.clone(),
+                source: api.source.to_string(),
+            });
+        }
+        fresh
+    });
+    if ctx.gateway.is_none() {
+        ctx.warnings.push(Warning::NoGatewayUrl);
+    }
+    DesiredState {
+        environment: desired_environment(settings, &apim.service),
+        apis,
+        warnings: ctx.warnings,
+    }
+}

@@ -1,0 +1,704 @@
+//! The planner: desired state + observed API Center → ordered operations.
+//!
+//! A pass, as the engine runs it:
+//! 1. read APIM completely and list the API Center APIs (+ the link's environment);
+//! 2. [`desired_state`](crate::mapping::desired_state);
+//! 3. read children of the APIs named by [`details_needed`];
+//! 4. export the definitions named by [`exports_needed`] (hash them with
+//!    [`content_hash`](crate::hash::content_hash));
+//! 5. [`plan`], then execute the operations in order.
+//!
+//! Operation order: environment → APIs → versions → definitions → imports → deployments
+//! → marker writes (APIs without child deletions) → deletions children-first
+//! (deployment → definition → version → API) → marker writes (APIs with child deletions).
+//! A crash after any prefix is repaired by the next pass: a child missing from a
+//! marker is ensured again under its deterministic name; a stale child still listed is
+//! deleted again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::desired::{DesiredApi, DesiredState};
+use crate::diff::owned_changes;
+use crate::ids::ApimApiRef;
+use crate::mapping::SpecKind;
+use crate::marker::{
+    ApiMarker, DefinitionMarker, MARKER_KEY, Ownership, VersionMarker, read_api_marker,
+    read_entity_marker,
+};
+use crate::observed::{
+    ApiDetails, ApicEntity, ExportedDefinition, ObservedApiCenter, has_specification,
+};
+use crate::operation::{Intent, Operation, Upsert};
+use crate::ownership::{
+    EntityKind, apim_owned_properties, merge_for_update, properties_for_create, set_path,
+};
+use crate::plan::{ApiCounts, Drift, DriftKind, Plan, Warning};
+use crate::spec::{DeletionPolicy, LinkSettings};
+
+/// A definition the engine must export from APIM before planning.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ExportRequest {
+    #[serde(serialize_with = "crate::operation::display")]
+    pub api: ApimApiRef,
+    /// What to export: OpenAPI JSON, WSDL, or the GraphQL/gRPC schema.
+    pub kind: SpecKind,
+}
+
+/// Exported definitions by APIM API.
+pub type Exports = BTreeMap<ApimApiRef, ExportedDefinition>;
+
+/// The owned APIs of `apic`, with their markers.
+fn owned_apis<'a>(
+    settings: &'a LinkSettings,
+    apic: &'a ObservedApiCenter,
+) -> impl Iterator<Item = (&'a ApicEntity, ApiMarker)> + 'a {
+    apic.apis.iter().filter_map(
+        move |o| match read_api_marker(&o.properties, &settings.link) {
+            Ownership::Owned(marker) => Some((o, marker)),
+            _ => None,
+        },
+    )
+}
+
+fn environment_usable(settings: &LinkSettings, apic: &ObservedApiCenter) -> bool {
+    apic.environment
+        .as_ref()
+        .is_none_or(|e| read_entity_marker(&e.properties, &settings.link).is_owned())
+}
+
+/// True when the marker lacks an entry for something the link wants under this API.
+fn marker_incomplete(marker: &ApiMarker, api: &DesiredApi, environment_usable: bool) -> bool {
+    api.versions.iter().any(|v| {
+        let Some(mv) = marker.versions.get(&v.name) else {
+            return true;
+        };
+        v.definition
+            .as_ref()
+            .is_some_and(|d| match mv.definitions.get(&d.name) {
+                None => true,
+                Some(md) => {
+                    environment_usable
+                        && md.deployment.as_deref() != Some(d.deployment.name.as_str())
+                }
+            })
+    })
+}
+
+/// The APIs whose children (versions, definitions, deployments) the engine should read
+/// before planning: every owned API on a full resync; otherwise owned APIs whose APIM
+/// side changed (`sourceHash`) or whose marker is incomplete. A steady-state light pass
+/// reads none.
+pub fn details_needed(
+    settings: &LinkSettings,
+    desired: &DesiredState,
+    apic: &ObservedApiCenter,
+    full_resync: bool,
+) -> Vec<String> {
+    let by_name: BTreeMap<&str, &DesiredApi> =
+        desired.apis.iter().map(|a| (a.name.as_str(), a)).collect();
+    let env_usable = environment_usable(settings, apic);
+    owned_apis(settings, apic)
+        .filter(|(o, marker)| {
+            full_resync
+                || by_name.get(o.name.as_str()).is_some_and(|d| {
+                    marker.source_hash.as_deref() != Some(d.source_hash.as_str())
+                        || marker_incomplete(marker, d, env_usable)
+                })
+        })
+        .map(|(o, _)| o.name.clone())
+        .collect()
+}
+
+/// The definitions the engine must export this pass: none when content is not
+/// imported; otherwise those of new APIs, of APIs whose `sourceHash` changed, of
+/// definitions without a recorded `contentHash` or (per details) without a
+/// specification, and all of them on a full resync. A steady-state light pass exports
+/// nothing.
+pub fn exports_needed(
+    settings: &LinkSettings,
+    desired: &DesiredState,
+    apic: &ObservedApiCenter,
+    full_resync: bool,
+) -> Vec<ExportRequest> {
+    if !settings.imports_content() {
+        return Vec::new();
+    }
+    let observed: BTreeMap<&str, &ApicEntity> =
+        apic.apis.iter().map(|a| (a.name.as_str(), a)).collect();
+    let mut requests = BTreeSet::new();
+    for api in &desired.apis {
+        let marker = match observed.get(api.name.as_str()) {
+            None => None,
+            Some(o) => match read_api_marker(&o.properties, &settings.link) {
+                Ownership::Owned(marker) => Some(marker),
+                _ => continue,
+            },
+        };
+        let details = apic.details.get(&api.name);
+        for version in &api.versions {
+            let Some(def) = &version.definition else {
+                continue;
+            };
+            let needed = match &marker {
+                None => true,
+                Some(m) => {
+                    let recorded = m
+                        .versions
+                        .get(&version.name)
+                        .and_then(|v| v.definitions.get(&def.name))
+                        .and_then(|d| d.content_hash.as_ref());
+                    let spec_missing = details.is_some_and(|det| {
+                        det.versions
+                            .get(&version.name)
+                            .and_then(|v| v.definitions.get(&def.name))
+                            .is_none_or(|p| !has_specification(p))
+                    });
+                    full_resync
+                        || m.source_hash.as_deref() != Some(api.source_hash.as_str())
+                        || recorded.is_none()
+                        || spec_missing
+                }
+            };
+            if needed {
+                requests.insert(ExportRequest {
+                    api: version.source.clone(),
+                    kind: def.kind,
+                });
+            }
+        }
+    }
+    requests.into_iter().collect()
+}
+
+/// Operations grouped by phase; concatenated in declaration order.
+#[derive(Default)]
+struct Phases {
+    environment: Vec<Operation>,
+    apis: Vec<Operation>,
+    versions: Vec<Operation>,
+    definitions: Vec<Operation>,
+    imports: Vec<Operation>,
+    deployments: Vec<Operation>,
+    markers: Vec<Operation>,
+    delete_deployments: Vec<Operation>,
+    delete_definitions: Vec<Operation>,
+    delete_versions: Vec<Operation>,
+    delete_apis: Vec<Operation>,
+    late_markers: Vec<Operation>,
+    delete_environment: Vec<Operation>,
+}
+
+impl Phases {
+    fn into_operations(self) -> Vec<Operation> {
+        [
+            self.environment,
+            self.apis,
+            self.versions,
+            self.definitions,
+            self.imports,
+            self.deployments,
+            self.markers,
+            self.delete_deployments,
+            self.delete_definitions,
+            self.delete_versions,
+            self.delete_apis,
+            self.late_markers,
+            self.delete_environment,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// What is known about one child entity this pass.
+#[derive(Clone, Copy)]
+enum Seen<'a> {
+    /// Details were not read: trust the marker.
+    Unknown,
+    Absent,
+    Present(&'a Value),
+}
+
+impl<'a> Seen<'a> {
+    fn from_details(details: Option<Option<&'a Value>>) -> Self {
+        match details {
+            None => Seen::Unknown,
+            Some(None) => Seen::Absent,
+            Some(Some(v)) => Seen::Present(v),
+        }
+    }
+
+    /// Delete only what may exist.
+    fn may_exist(self) -> bool {
+        !matches!(self, Seen::Absent)
+    }
+}
+
+struct Planner<'a> {
+    settings: &'a LinkSettings,
+    exports: &'a Exports,
+    environment_usable: bool,
+    phases: Phases,
+    warnings: Vec<Warning>,
+    drift: Vec<Drift>,
+}
+
+fn upsert(entity: EntityKind, intent: Intent, desired: &Value, current: Option<&Value>) -> Upsert {
+    let create_properties = properties_for_create(entity, desired);
+    let apim_owned_properties = apim_owned_properties(entity, desired);
+    let changes = match intent {
+        Intent::Create => owned_changes(entity, None, &create_properties),
+        Intent::Update => owned_changes(entity, current, &apim_owned_properties),
+        Intent::Ensure => Vec::new(),
+    };
+    Upsert {
+        intent,
+        create_properties,
+        apim_owned_properties,
+        changes,
+    }
+}
+
+impl Planner<'_> {
+    fn drift(&mut self, entity: EntityKind, path: String, kind: DriftKind) {
+        self.drift.push(Drift { entity, path, kind });
+    }
+
+    /// The upsert a child needs, if any. `recorded`: the marker lists it; `unchanged`:
+    /// APIM did not change since the marker was written, so a difference is drift.
+    fn child(
+        &mut self,
+        entity: EntityKind,
+        desired: &Value,
+        seen: Seen<'_>,
+        recorded: bool,
+        unchanged: bool,
+        path: String,
+    ) -> Option<Upsert> {
+        match seen {
+            Seen::Absent => {
+                if recorded {
+                    self.drift(entity, path, DriftKind::Missing);
+                }
+                Some(upsert(entity, Intent::Create, desired, None))
+            }
+            Seen::Present(current) => {
+                let owned = apim_owned_properties(entity, desired);
+                merge_for_update(entity, current, &owned)?;
+                if recorded && unchanged {
+                    self.drift(entity, path, DriftKind::Modified);
+                }
+                Some(upsert(entity, Intent::Update, desired, Some(current)))
+            }
+            Seen::Unknown => {
+                (!recorded || !unchanged).then(|| upsert(entity, Intent::Ensure, desired, None))
+            }
+        }
+    }
+
+    fn environment(&mut self, desired: &DesiredState, observed: Option<&ApicEntity>) {
+        let env = &desired.environment;
+        let upsert = match observed {
+            None => Some(upsert(
+                EntityKind::Environment,
+                Intent::Create,
+                &env.properties,
+                None,
+            )),
+            Some(o) => match read_entity_marker(&o.properties, &self.settings.link) {
+                Ownership::Owned(()) => {
+                    let owned = apim_owned_properties(EntityKind::Environment, &env.properties);
+                    merge_for_update(EntityKind::Environment, &o.properties, &owned).map(|_| {
+                        upsert(
+                            EntityKind::Environment,
+                            Intent::Update,
+                            &env.properties,
+                            Some(&o.properties),
+                        )
+                    })
+                }
+                other => {
+                    self.warnings.push(Warning::Conflict {
+                        entity: EntityKind::Environment,
+                        name: env.name.clone(),
+                        owner: other.owner_label(),
+                    });
+                    None
+                }
+            },
+        };
+        if let Some(upsert) = upsert {
+            self.phases.environment.push(Operation::EnsureEnvironment {
+                name: env.name.clone(),
+                upsert,
+            });
+        }
+    }
+
+    fn new_api(&mut self, api: &DesiredApi) {
+        let mut create = upsert(EntityKind::Api, Intent::Create, &api.properties, None);
+        let marker = ApiMarker::new(&self.settings.link, &api.source.to_string());
+        set_path(
+            &mut create.create_properties,
+            &["customProperties", MARKER_KEY],
+            Some(marker.to_value()),
+        );
+        self.phases.apis.push(Operation::UpsertApi {
+            api: api.name.clone(),
+            upsert: create,
+        });
+        self.children(api, &marker, Some(&ApiDetails::default()));
+    }
+
+    fn owned_api(
+        &mut self,
+        api: &DesiredApi,
+        observed: &ApicEntity,
+        marker: &ApiMarker,
+        details: Option<&ApiDetails>,
+    ) {
+        let unchanged = marker.source_hash.as_deref() == Some(api.source_hash.as_str());
+        if let Some(upsert) = self.child(
+            EntityKind::Api,
+            &api.properties,
+            Seen::Present(&observed.properties),
+            true,
+            unchanged,
+            format!("apis/{}", api.name),
+        ) {
+            self.phases.apis.push(Operation::UpsertApi {
+                api: api.name.clone(),
+                upsert,
+            });
+        }
+        self.children(api, marker, details);
+    }
+
+    /// Versions, definitions, imports and deployments of one API, then deletions of what
+    /// the marker lists but is no longer wanted, then the marker write.
+    fn children(&mut self, api: &DesiredApi, marker: &ApiMarker, details: Option<&ApiDetails>) {
+        let name = &api.name;
+        let unchanged = marker.source_hash.as_deref() == Some(api.source_hash.as_str());
+        let mut ledger = ApiMarker {
+            link: self.settings.link.to_string(),
+            source: api.source.to_string(),
+            source_hash: Some(api.source_hash.clone()),
+            versions: BTreeMap::new(),
+        };
+        let mut wanted_deployments = BTreeSet::new();
+        for version in &api.versions {
+            let recorded_version = marker.versions.get(&version.name);
+            let observed_version = details.map(|d| d.versions.get(&version.name));
+            let seen = Seen::from_details(observed_version.map(|v| v.map(|v| &v.properties)));
+            let path = format!("apis/{name}/versions/{}", version.name);
+            if let Some(upsert) = self.child(
+                EntityKind::Version,
+                &version.properties,
+                seen,
+                recorded_version.is_some(),
+                unchanged,
+                path.clone(),
+            ) {
+                self.phases.versions.push(Operation::UpsertVersion {
+                    api: name.clone(),
+                    version: version.name.clone(),
+                    upsert,
+                });
+            }
+            let mut version_ledger = VersionMarker::default();
+            if let Some(def) = &version.definition {
+                let recorded = recorded_version.and_then(|v| v.definitions.get(&def.name));
+                let seen = Seen::from_details(
+                    observed_version.map(|v| v.and_then(|v| v.definitions.get(&def.name))),
+                );
+                let def_path = format!("{path}/definitions/{}", def.name);
+                if let Some(upsert) = self.child(
+                    EntityKind::Definition,
+                    &def.properties,
+                    seen,
+                    recorded.is_some(),
+                    unchanged,
+                    def_path.clone(),
+                ) {
+                    self.phases.definitions.push(Operation::UpsertDefinition {
+                        api: name.clone(),
+                        version: version.name.clone(),
+                        definition: def.name.clone(),
+                        upsert,
+                    });
+                }
+                let content_hash = self.import(api, version, recorded, seen, def_path);
+                let deployment = self.deployment(api, def, recorded, details, unchanged);
+                if let Some(dep) = &deployment {
+                    wanted_deployments.insert(dep.clone());
+                }
+                version_ledger.definitions.insert(
+                    def.name.clone(),
+                    DefinitionMarker {
+                        content_hash,
+                        deployment,
+                    },
+                );
+            }
+            ledger.versions.insert(version.name.clone(), version_ledger);
+        }
+        let deleted = self.stale_children(api, marker, details, &wanted_deployments);
+        if ledger != *marker {
+            let write = Operation::WriteApiMarker {
+                api: name.clone(),
+                marker: ledger,
+            };
+            if deleted {
+                self.phases.late_markers.push(write);
+            } else {
+                self.phases.markers.push(write);
+            }
+        }
+    }
+
+    /// Plans the import of a definition's content; returns the content hash to record.
+    fn import(
+        &mut self,
+        api: &DesiredApi,
+        version: &crate::desired::DesiredVersion,
+        recorded: Option<&DefinitionMarker>,
+        seen: Seen<'_>,
+        path: String,
+    ) -> Option<String> {
+        if !self.settings.imports_content() {
+            return None;
+        }
+        let def = version.definition.as_ref()?;
+        let recorded_hash = recorded.and_then(|d| d.content_hash.clone());
+        let spec_present = match seen {
+            Seen::Unknown => recorded_hash.is_some(),
+            Seen::Absent => false,
+            Seen::Present(p) => {
+                let present = has_specification(p);
+                if !present && recorded_hash.is_some() {
+                    self.drift(
+                        EntityKind::Definition,
+                        path,
+                        DriftKind::SpecificationMissing,
+                    );
+                }
+                present
+            }
+        };
+        match self.exports.get(&version.source) {
+            Some(export) => {
+                if !spec_present || recorded_hash.as_deref() != Some(export.content_hash.as_str()) {
+                    self.phases.imports.push(Operation::ImportSpecification {
+                        api: api.name.clone(),
+                        version: version.name.clone(),
+                        definition: def.name.clone(),
+                        export: version.source.clone(),
+                        specification: export.specification.clone(),
+                        content_hash: export.content_hash.clone(),
+                    });
+                }
+                Some(export.content_hash.clone())
+            }
+            None if spec_present => recorded_hash,
+            None => {
+                self.warnings.push(Warning::ContentUnavailable {
+                    api: api.name.clone(),
+                    version: version.name.clone(),
+                    definition: def.name.clone(),
+                });
+                None
+            }
+        }
+    }
+
+    /// Plans a definition's deployment; returns its name when the link keeps it.
+    fn deployment(
+        &mut self,
+        api: &DesiredApi,
+        def: &crate::desired::DesiredDefinition,
+        recorded: Option<&DefinitionMarker>,
+        details: Option<&ApiDetails>,
+        unchanged: bool,
+    ) -> Option<String> {
+        if !self.environment_usable {
+            return None;
+        }
+        let dep = &def.deployment;
+        let seen = Seen::from_details(details.map(|d| d.deployments.get(&dep.name)));
+        if let Seen::Present(current) = seen
+            && let Ownership::OtherLink(owner) = read_entity_marker(current, &self.settings.link)
+        {
+            self.warnings.push(Warning::Conflict {
+                entity: EntityKind::Deployment,
+                name: format!("{}/{}", api.name, dep.name),
+                owner: format!("link {owner}"),
+            });
+            return None;
+        }
+        let recorded = recorded.and_then(|d| d.deployment.as_deref()) == Some(dep.name.as_str());
+        if let Some(upsert) = self.child(
+            EntityKind::Deployment,
+            &dep.properties,
+            seen,
+            recorded,
+            unchanged,
+            format!("apis/{}/deployments/{}", api.name, dep.name),
+        ) {
+            self.phases.deployments.push(Operation::UpsertDeployment {
+                api: api.name.clone(),
+                deployment: dep.name.clone(),
+                upsert,
+            });
+        }
+        Some(dep.name.clone())
+    }
+
+    /// Deletes, children first, what the marker lists and the link no longer wants.
+    /// Returns whether anything was planned.
+    fn stale_children(
+        &mut self,
+        api: &DesiredApi,
+        marker: &ApiMarker,
+        details: Option<&ApiDetails>,
+        wanted_deployments: &BTreeSet<String>,
+    ) -> bool {
+        let name = &api.name;
+        let mut planned = false;
+        for (version_name, recorded_version) in &marker.versions {
+            let desired_version = api.versions.iter().find(|v| &v.name == version_name);
+            let observed_version = details.map(|d| d.versions.get(version_name));
+            for (def_name, recorded_def) in &recorded_version.definitions {
+                if let Some(dep) = &recorded_def.deployment
+                    && !wanted_deployments.contains(dep)
+                {
+                    let observed = details.map(|d| d.deployments.get(dep));
+                    let foreign = matches!(observed, Some(Some(p))
+                        if !matches!(read_entity_marker(p, &self.settings.link), Ownership::Owned(()) | Ownership::Unmarked));
+                    if Seen::from_details(observed).may_exist() && !foreign {
+                        self.phases
+                            .delete_deployments
+                            .push(Operation::DeleteDeployment {
+                                api: name.clone(),
+                                deployment: dep.clone(),
+                            });
+                        planned = true;
+                    }
+                }
+                let kept = desired_version
+                    .and_then(|v| v.definition.as_ref())
+                    .is_some_and(|d| &d.name == def_name);
+                let observed =
+                    observed_version.map(|v| v.and_then(|v| v.definitions.get(def_name)));
+                if !kept && Seen::from_details(observed).may_exist() {
+                    self.phases
+                        .delete_definitions
+                        .push(Operation::DeleteDefinition {
+                            api: name.clone(),
+                            version: version_name.clone(),
+                            definition: def_name.clone(),
+                        });
+                    planned = true;
+                }
+            }
+            let observed = observed_version.map(|v| v.map(|v| &v.properties));
+            if desired_version.is_none() && Seen::from_details(observed).may_exist() {
+                self.phases.delete_versions.push(Operation::DeleteVersion {
+                    api: name.clone(),
+                    version: version_name.clone(),
+                });
+                planned = true;
+            }
+        }
+        planned
+    }
+}
+
+/// Plans one pass for the link: brings API Center in line with `desired`, touching only
+/// what the link owns. `exports` holds the definitions exported this pass (see
+/// [`exports_needed`]); `apic.details` the children read (see [`details_needed`]).
+/// `suspend` is the caller's business: this always plans.
+pub fn plan(
+    settings: &LinkSettings,
+    desired: &DesiredState,
+    exports: &Exports,
+    apic: &ObservedApiCenter,
+) -> Plan {
+    let mut planner = Planner {
+        settings,
+        exports,
+        environment_usable: environment_usable(settings, apic),
+        phases: Phases::default(),
+        warnings: desired.warnings.clone(),
+        drift: Vec::new(),
+    };
+    planner.environment(desired, apic.environment.as_ref());
+    let observed: BTreeMap<&str, &ApicEntity> =
+        apic.apis.iter().map(|a| (a.name.as_str(), a)).collect();
+    let mut skipped = 0;
+    for api in &desired.apis {
+        match observed.get(api.name.as_str()) {
+            None => planner.new_api(api),
+            Some(o) => match read_api_marker(&o.properties, &settings.link) {
+                Ownership::Owned(marker) => {
+                    planner.owned_api(api, o, &marker, apic.details.get(&api.name));
+                }
+                other => {
+                    skipped += 1;
+                    planner.warnings.push(Warning::Conflict {
+                        entity: EntityKind::Api,
+                        name: api.name.clone(),
+                        owner: other.owner_label(),
+                    });
+                }
+            },
+        }
+    }
+    let wanted: BTreeSet<&str> = desired.apis.iter().map(|a| a.name.as_str()).collect();
+    for (o, _) in owned_apis(settings, apic) {
+        if !wanted.contains(o.name.as_str()) {
+            planner.phases.delete_apis.push(Operation::DeleteApi {
+                api: o.name.clone(),
+            });
+        }
+    }
+    Plan {
+        operations: planner.phases.into_operations(),
+        warnings: planner.warnings,
+        drift: planner.drift,
+        counts: ApiCounts {
+            discovered: desired.apis.len(),
+            synced: desired.apis.len() - skipped,
+            skipped,
+        },
+    }
+}
+
+/// Plans the removal of everything the link owns, for the deletion of the link: every
+/// owned API (deleting an API deletes its versions, definitions and deployments), then
+/// the owned environment. Empty under `deletionPolicy: Orphan`. Re-planning after a
+/// partial cleanup plans only what is left.
+pub fn cleanup_plan(settings: &LinkSettings, apic: &ObservedApiCenter) -> Plan {
+    let mut operations = Vec::new();
+    if settings.deletion_policy == DeletionPolicy::Delete {
+        operations.extend(
+            owned_apis(settings, apic).map(|(o, _)| Operation::DeleteApi {
+                api: o.name.clone(),
+            }),
+        );
+        if let Some(env) = &apic.environment
+            && read_entity_marker(&env.properties, &settings.link).is_owned()
+        {
+            operations.push(Operation::DeleteEnvironment {
+                name: env.name.clone(),
+            });
+        }
+    }
+    Plan {
+        operations,
+        ..Plan::default()
+    }
+}

@@ -1,0 +1,538 @@
+//! The link specification (the `spec` of the `ApiSourceLink` resource, also the CLI's
+//! link file), its validation and the parsed settings the engine works with.
+
+use std::time::Duration;
+
+use globset::{GlobSet, GlobSetBuilder};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::parse_duration;
+use crate::ids::{ApiCenterServiceId, ApimServiceId, LinkId};
+use crate::naming::{environment_name, is_valid_name};
+
+/// Longest allowed `resyncInterval`: the convergence bound promised to users.
+pub const MAX_RESYNC_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+const DEFAULT_INTERVAL: &str = "60s";
+const DEFAULT_RESYNC_INTERVAL: &str = "6h";
+const DEFAULT_TARGET_WORKSPACE: &str = "default";
+
+/// One link: which APIM instance feeds which API Center, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkSpec {
+    pub source: SourceSpec,
+    pub target: TargetSpec,
+    #[serde(default)]
+    pub environment: EnvironmentSpec,
+    #[serde(default)]
+    pub import_specification: ImportSpecification,
+    /// Stage given to new versions; API Center owns it afterwards.
+    #[serde(default)]
+    pub lifecycle_stage: LifecycleStage,
+    #[serde(default)]
+    pub filter: FilterSpec,
+    /// Light poll period, e.g. `60s`.
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    /// Full re-read period including definitions; at most `24h`.
+    #[serde(default = "default_resync_interval")]
+    pub resync_interval: String,
+    #[serde(default)]
+    pub suspend: bool,
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Where Azure credentials come from; absent means the pod's workload identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<CredentialsSpec>,
+}
+
+fn default_interval() -> String {
+    DEFAULT_INTERVAL.to_string()
+}
+
+fn default_resync_interval() -> String {
+    DEFAULT_RESYNC_INTERVAL.to_string()
+}
+
+fn default_target_workspace() -> String {
+    DEFAULT_TARGET_WORKSPACE.to_string()
+}
+
+fn default_include() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+/// The APIM instance read by the link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceSpec {
+    /// ARM id of the APIM service (immutable).
+    pub apim_resource_id: String,
+    /// APIM workspaces to include besides the service level.
+    #[serde(default)]
+    pub workspaces: Vec<String>,
+}
+
+/// The API Center written by the link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetSpec {
+    /// ARM id of the API Center service (immutable).
+    pub api_center_resource_id: String,
+    #[serde(default = "default_target_workspace")]
+    pub workspace: String,
+}
+
+/// The API Center environment standing for the APIM instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentSpec {
+    /// Environment name; derived from the link id when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Title used on create only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Kind used on create only.
+    #[serde(default)]
+    pub kind: EnvironmentKind,
+}
+
+/// API Center environment kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentKind {
+    Development,
+    Testing,
+    Staging,
+    #[default]
+    Production,
+}
+
+impl EnvironmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Testing => "testing",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// Whether definitions get their specification content imported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ImportSpecification {
+    #[default]
+    Always,
+    Never,
+}
+
+/// API Center lifecycle stages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleStage {
+    #[default]
+    Design,
+    Development,
+    Testing,
+    Preview,
+    Production,
+    Deprecated,
+    Retired,
+}
+
+impl LifecycleStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Design => "design",
+            Self::Development => "development",
+            Self::Testing => "testing",
+            Self::Preview => "preview",
+            Self::Production => "production",
+            Self::Deprecated => "deprecated",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+/// Which APIM entities the link syncs. Globs (case-insensitive, `*` also crosses `/`)
+/// match the APIM API name for a plain API and the version set's name for a version
+/// set (all its member APIs follow the set). Workspace entities match either their
+/// bare name or `{workspace}/{name}`. An entity is synced when it matches an `include`
+/// glob and no `exclude` glob.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterSpec {
+    #[serde(default = "default_include")]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl Default for FilterSpec {
+    fn default() -> Self {
+        Self {
+            include: default_include(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// What happens in Azure when the link is deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Remove every entity the link created.
+    #[default]
+    Delete,
+    /// Leave Azure as it is.
+    Orphan,
+}
+
+/// Credentials reference, opaque to the planner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSpec {
+    pub secret_ref: SecretRef,
+}
+
+/// A Secret in the link's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRef {
+    pub name: String,
+}
+
+/// One problem found in a spec; `field` is a JSON path such as `spec.filter.include[1]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SpecProblem {
+    pub field: String,
+    pub message: String,
+}
+
+/// All problems of an invalid spec, reported together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid link spec: {}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct InvalidSpec {
+    pub problems: Vec<SpecProblem>,
+}
+
+/// The compiled filter.
+#[derive(Debug, Clone)]
+pub struct ApiFilter {
+    include: GlobSet,
+    exclude: GlobSet,
+}
+
+impl ApiFilter {
+    /// True when the APIM entity `name` (in `workspace`, if any) is to be synced.
+    pub fn matches(&self, workspace: Option<&str>, name: &str) -> bool {
+        let qualified = workspace.map(|ws| format!("{ws}/{name}"));
+        let hit = |set: &GlobSet| {
+            set.is_match(name) || qualified.as_deref().is_some_and(|q| set.is_match(q))
+        };
+        hit(&self.include) && !hit(&self.exclude)
+    }
+}
+
+/// A validated spec, parsed into what the engine and planner use.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    pub link: LinkId,
+    pub apim: ApimServiceId,
+    pub api_center: ApiCenterServiceId,
+    pub source_workspaces: Vec<String>,
+    pub target_workspace: String,
+    pub environment_name: String,
+    pub environment_title: String,
+    pub environment_kind: EnvironmentKind,
+    pub import_specification: ImportSpecification,
+    pub lifecycle_stage: LifecycleStage,
+    pub filter: ApiFilter,
+    pub interval: Duration,
+    pub resync_interval: Duration,
+    pub suspend: bool,
+    pub deletion_policy: DeletionPolicy,
+    pub credentials: Option<CredentialsSpec>,
+}
+
+impl LinkSettings {
+    /// True when definitions' content is imported.
+    pub fn imports_content(&self) -> bool {
+        self.import_specification == ImportSpecification::Always
+    }
+}
+
+struct Problems(Vec<SpecProblem>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(SpecProblem {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+fn compile_globs(patterns: &[String], field: &str, problems: &mut Problems) -> GlobSet {
+    let mut builder = GlobSetBuilder::new();
+    for (i, pattern) in patterns.iter().enumerate() {
+        match globset::GlobBuilder::new(pattern)
+            .case_insensitive(true)
+            .build()
+        {
+            Ok(glob) => {
+                builder.add(glob);
+            }
+            Err(e) => problems.add(format!("spec.filter.{field}[{i}]"), e.to_string()),
+        }
+    }
+    builder.build().unwrap_or_else(|e| {
+        problems.add(format!("spec.filter.{field}"), e.to_string());
+        GlobSet::empty()
+    })
+}
+
+fn valid_apim_workspace(name: &str) -> bool {
+    // APIM workspace ids: 1-80 chars, letters, digits, hyphens, underscores.
+    !name.is_empty()
+        && name.len() <= 80
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_secret_name(name: &str) -> bool {
+    // Kubernetes DNS subdomain name.
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+impl LinkSpec {
+    /// Checks everything a schema cannot and returns every problem at once.
+    pub fn validate(&self) -> Result<(), InvalidSpec> {
+        let link = LinkId::new("validate").map_err(|e| InvalidSpec {
+            problems: vec![SpecProblem {
+                field: "link".into(),
+                message: e.to_string(),
+            }],
+        })?;
+        self.settings(link).map(|_| ())
+    }
+
+    /// Validates the spec and parses it into [`LinkSettings`] for the link `link`.
+    pub fn settings(&self, link: LinkId) -> Result<LinkSettings, InvalidSpec> {
+        let mut problems = Problems(Vec::new());
+        let apim = ApimServiceId::parse(&self.source.apim_resource_id)
+            .map_err(|e| problems.add("spec.source.apimResourceId", e.to_string()))
+            .ok();
+        let api_center = ApiCenterServiceId::parse(&self.target.api_center_resource_id)
+            .map_err(|e| problems.add("spec.target.apiCenterResourceId", e.to_string()))
+            .ok();
+        for (i, ws) in self.source.workspaces.iter().enumerate() {
+            if !valid_apim_workspace(ws) {
+                problems.add(
+                    format!("spec.source.workspaces[{i}]"),
+                    format!("{ws:?} is not an APIM workspace name"),
+                );
+            }
+            if self.source.workspaces[..i].contains(ws) {
+                problems.add(
+                    format!("spec.source.workspaces[{i}]"),
+                    format!("{ws:?} is listed twice"),
+                );
+            }
+        }
+        if !is_valid_name(&self.target.workspace) {
+            problems.add(
+                "spec.target.workspace",
+                "must match ^[a-zA-Z0-9-]{3,90}$".to_string(),
+            );
+        }
+        if let Some(name) = &self.environment.name
+            && !is_valid_name(name)
+        {
+            problems.add(
+                "spec.environment.name",
+                "must match ^[a-zA-Z0-9-]{3,90}$".to_string(),
+            );
+        }
+        if let Some(title) = &self.environment.title
+            && (title.trim().is_empty() || title.chars().count() > 50)
+        {
+            problems.add("spec.environment.title", "must be 1-50 characters");
+        }
+        let interval = parse_duration(&self.interval)
+            .map_err(|e| problems.add("spec.interval", e.to_string()))
+            .ok();
+        let resync = parse_duration(&self.resync_interval)
+            .map_err(|e| problems.add("spec.resyncInterval", e.to_string()))
+            .ok();
+        if interval.is_some_and(|d| d < Duration::from_secs(1)) {
+            problems.add("spec.interval", "must be at least 1s");
+        }
+        if let Some(resync) = resync {
+            if resync > MAX_RESYNC_INTERVAL {
+                problems.add("spec.resyncInterval", "must be at most 24h");
+            }
+            if interval.is_some_and(|i| resync < i) {
+                problems.add("spec.resyncInterval", "must not be shorter than interval");
+            }
+        }
+        if self.filter.include.is_empty() {
+            problems.add(
+                "spec.filter.include",
+                "must list at least one glob (use \"*\" for all)",
+            );
+        }
+        let include = compile_globs(&self.filter.include, "include", &mut problems);
+        let exclude = compile_globs(&self.filter.exclude, "exclude", &mut problems);
+        if let Some(creds) = &self.credentials
+            && !valid_secret_name(&creds.secret_ref.name)
+        {
+            problems.add(
+                "spec.credentials.secretRef.name",
+                "must be a Kubernetes Secret name",
+            );
+        }
+        match (apim, api_center, interval, resync) {
+            (Some(apim), Some(api_center), Some(interval), Some(resync_interval))
+                if problems.0.is_empty() =>
+            {
+                let environment_name = environment_name(&link, self.environment.name.as_deref());
+                let environment_title = self
+                    .environment
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| crate::mapping::truncate_chars(&apim.0.name, 50));
+                Ok(LinkSettings {
+                    link,
+                    apim,
+                    api_center,
+                    source_workspaces: self.source.workspaces.clone(),
+                    target_workspace: self.target.workspace.clone(),
+                    environment_name,
+                    environment_title,
+                    environment_kind: self.environment.kind,
+                    import_specification: self.import_specification,
+                    lifecycle_stage: self.lifecycle_stage,
+                    filter: ApiFilter { include, exclude },
+                    interval,
+                    resync_interval,
+                    suspend: self.suspend,
+                    deletion_policy: self.deletion_policy,
+                    credentials: self.credentials.clone(),
+                })
+            }
+            _ => Err(InvalidSpec {
+                problems: problems.0,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const APIM: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/payments";
+    const APIC: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiCenter/services/catalog";
+
+    fn minimal() -> String {
+        format!("source: {{apimResourceId: {APIM}}}\ntarget: {{apiCenterResourceId: {APIC}}}\n")
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let spec: LinkSpec = serde_yaml::from_str(&minimal()).unwrap();
+        assert_eq!(spec.target.workspace, "default");
+        assert_eq!(spec.filter.include, vec!["*"]);
+        assert_eq!(spec.interval, "60s");
+        assert_eq!(spec.resync_interval, "6h");
+        assert_eq!(spec.lifecycle_stage, LifecycleStage::Design);
+        assert_eq!(spec.environment.kind, EnvironmentKind::Production);
+        assert_eq!(spec.deletion_policy, DeletionPolicy::Delete);
+        assert_eq!(spec.import_specification, ImportSpecification::Always);
+        let settings = spec.settings(LinkId::new("ns/l").unwrap()).unwrap();
+        assert_eq!(settings.resync_interval, Duration::from_secs(6 * 3600));
+        assert_eq!(settings.environment_title, "payments");
+        assert!(settings.filter.matches(None, "echo-api"));
+    }
+
+    #[test]
+    fn full_spec_parses_and_unknown_fields_are_tolerated() {
+        let yaml = format!(
+            "{}environment: {{name: payments-prod, title: Payments, kind: staging}}\n\
+             importSpecification: Never\nlifecycleStage: production\n\
+             filter: {{include: ['pay-*', 'w1/*'], exclude: ['*-internal']}}\n\
+             interval: 30s\nresyncInterval: 24h\nsuspend: true\ndeletionPolicy: Orphan\n\
+             credentials: {{secretRef: {{name: azure-creds}}}}\nsomethingNew: 1\n",
+            minimal()
+        );
+        let spec: LinkSpec = serde_yaml::from_str(&yaml).unwrap();
+        let s = spec.settings(LinkId::new("ns/l").unwrap()).unwrap();
+        assert_eq!(s.environment_name, "payments-prod");
+        assert!(!s.imports_content());
+        assert!(s.filter.matches(None, "PAY-me"));
+        assert!(!s.filter.matches(None, "pay-internal"));
+        assert!(!s.filter.matches(None, "other"));
+        assert!(s.filter.matches(Some("w1"), "other"));
+    }
+
+    #[test]
+    fn validation_reports_every_problem() {
+        let yaml = "source: {apimResourceId: /nope, workspaces: ['bad ws']}\n\
+                    target: {apiCenterResourceId: /also/nope, workspace: x}\n\
+                    environment: {name: 'a_b'}\n\
+                    filter: {include: ['[']}\ninterval: 10m\nresyncInterval: 25h\n\
+                    credentials: {secretRef: {name: 'Bad_Name'}}\n";
+        let spec: LinkSpec = serde_yaml::from_str(yaml).unwrap();
+        let err = spec.validate().unwrap_err();
+        let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        for expected in [
+            "spec.source.apimResourceId",
+            "spec.target.apiCenterResourceId",
+            "spec.source.workspaces[0]",
+            "spec.target.workspace",
+            "spec.environment.name",
+            "spec.resyncInterval",
+            "spec.filter.include[0]",
+            "spec.credentials.secretRef.name",
+        ] {
+            assert!(
+                fields.contains(&expected),
+                "{expected} missing in {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn resync_must_not_be_shorter_than_interval() {
+        let yaml = format!("{}interval: 2h\nresyncInterval: 1h\n", minimal());
+        let spec: LinkSpec = serde_yaml::from_str(&yaml).unwrap();
+        assert!(spec.validate().is_err());
+        let yaml = format!("{}interval: soon\n", minimal());
+        let spec: LinkSpec = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(
+            spec.validate().unwrap_err().problems[0].field,
+            "spec.interval"
+        );
+    }
+
+    #[test]
+    fn schema_is_generated() {
+        let schema = schemars::schema_for!(LinkSpec);
+        let text = serde_json::to_string(&schema).unwrap();
+        assert!(text.contains("apimResourceId") && text.contains("resyncInterval"));
+    }
+}

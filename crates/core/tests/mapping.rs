@@ -1,0 +1,347 @@
+//! Unit tests of the APIM → API Center mapping (DESIGN.md §4).
+
+#![allow(clippy::unwrap_used)]
+mod support;
+
+use apilink_core::desired::DesiredApi;
+use apilink_core::mapping::desired_state;
+use apilink_core::naming::is_valid_name;
+use apilink_core::observed::ApimHostname;
+use apilink_core::plan::Warning;
+use apilink_core::spec::{FilterSpec, ImportSpecification};
+use serde_json::json;
+use support::apim::{ApimModel, api, member, service, set};
+use support::{settings, settings_for, spec};
+
+fn model(apis: Vec<apilink_core::observed::ApimApi>) -> ApimModel {
+    ApimModel {
+        service: service(),
+        apis,
+        ..ApimModel::default()
+    }
+}
+
+fn only(apis: &[DesiredApi]) -> &DesiredApi {
+    assert_eq!(apis.len(), 1, "{apis:#?}");
+    &apis[0]
+}
+
+#[test]
+fn unversioned_api_maps_to_one_api_with_one_version() {
+    let s = settings("ns/a");
+    let d = desired_state(
+        &s,
+        &model(vec![api("echo-api", "Echo API", "echo", None)]).observed(),
+    );
+    let a = only(&d.apis);
+    assert!(a.name.starts_with("echo-api-") && is_valid_name(&a.name));
+    assert_eq!(a.properties["title"], "Echo API");
+    assert_eq!(a.properties["kind"], "rest");
+    assert_eq!(a.versions.len(), 1);
+    let v = &a.versions[0];
+    assert_eq!(v.name, "original");
+    assert_eq!(
+        v.properties,
+        json!({"title": "Echo API", "lifecycleStage": "design"})
+    );
+    let def = v.definition.as_ref().expect("http APIs have a definition");
+    assert_eq!(def.name, "openapi");
+    let dep = &def.deployment;
+    assert_eq!(dep.name, "original-openapi");
+    assert_eq!(
+        dep.properties["server"]["runtimeUri"],
+        json!(["https://payments.azure-api.net/echo"])
+    );
+    assert_eq!(
+        dep.properties["environmentId"],
+        format!("/workspaces/default/environments/{}", s.environment_name)
+    );
+    assert_eq!(
+        dep.properties["definitionId"],
+        format!(
+            "/workspaces/default/apis/{}/versions/original/definitions/openapi",
+            a.name
+        )
+    );
+    assert_eq!(dep.properties["state"], "active");
+    assert_eq!(
+        dep.properties["customProperties"]["apilink"]["link"],
+        "ns/a"
+    );
+}
+
+#[test]
+fn only_current_revisions_count() {
+    let mut rev = api("echo-api;rev=2", "Echo (draft)", "echo", None);
+    rev.is_current = false;
+    rev.api_revision = Some("2".into());
+    let d = desired_state(
+        &settings("ns/a"),
+        &model(vec![rev, api("echo-api", "Echo API", "echo", None)]).observed(),
+    );
+    let a = only(&d.apis);
+    assert_eq!(a.properties["title"], "Echo API");
+    assert_eq!(a.versions[0].api_revision.as_deref(), Some("1"));
+}
+
+#[test]
+fn revision_change_changes_source_hash() {
+    let s = settings("ns/a");
+    let m1 = model(vec![api("echo-api", "Echo", "echo", None)]);
+    let mut m2 = m1.clone();
+    m2.apis[0].api_revision = Some("2".into());
+    let h1 = desired_state(&s, &m1.observed()).apis[0]
+        .source_hash
+        .clone();
+    let h2 = desired_state(&s, &m2.observed()).apis[0]
+        .source_hash
+        .clone();
+    assert_ne!(h1, h2);
+    assert_eq!(h1, desired_state(&s, &m1.observed()).apis[0].source_hash);
+}
+
+#[test]
+fn version_set_maps_to_one_api_whose_versions_are_its_members() {
+    let mut m = model(vec![
+        member("pets", "pets-vs", Some(""), None),
+        member("pets-v2", "pets-vs", Some("v2"), None),
+        member("pets-2024", "pets-vs", Some("2024-01-01"), Some("soap")),
+        member("pets-dotted", "pets-vs", Some("1.0"), None),
+    ]);
+    m.version_sets = vec![set("pets-vs", "Pets", Some("Segment"))];
+    let d = desired_state(&settings("ns/a"), &m.observed());
+    let a = only(&d.apis);
+    assert!(a.name.starts_with("pets-vs-"));
+    assert_eq!(a.properties["title"], "Pets");
+    let names: Vec<&str> = a.versions.iter().map(|v| v.name.as_str()).collect();
+    assert!(names.contains(&"original"));
+    assert!(names.contains(&"2024-01-01"));
+    let v2 = names
+        .iter()
+        .find(|n| n.starts_with("v2-"))
+        .expect("short names get a hash");
+    assert!(is_valid_name(v2));
+    assert!(names.iter().any(|n| n.starts_with("1-0-")));
+    assert_eq!(a.versions.len(), 4);
+    let soap = a.versions.iter().find(|v| v.name == "2024-01-01").unwrap();
+    assert_eq!(soap.definition.as_ref().unwrap().name, "wsdl");
+    // Segment versioning: the version is part of the runtime URI.
+    let runtime =
+        &soap.definition.as_ref().unwrap().deployment.properties["server"]["runtimeUri"][0];
+    assert_eq!(runtime, "https://payments.azure-api.net/pets-vs/2024-01-01");
+    let original = a.versions.iter().find(|v| v.name == "original").unwrap();
+    assert_eq!(
+        original.definition.as_ref().unwrap().deployment.properties["server"]["runtimeUri"][0],
+        "https://payments.azure-api.net/pets-vs"
+    );
+    // Kind comes from the first member (the original one).
+    assert_eq!(a.properties["kind"], "rest");
+}
+
+#[test]
+fn colliding_version_names_skip_the_later_member_with_a_warning() {
+    let m = model(vec![
+        member("a1", "vs", None, None),
+        member("a2", "vs", Some(""), None),
+    ]);
+    let d = desired_state(&settings("ns/a"), &m.observed());
+    assert_eq!(only(&d.apis).versions.len(), 1);
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| matches!(w, Warning::NameCollision { .. }))
+    );
+}
+
+#[test]
+fn kinds_and_definitions_follow_the_api_type() {
+    let cases = [
+        (None, "rest", Some("openapi")),
+        (Some("http"), "rest", Some("openapi")),
+        (Some("soap"), "soap", Some("wsdl")),
+        (Some("graphql"), "graphql", Some("graphql")),
+        (Some("websocket"), "websocket", None),
+        (Some("grpc"), "grpc", Some("grpc")),
+        (Some("odata"), "rest", None),
+    ];
+    for (api_type, kind, definition) in cases {
+        let d = desired_state(
+            &settings("ns/a"),
+            &model(vec![api("x-api", "X", "x", api_type)]).observed(),
+        );
+        let a = only(&d.apis);
+        assert_eq!(a.properties["kind"], kind, "{api_type:?}");
+        assert_eq!(
+            a.versions.len(),
+            1,
+            "{api_type:?}: API and version exist anyway"
+        );
+        assert_eq!(
+            a.versions[0].definition.as_ref().map(|d| d.name.as_str()),
+            definition,
+            "{api_type:?}"
+        );
+    }
+}
+
+#[test]
+fn titles_and_descriptions_are_truncated_on_char_boundaries() {
+    let long_title: String = "é".repeat(60);
+    let mut a = api("long", &long_title, "p", None);
+    a.description = Some("d".repeat(1500));
+    let d = desired_state(&settings("ns/a"), &model(vec![a]).observed());
+    let x = only(&d.apis);
+    assert_eq!(x.properties["title"].as_str().unwrap().chars().count(), 50);
+    assert_eq!(x.properties["description"].as_str().unwrap().len(), 1000);
+    assert_eq!(
+        x.versions[0].properties["title"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        50
+    );
+}
+
+#[test]
+fn custom_proxy_hostname_wins_and_long_runtime_uris_are_left_out() {
+    let mut m = model(vec![
+        api("short", "S", "/s/", None),
+        api("long", "L", &"p".repeat(190), None),
+    ]);
+    m.service.hostnames = vec![
+        ApimHostname {
+            kind: "Proxy".into(),
+            host_name: "other.example.com".into(),
+            default_ssl_binding: false,
+        },
+        ApimHostname {
+            kind: "Proxy".into(),
+            host_name: "api.example.com".into(),
+            default_ssl_binding: true,
+        },
+    ];
+    let d = desired_state(&settings("ns/a"), &m.observed());
+    let by_title = |t: &str| d.apis.iter().find(|a| a.properties["title"] == t).unwrap();
+    let short = by_title("S").versions[0].definition.as_ref().unwrap();
+    assert_eq!(
+        short.deployment.properties["server"]["runtimeUri"][0],
+        "https://api.example.com/s"
+    );
+    let long = by_title("L").versions[0].definition.as_ref().unwrap();
+    assert!(long.deployment.properties.get("server").is_none());
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| matches!(w, Warning::RuntimeUriTooLong { length, .. } if *length > 200))
+    );
+}
+
+#[test]
+fn environment_describes_the_apim_service() {
+    let s = settings("ns/a");
+    let d = desired_state(&s, &model(vec![]).observed());
+    let env = &d.environment;
+    assert_eq!(env.name, s.environment_name);
+    assert_eq!(env.properties["server"]["type"], "Azure API Management");
+    assert!(
+        env.properties["server"]["managementPortalUri"][0]
+            .as_str()
+            .unwrap()
+            .contains("#resource/subscriptions")
+    );
+    assert_eq!(
+        env.properties["onboarding"]["developerPortalUri"][0],
+        "https://payments.developer.azure-api.net"
+    );
+    assert_eq!(env.properties["kind"], "production");
+    assert_eq!(
+        env.properties["customProperties"]["apilink"]["link"],
+        "ns/a"
+    );
+    let mut m = model(vec![]);
+    m.service.developer_portal_url = None;
+    let d = desired_state(&s, &m.observed());
+    assert!(d.environment.properties.get("onboarding").is_none());
+}
+
+#[test]
+fn filter_matches_api_names_and_version_set_names() {
+    let spec = spec(
+        ImportSpecification::Always,
+        None,
+        FilterSpec {
+            include: vec!["pay*".into()],
+            exclude: vec!["*-internal".into()],
+        },
+    );
+    let s = settings_for("ns/a", &spec);
+    let m = model(vec![
+        api("payments", "P", "p", None),
+        api("payments-internal", "PI", "pi", None),
+        api("orders", "O", "o", None),
+        member("other-name", "pay-vs", Some("v1"), None),
+        member("pay-member", "orders-vs", Some("v1"), None),
+    ]);
+    let d = desired_state(&s, &m.observed());
+    let sources: Vec<String> = d.apis.iter().map(|a| a.source.to_string()).collect();
+    assert_eq!(sources.len(), 2, "{sources:?}");
+    assert!(sources.contains(&"apis/payments".to_string()));
+    assert!(sources.contains(&"apiVersionSets/pay-vs".to_string()));
+}
+
+#[test]
+fn workspace_apis_are_keyed_apart_from_service_level_ones() {
+    let mut in_w1 = api("echo-api", "Echo W1", "w1/echo", None);
+    in_w1.workspace = Some("w1".into());
+    let mut in_w2 = api("echo-api", "Echo W2", "w2/echo", None);
+    in_w2.workspace = Some("w2".into());
+    let d = desired_state(
+        &settings("ns/a"),
+        &model(vec![api("echo-api", "Echo", "echo", None), in_w1, in_w2]).observed(),
+    );
+    assert_eq!(d.apis.len(), 2, "w2 is not listed in the spec");
+    assert_ne!(d.apis[0].name, d.apis[1].name);
+    let ws = d
+        .apis
+        .iter()
+        .find(|a| a.properties["title"] == "Echo W1")
+        .unwrap();
+    assert!(ws.name.starts_with("w1-echo-api-"));
+    assert_eq!(ws.source.to_string(), "workspaces/w1/apis/echo-api");
+}
+
+#[test]
+fn contacts_license_and_terms_come_from_apim() {
+    let mut a = api("x-api", "X", "x", None);
+    a.contact = Some(apilink_core::observed::ApimContact {
+        name: Some("Team".into()),
+        url: None,
+        email: Some("t@example.com".into()),
+    });
+    a.license = Some(apilink_core::observed::ApimLicense {
+        name: Some("MIT".into()),
+        url: None,
+    });
+    a.terms_of_service_url = Some("https://example.com/tos".into());
+    let d = desired_state(&settings("ns/a"), &model(vec![a]).observed());
+    let p = &only(&d.apis).properties;
+    assert_eq!(
+        p["contacts"],
+        json!([{"name": "Team", "email": "t@example.com"}])
+    );
+    assert_eq!(p["license"], json!({"name": "MIT"}));
+    assert_eq!(
+        p["termsOfService"],
+        json!({"url": "https://example.com/tos"})
+    );
+}
+
+#[test]
+fn two_links_never_share_names() {
+    let m = model(vec![api("echo-api", "Echo", "echo", None)]);
+    let a = desired_state(&settings("ns/a"), &m.observed());
+    let b = desired_state(&settings("ns/b"), &m.observed());
+    assert_ne!(a.apis[0].name, b.apis[0].name);
+    assert_ne!(a.environment.name, b.environment.name);
+}

@@ -1,0 +1,520 @@
+//! Scenario tests of the planner against the simulator.
+
+#![allow(clippy::unwrap_used)]
+mod support;
+
+use apilink_core::mapping::desired_state;
+use apilink_core::operation::{Action, Intent, Operation};
+use apilink_core::ownership::EntityKind;
+use apilink_core::plan::{DriftKind, Warning};
+use apilink_core::planner::cleanup_plan;
+use apilink_core::spec::{DeletionPolicy, FilterSpec, ImportSpecification};
+use serde_json::json;
+use support::apim::{ApimModel, api, member, service, set};
+use support::sim::{Sim, check_converged, run_pass, run_pass_prefix};
+use support::{settings, settings_for, spec};
+
+fn model() -> ApimModel {
+    let mut m = ApimModel {
+        service: service(),
+        apis: vec![
+            api("echo-api", "Echo API", "echo", None),
+            member("pets", "pets-vs", None, None),
+            member("pets-v2", "pets-vs", Some("v2"), None),
+            api("chat", "Chat", "chat", Some("websocket")),
+        ],
+        ..ApimModel::default()
+    };
+    m.version_sets = vec![set("pets-vs", "Pets", Some("Segment"))];
+    m
+}
+
+fn converged(s: &apilink_core::LinkSettings, m: &ApimModel) -> Sim {
+    let mut sim = Sim::default();
+    run_pass(&mut sim, s, m, false).unwrap();
+    check_converged(&sim, s, m).unwrap();
+    sim
+}
+
+fn api_name(s: &apilink_core::LinkSettings, m: &ApimModel, source: &str) -> String {
+    desired_state(s, &m.observed())
+        .apis
+        .iter()
+        .find(|a| a.source.to_string() == source)
+        .unwrap()
+        .name
+        .clone()
+}
+
+#[test]
+fn first_pass_orders_writes_parents_first_and_markers_last() {
+    let s = settings("ns/a");
+    let mut sim = Sim::default();
+    let out = run_pass(&mut sim, &s, &model(), false).unwrap();
+    let ops = &out.plan.operations;
+    let rank = |op: &Operation| match op {
+        Operation::EnsureEnvironment { .. } => 0,
+        Operation::UpsertApi { .. } => 1,
+        Operation::UpsertVersion { .. } => 2,
+        Operation::UpsertDefinition { .. } => 3,
+        Operation::ImportSpecification { .. } => 4,
+        Operation::UpsertDeployment { .. } => 5,
+        Operation::WriteApiMarker { .. } => 6,
+        _ => 7,
+    };
+    assert!(
+        ops.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])),
+        "{}",
+        out.plan
+    );
+    let summary = out.plan.summary();
+    assert_eq!(summary.get(EntityKind::Environment, Action::Create), 1);
+    assert_eq!(summary.get(EntityKind::Api, Action::Create), 3);
+    assert_eq!(summary.get(EntityKind::Version, Action::Create), 4);
+    assert_eq!(
+        summary.get(EntityKind::Definition, Action::Create),
+        3,
+        "websocket has none"
+    );
+    assert_eq!(summary.get(EntityKind::Definition, Action::Import), 3);
+    assert_eq!(summary.get(EntityKind::Deployment, Action::Create), 3);
+    assert_eq!(summary.get(EntityKind::Api, Action::WriteMarker), 3);
+    assert_eq!(out.plan.counts.discovered, 3);
+    assert_eq!(out.plan.counts.synced, 3);
+    assert_eq!(out.exports, 3);
+    // The API is created owned but with an empty ledger.
+    let Operation::UpsertApi { upsert, .. } = &ops[1] else {
+        panic!("{}", ops[1])
+    };
+    assert_eq!(
+        upsert.create_properties["customProperties"]["apilink"]["versions"],
+        json!({})
+    );
+    assert!(
+        upsert.create_properties["customProperties"]["apilink"]
+            .get("sourceHash")
+            .is_none()
+    );
+    check_converged(&sim, &s, &model()).unwrap();
+}
+
+#[test]
+fn steady_state_reads_nothing_extra_and_writes_nothing() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = converged(&s, &m);
+    let before = sim.writes;
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    assert!(out.plan.is_empty(), "{}", out.plan);
+    assert!(out.details_read.is_empty());
+    assert_eq!(out.exports, 0);
+    assert_eq!(sim.writes, before);
+    // A full resync reads and exports everything but still writes nothing.
+    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    assert!(out.plan.is_empty(), "{}", out.plan);
+    assert_eq!(out.details_read.len(), 3);
+    assert_eq!(out.exports, 3);
+    assert_eq!(out.plan.summary().to_string(), "no changes");
+}
+
+#[test]
+fn foreign_api_with_the_wanted_name_is_a_conflict_and_left_alone() {
+    let s = settings("ns/a");
+    let m = model();
+    let name = api_name(&s, &m, "apis/echo-api");
+    let mut sim = Sim::default();
+    sim.apis.insert(
+        name.clone(),
+        support::sim::SimApi {
+            props: json!({"title": "Hand made", "kind": "rest"}),
+            ..Default::default()
+        },
+    );
+    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    assert!(
+        out.plan
+            .operations
+            .iter()
+            .all(|op| op.api() != Some(name.as_str()))
+    );
+    assert!(
+        out.plan
+            .warnings
+            .iter()
+            .any(|w| matches!(w, Warning::Conflict { name: n, .. } if *n == name))
+    );
+    assert_eq!(out.plan.counts.skipped, 1);
+    assert_eq!(out.plan.counts.synced, 2);
+    assert_eq!(
+        sim.apis[&name].props,
+        json!({"title": "Hand made", "kind": "rest"})
+    );
+    // Another link's marker is just as foreign.
+    sim.apis.get_mut(&name).unwrap().props["customProperties"] =
+        json!({"apilink": {"link": "ns/b"}});
+    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    assert!(out.plan.is_empty(), "{}", out.plan);
+    assert!(
+        cleanup_plan(&s, &sim.observe(&s, &[]))
+            .operations
+            .iter()
+            .all(|op| op.api() != Some(name.as_str()))
+    );
+}
+
+#[test]
+fn foreign_environment_is_left_alone_and_gets_no_deployments() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = Sim::default();
+    sim.environments.insert(
+        s.environment_name.clone(),
+        json!({"title": "Theirs", "kind": "staging"}),
+    );
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    assert!(
+        out.plan
+            .operations
+            .iter()
+            .all(|op| op.entity() != EntityKind::Environment)
+    );
+    assert!(
+        out.plan
+            .operations
+            .iter()
+            .all(|op| op.entity() != EntityKind::Deployment)
+    );
+    assert!(out.plan.warnings.iter().any(|w| matches!(
+        w,
+        Warning::Conflict {
+            entity: EntityKind::Environment,
+            ..
+        }
+    )));
+    assert!(run_pass(&mut sim, &s, &m, false).unwrap().plan.is_empty());
+    assert_eq!(
+        sim.environments[&s.environment_name],
+        json!({"title": "Theirs", "kind": "staging"})
+    );
+    let cleanup = cleanup_plan(&s, &sim.observe(&s, &[]));
+    assert!(
+        cleanup
+            .operations
+            .iter()
+            .all(|op| op.entity() == EntityKind::Api)
+    );
+}
+
+#[test]
+fn removed_or_filtered_apis_are_deleted() {
+    let s = settings("ns/a");
+    let mut m = model();
+    let mut sim = converged(&s, &m);
+    let echo = api_name(&s, &m, "apis/echo-api");
+    m.apis.retain(|a| a.name != "echo-api");
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    assert_eq!(
+        out.plan.operations,
+        vec![Operation::DeleteApi { api: echo.clone() }]
+    );
+    assert!(!sim.apis.contains_key(&echo));
+    let filtered = settings_for(
+        "ns/a",
+        &spec(
+            ImportSpecification::Always,
+            None,
+            FilterSpec {
+                include: vec!["*".into()],
+                exclude: vec!["pets-vs".into()],
+            },
+        ),
+    );
+    let out = run_pass(&mut sim, &filtered, &m, false).unwrap();
+    assert_eq!(
+        out.plan.summary().get(EntityKind::Api, Action::Delete),
+        1,
+        "{}",
+        out.plan
+    );
+    check_converged(&sim, &filtered, &m).unwrap();
+}
+
+#[test]
+fn removed_version_is_deleted_children_first_then_the_marker() {
+    let s = settings("ns/a");
+    let mut m = model();
+    let mut sim = converged(&s, &m);
+    m.apis.retain(|a| a.name != "pets-v2");
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let kinds: Vec<String> = out
+        .plan
+        .operations
+        .iter()
+        .map(|op| format!("{:?} {:?}", op.action(), op.entity()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "Delete Deployment",
+            "Delete Definition",
+            "Delete Version",
+            "WriteMarker Api"
+        ]
+    );
+    check_converged(&sim, &s, &m).unwrap();
+    assert!(run_pass(&mut sim, &s, &m, false).unwrap().plan.is_empty());
+}
+
+#[test]
+fn drift_in_owned_children_is_repaired_on_full_resync() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = converged(&s, &m);
+    let pets = api_name(&s, &m, "apiVersionSets/pets-vs");
+    let echo = api_name(&s, &m, "apis/echo-api");
+    sim.apis.get_mut(&pets).unwrap().versions.remove("original");
+    let def = sim
+        .apis
+        .get_mut(&echo)
+        .unwrap()
+        .versions
+        .get_mut("original")
+        .unwrap()
+        .definitions
+        .get_mut("openapi")
+        .unwrap();
+    def.props.as_object_mut().unwrap().remove("specification");
+    def.imported = None;
+    // A light pass cannot see it.
+    assert!(
+        run_pass(&mut sim.clone(), &s, &m, false)
+            .unwrap()
+            .plan
+            .is_empty()
+    );
+    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    let kinds: Vec<DriftKind> = out.plan.drift.iter().map(|d| d.kind).collect();
+    assert!(kinds.contains(&DriftKind::Missing), "{:?}", out.plan.drift);
+    assert!(
+        kinds.contains(&DriftKind::SpecificationMissing),
+        "{:?}",
+        out.plan.drift
+    );
+    check_converged(&sim, &s, &m).unwrap();
+    assert!(run_pass(&mut sim, &s, &m, true).unwrap().plan.is_empty());
+}
+
+#[test]
+fn apim_owned_edits_are_overwritten_and_api_center_owned_edits_kept() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = converged(&s, &m);
+    let echo = api_name(&s, &m, "apis/echo-api");
+    let props = &mut sim.apis.get_mut(&echo).unwrap().props;
+    props["title"] = json!("Renamed in API Center");
+    props["summary"] = json!("curated");
+    props["customProperties"]["team"] = json!("payments");
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    assert_eq!(out.plan.operations.len(), 1, "{}", out.plan);
+    let Operation::UpsertApi { upsert, .. } = &out.plan.operations[0] else {
+        panic!()
+    };
+    assert_eq!(upsert.intent, Intent::Update);
+    assert_eq!(upsert.changes.len(), 1);
+    assert_eq!(upsert.changes[0].path, "title");
+    assert_eq!(out.plan.drift[0].kind, DriftKind::Modified);
+    let props = &sim.apis[&echo].props;
+    assert_eq!(props["title"], "Echo API");
+    assert_eq!(props["summary"], "curated");
+    assert_eq!(props["customProperties"]["team"], "payments");
+    assert!(run_pass(&mut sim, &s, &m, false).unwrap().plan.is_empty());
+}
+
+#[test]
+fn normalised_server_type_is_not_repaired_in_a_loop() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = converged(&s, &m);
+    sim.normalise_server_type = true;
+    assert!(run_pass(&mut sim, &s, &m, true).unwrap().plan.is_empty());
+}
+
+#[test]
+fn content_changes_reach_api_center_through_revisions_or_the_full_resync() {
+    let s = settings("ns/a");
+    let mut m = model();
+    let mut sim = converged(&s, &m);
+    m.content_salt = 1;
+    assert!(
+        run_pass(&mut sim, &s, &m, false).unwrap().plan.is_empty(),
+        "invisible to a light pass"
+    );
+    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    assert_eq!(
+        out.plan
+            .summary()
+            .get(EntityKind::Definition, Action::Import),
+        3,
+        "{}",
+        out.plan
+    );
+    check_converged(&sim, &s, &m).unwrap();
+    m.apis[0].api_revision = Some("7".into());
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    assert_eq!(out.exports, 1);
+    assert_eq!(out.details_read.len(), 1);
+    assert_eq!(
+        out.plan
+            .summary()
+            .get(EntityKind::Definition, Action::Import),
+        1,
+        "{}",
+        out.plan
+    );
+    check_converged(&sim, &s, &m).unwrap();
+}
+
+#[test]
+fn unchanged_content_is_never_reimported() {
+    let s = settings("ns/a");
+    let mut m = model();
+    let mut sim = converged(&s, &m);
+    m.apis[0].display_name = "Echo, renamed".into();
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    assert_eq!(out.exports, 1, "the changed API is re-exported");
+    assert_eq!(
+        out.plan
+            .summary()
+            .get(EntityKind::Definition, Action::Import),
+        0,
+        "{}",
+        out.plan
+    );
+    check_converged(&sim, &s, &m).unwrap();
+}
+
+#[test]
+fn user_added_children_of_owned_apis_are_never_touched() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = converged(&s, &m);
+    let echo = api_name(&s, &m, "apis/echo-api");
+    let a = sim.apis.get_mut(&echo).unwrap();
+    a.versions.insert(
+        "user-v9".into(),
+        support::sim::SimVersion {
+            props: json!({"title": "mine", "lifecycleStage": "testing"}),
+            ..Default::default()
+        },
+    );
+    a.deployments
+        .insert("user-dep".into(), json!({"title": "mine"}));
+    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    assert!(out.plan.is_empty(), "{}", out.plan);
+    assert!(sim.apis[&echo].versions.contains_key("user-v9"));
+}
+
+#[test]
+fn import_never_skips_content() {
+    let s = settings_for(
+        "ns/a",
+        &spec(
+            ImportSpecification::Never,
+            Some("payments-env"),
+            FilterSpec::default(),
+        ),
+    );
+    let mut sim = Sim::default();
+    let out = run_pass(&mut sim, &s, &model(), true).unwrap();
+    assert_eq!(out.exports, 0);
+    assert_eq!(
+        out.plan
+            .summary()
+            .get(EntityKind::Definition, Action::Import),
+        0
+    );
+    assert!(out.plan.warnings.is_empty(), "{:?}", out.plan.warnings);
+    assert!(sim.environments.contains_key("payments-env"));
+    assert!(
+        run_pass(&mut sim, &s, &model(), true)
+            .unwrap()
+            .plan
+            .is_empty()
+    );
+}
+
+#[test]
+fn crash_after_any_prefix_is_repaired_by_a_light_pass() {
+    let s = settings("ns/a");
+    let m = model();
+    let total = run_pass(&mut Sim::default(), &s, &m, false)
+        .unwrap()
+        .plan
+        .operations
+        .len();
+    for k in 0..total {
+        let mut sim = Sim::default();
+        run_pass_prefix(&mut sim, &s, &m, false, k).unwrap();
+        run_pass(&mut sim, &s, &m, false).unwrap();
+        check_converged(&sim, &s, &m).unwrap_or_else(|e| panic!("prefix {k}: {e}"));
+        let again = run_pass(&mut sim, &s, &m, false).unwrap();
+        assert!(again.plan.is_empty(), "prefix {k}: {}", again.plan);
+    }
+}
+
+#[test]
+fn cleanup_removes_owned_apis_then_the_environment() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = converged(&s, &m);
+    sim.apis.insert(
+        "hand-made".into(),
+        support::sim::SimApi {
+            props: json!({"title": "x", "kind": "rest"}),
+            ..Default::default()
+        },
+    );
+    let cleanup = cleanup_plan(&s, &sim.observe(&s, &[]));
+    assert_eq!(cleanup.summary().get(EntityKind::Api, Action::Delete), 3);
+    assert!(matches!(
+        cleanup.operations.last(),
+        Some(Operation::DeleteEnvironment { .. })
+    ));
+    for op in cleanup.operations.iter().take(2) {
+        sim.apply(op, &Default::default()).unwrap();
+    }
+    let rest = cleanup_plan(&s, &sim.observe(&s, &[]));
+    assert_eq!(rest.operations.len(), 2, "resumes where it stopped");
+    for op in &rest.operations {
+        sim.apply(op, &Default::default()).unwrap();
+    }
+    assert_eq!(sim.apis.keys().collect::<Vec<_>>(), vec!["hand-made"]);
+    assert!(sim.environments.is_empty());
+    let mut orphan_spec = spec(ImportSpecification::Always, None, FilterSpec::default());
+    orphan_spec.deletion_policy = DeletionPolicy::Orphan;
+    assert!(
+        cleanup_plan(
+            &settings_for("ns/a", &orphan_spec),
+            &converged(&s, &m).observe(&s, &[])
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn plan_renders_field_changes() {
+    let s = settings("ns/a");
+    let mut m = model();
+    let mut sim = converged(&s, &m);
+    m.apis[0].display_name = "Echo v2".into();
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let text = out.plan.to_string();
+    assert!(text.contains("update api apis/"), "{text}");
+    assert!(
+        text.contains("title: \"Echo API\" -> \"Echo v2\""),
+        "{text}"
+    );
+    assert!(text.contains("summary:"), "{text}");
+    let json = serde_json::to_value(&out.plan).unwrap();
+    assert!(json["operations"][0]["op"].is_string());
+}
