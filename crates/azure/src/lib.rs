@@ -1,1 +1,39 @@
-//! See the crate description.
+//! ARM client for apilink: authentication through `azure_identity`, retries with
+//! jittered backoff, `Retry-After` and quota-header pacing, paging, long-running
+//! operations, error classes, a read-only APIM client and an API Center client.
+//!
+//! Everything here follows the published ARM contract (`azure-contract.md` and the
+//! REST specifications), never the habits of the emulator used in tests.
+
+// Tests may unwrap: a panic there is a failed assertion.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod apic;
+pub mod apim;
+pub mod config;
+pub mod credential;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod lro;
+pub mod metrics;
+pub mod paging;
+pub mod resource;
+pub mod retry;
+pub mod throttle;
+mod tls;
+pub mod token_cache;
+
+/// The one api-version used for every `Microsoft.ApiManagement` call.
+pub const APIM_API_VERSION: &str = "2024-05-01";
+/// The one api-version used for every `Microsoft.ApiCenter` call (the only stable one).
+pub const APIC_API_VERSION: &str = "2024-03-01";
+
+pub use apic::ApicClient;
+pub use apim::ApimClient;
+pub use config::CloudConfig;
+pub use credential::{CredentialConfig, build_credential};
+pub use error::{ArmErrorBody, AzureError, ErrorClass};
+pub use http::{ArmClient, ArmClientOptions};
+pub use ids::{ApiCenterServiceId, ApimServiceId};
+pub use metrics::{ArmCallCounts, ArmObserver};

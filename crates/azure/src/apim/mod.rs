@@ -1,0 +1,301 @@
+//! Read-only APIM client. There is no write method here at all: apilink only ever
+//! needs the "API Management Service Reader" role on APIM.
+
+pub mod types;
+
+use serde_json::Value;
+
+use crate::APIM_API_VERSION;
+use crate::error::AzureError;
+use crate::http::{ArmClient, ArmRequest, encode_segment};
+use crate::ids::ApimServiceId;
+use crate::paging::{Pager, list_all};
+use crate::resource::ArmResource;
+
+pub use types::*;
+
+/// Service level, or one workspace (Premium/v2). Service-level lists do not include
+/// workspace APIs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ApimScope {
+    Service,
+    Workspace(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ListApisOptions {
+    /// Ask for `$filter=isCurrent eq true` (and drop any non-current entry anyway).
+    pub current_only: bool,
+    /// `expandApiVersionSet=true` fills `properties.apiVersionSet`.
+    pub expand_version_set: bool,
+    /// Page size (`$top`); the server may cap it.
+    pub top: Option<u32>,
+}
+
+impl Default for ListApisOptions {
+    fn default() -> Self {
+        Self {
+            current_only: true,
+            expand_version_set: true,
+            top: Some(100),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApimClient {
+    arm: ArmClient,
+    service: ApimServiceId,
+}
+
+impl ApimClient {
+    pub fn new(arm: ArmClient, service: ApimServiceId) -> Self {
+        Self { arm, service }
+    }
+
+    pub fn service_id(&self) -> &ApimServiceId {
+        &self.service
+    }
+
+    pub fn arm(&self) -> &ArmClient {
+        &self.arm
+    }
+
+    fn base(&self, scope: &ApimScope) -> String {
+        match scope {
+            ApimScope::Service => self.service.path(),
+            ApimScope::Workspace(ws) => {
+                format!("{}/workspaces/{}", self.service.path(), encode_segment(ws))
+            }
+        }
+    }
+
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<url::Url, AzureError> {
+        self.arm.url(path, APIM_API_VERSION, query)
+    }
+
+    /// The service: gateway URL, portal URLs, hostname configurations.
+    pub async fn get_service(&self) -> Result<ApimService, AzureError> {
+        let url = self.url(&self.service.path(), &[])?;
+        ArmResource::from_response(&self.arm.send(ArmRequest::get(url)).await?)
+    }
+
+    /// A pager over the APIs of `scope`, for callers that process page by page.
+    pub fn api_pager(
+        &self,
+        scope: &ApimScope,
+        options: &ListApisOptions,
+    ) -> Result<Pager<ApimApi>, AzureError> {
+        let top = options.top.map(|t| t.to_string());
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        if options.current_only {
+            query.push(("$filter", "isCurrent eq true"));
+        }
+        if options.expand_version_set {
+            query.push(("expandApiVersionSet", "true"));
+        }
+        if let Some(top) = top.as_deref() {
+            query.push(("$top", top));
+        }
+        let url = self.url(&format!("{}/apis", self.base(scope)), &query)?;
+        Ok(Pager::new(self.arm.clone(), url))
+    }
+
+    /// All APIs of `scope` across pages. With `current_only`, revisions that are not
+    /// current are dropped even if the server ignored the filter.
+    pub async fn list_apis(
+        &self,
+        scope: &ApimScope,
+        options: &ListApisOptions,
+    ) -> Result<Vec<ApimApi>, AzureError> {
+        let mut pager = self.api_pager(scope, options)?;
+        let mut apis = Vec::new();
+        while let Some(page) = pager.next_page().await? {
+            apis.extend(
+                page.into_iter()
+                    .filter(|api| !options.current_only || api.is_current()),
+            );
+        }
+        Ok(apis)
+    }
+
+    /// One API with its ETag; `None` when it does not exist.
+    pub async fn get_api(
+        &self,
+        scope: &ApimScope,
+        api_id: &str,
+    ) -> Result<Option<ApimApi>, AzureError> {
+        let url = self.url(
+            &format!("{}/apis/{}", self.base(scope), encode_segment(api_id)),
+            &[],
+        )?;
+        match self.arm.send(ArmRequest::get(url)).await {
+            Ok(answer) => Ok(Some(ArmResource::from_response(&answer)?)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn list_revisions(
+        &self,
+        scope: &ApimScope,
+        api_id: &str,
+    ) -> Result<Vec<ApiRevision>, AzureError> {
+        let url = self.url(
+            &format!(
+                "{}/apis/{}/revisions",
+                self.base(scope),
+                encode_segment(api_id)
+            ),
+            &[],
+        )?;
+        list_all(&self.arm, url).await
+    }
+
+    pub async fn list_version_sets(
+        &self,
+        scope: &ApimScope,
+    ) -> Result<Vec<ApimVersionSet>, AzureError> {
+        let url = self.url(&format!("{}/apiVersionSets", self.base(scope)), &[])?;
+        list_all(&self.arm, url).await
+    }
+
+    pub async fn list_workspaces(&self) -> Result<Vec<ApimWorkspace>, AzureError> {
+        let url = self.url(&format!("{}/workspaces", self.service.path()), &[])?;
+        list_all(&self.arm, url).await
+    }
+
+    pub async fn list_schemas(
+        &self,
+        scope: &ApimScope,
+        api_id: &str,
+    ) -> Result<Vec<ApimSchema>, AzureError> {
+        let url = self.url(
+            &format!(
+                "{}/apis/{}/schemas",
+                self.base(scope),
+                encode_segment(api_id)
+            ),
+            &[],
+        )?;
+        list_all(&self.arm, url).await
+    }
+
+    /// Asks APIM for an export link (`format` is one of the `*-link` formats, e.g.
+    /// `openapi+json-link`, `swagger-link`, `wsdl-link`). The link is a short-lived
+    /// signed URL: use it at once (download, or hand it to API Center's import as
+    /// `link`), never log or cache it.
+    pub async fn request_export_link(
+        &self,
+        scope: &ApimScope,
+        api_id: &str,
+        format: &str,
+    ) -> Result<String, AzureError> {
+        let path = format!("{}/apis/{}", self.base(scope), encode_segment(api_id));
+        let url = self.url(&path, &[("format", format), ("export", "true")])?;
+        let answer: Value = self.arm.get_json(url).await?;
+        export_link(&answer)
+            .map(str::to_string)
+            .ok_or_else(|| AzureError::InvalidResponse {
+                method: "GET".into(),
+                path,
+                message: format!("export ({format}) answered without value.link"),
+            })
+    }
+
+    /// Asks APIM for an export link in `format` and downloads it at once.
+    async fn export_via_link(
+        &self,
+        scope: &ApimScope,
+        api_id: &str,
+        format: &str,
+    ) -> Result<String, AzureError> {
+        let link = self.request_export_link(scope, api_id, format).await?;
+        self.arm.download_link(&link).await
+    }
+
+    /// The definition of `api` in the richest format its type allows: http →
+    /// OpenAPI 3 JSON (falling back to Swagger 2 JSON), soap → WSDL, graphql → the
+    /// SDL from `/schemas`, grpc → the proto from `/schemas`; websocket, odata and
+    /// unknown types have none (`Ok(None)`).
+    pub async fn export_definition(
+        &self,
+        scope: &ApimScope,
+        api: &ApimApi,
+    ) -> Result<Option<ExportedDefinition>, AzureError> {
+        let api_id = api.api_id();
+        match api.api_type() {
+            ApiType::Http => {
+                match self
+                    .export_via_link(scope, api_id, "openapi+json-link")
+                    .await
+                {
+                    Ok(content) => Ok(Some(ExportedDefinition {
+                        format: DefinitionFormat::OpenApiJson,
+                        content,
+                    })),
+                    Err(e) if e.status() == Some(400) => {
+                        tracing::debug!(api = api_id, error = %e, "OpenAPI 3 export refused, trying Swagger 2");
+                        let content = self.export_via_link(scope, api_id, "swagger-link").await?;
+                        Ok(Some(ExportedDefinition {
+                            format: DefinitionFormat::SwaggerJson,
+                            content,
+                        }))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            ApiType::Soap => {
+                let content = self.export_via_link(scope, api_id, "wsdl-link").await?;
+                Ok(Some(ExportedDefinition {
+                    format: DefinitionFormat::Wsdl,
+                    content,
+                }))
+            }
+            ApiType::GraphQl => Ok(self
+                .schema_document(scope, api_id, &["graphql"])
+                .await?
+                .map(|content| ExportedDefinition {
+                    format: DefinitionFormat::GraphQl,
+                    content,
+                })),
+            ApiType::Grpc => Ok(self
+                .schema_document(scope, api_id, &["grpc", "proto"])
+                .await?
+                .map(|content| ExportedDefinition {
+                    format: DefinitionFormat::Grpc,
+                    content,
+                })),
+            ApiType::WebSocket | ApiType::OData | ApiType::Other(_) => Ok(None),
+        }
+    }
+
+    /// The document of the API's schema whose content type mentions one of `kinds`
+    /// (else the only schema there is).
+    async fn schema_document(
+        &self,
+        scope: &ApimScope,
+        api_id: &str,
+        kinds: &[&str],
+    ) -> Result<Option<String>, AzureError> {
+        let schemas = self.list_schemas(scope, api_id).await?;
+        let matches = |s: &&ApimSchema| {
+            let content_type = s
+                .properties
+                .content_type
+                .as_deref()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            kinds.iter().any(|k| content_type.contains(k))
+        };
+        let chosen = schemas.iter().find(matches).or(if schemas.len() == 1 {
+            schemas.first()
+        } else {
+            None
+        });
+        Ok(chosen
+            .and_then(|s| s.properties.document.as_ref())
+            .and_then(|d| d.value.clone())
+            .filter(|v| !v.trim().is_empty()))
+    }
+}

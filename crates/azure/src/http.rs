@@ -1,0 +1,631 @@
+//! `ArmClient`: every ARM call goes through here. It adds the bearer token and a
+//! `x-ms-client-request-id`, bounds concurrency, paces on low quota, retries what is
+//! worth retrying (honouring `Retry-After`), counts calls and reports to an observer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use azure_core::credentials::TokenCredential;
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::config::CloudConfig;
+use crate::error::{ArmErrorBody, AzureError, HttpError};
+use crate::lro::LroOptions;
+use crate::metrics::{ArmCallCounts, ArmObserver, Counters};
+use crate::retry::{AttemptOutcome, RetryDecision, RetryPolicy, RetryState, parse_retry_after};
+use crate::throttle::{Bucket, Throttle, ThrottleOptions};
+use crate::tls::{self, error_chain, transport_kind};
+use crate::token_cache::TokenCache;
+
+const CLIENT_REQUEST_ID: &str = "x-ms-client-request-id";
+const REQUEST_ID: &str = "x-ms-request-id";
+/// Export documents larger than this are refused rather than held in memory.
+const MAX_LINK_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct ArmClientOptions {
+    /// Timeout of one HTTP attempt (connect + answer + body).
+    pub request_timeout: Duration,
+    /// Requests in flight at once, across all callers of this client.
+    pub max_concurrency: usize,
+    pub retry: RetryPolicy,
+    pub throttle: ThrottleOptions,
+    pub lro: LroOptions,
+    pub observer: Option<Arc<dyn ArmObserver>>,
+}
+
+impl Default for ArmClientOptions {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_concurrency: 8,
+            retry: RetryPolicy::default(),
+            throttle: ThrottleOptions::default(),
+            lro: LroOptions::default(),
+            observer: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ArmClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmClientOptions")
+            .field("request_timeout", &self.request_timeout)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("retry", &self.retry)
+            .field("lro", &self.lro)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One logical ARM request (retried as a whole).
+#[derive(Debug, Clone)]
+pub struct ArmRequest {
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<serde_json::Value>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Safe to resend after an ambiguous failure (timeout, 5xx).
+    pub idempotent: bool,
+}
+
+impl ArmRequest {
+    pub fn new(method: Method, url: Url) -> Self {
+        let idempotent = method != Method::POST && method != Method::PATCH;
+        Self {
+            method,
+            url,
+            body: None,
+            headers: Vec::new(),
+            idempotent,
+        }
+    }
+
+    pub fn get(url: Url) -> Self {
+        Self::new(Method::GET, url)
+    }
+
+    pub fn with_body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+}
+
+/// A successful (status < 400) ARM answer.
+#[derive(Debug, Clone)]
+pub struct ArmResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub method: Method,
+    pub path: String,
+}
+
+impl ArmResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn etag(&self) -> Option<String> {
+        self.header("etag").map(str::to_string)
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        self.header(REQUEST_ID)
+    }
+
+    /// The body as `T`; an empty body reads as JSON `null`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, AzureError> {
+        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &self.body
+        };
+        serde_json::from_slice(body).map_err(|e| AzureError::InvalidResponse {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+struct Inner {
+    endpoint: Url,
+    http: reqwest::Client,
+    tokens: TokenCache,
+    semaphore: Semaphore,
+    retry: RetryPolicy,
+    throttle: Throttle,
+    counters: Counters,
+    observer: Option<Arc<dyn ArmObserver>>,
+    lro: LroOptions,
+}
+
+/// Cheap to clone; clones share the token, the limits and the counters.
+#[derive(Clone)]
+pub struct ArmClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ArmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmClient")
+            .field("endpoint", &self.inner.endpoint.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which service a path belongs to, for metrics labels.
+fn service_of(path: &str) -> &'static str {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("/providers/microsoft.apimanagement/") {
+        "apim"
+    } else if lower.contains("/providers/microsoft.apicenter/") {
+        "apicenter"
+    } else {
+        "arm"
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Percent-encodes one path segment (keeps RFC 3986 `pchar`s such as `;` and `=`,
+/// which APIM revision ids like `echo-api;rev=2` use).
+pub fn encode_segment(segment: &str) -> String {
+    encode(segment, "-._~!$&'()*+,;=:@")
+}
+
+/// Percent-encodes a query value (spaces as `%20`, `$` kept for OData names).
+pub fn encode_query(value: &str) -> String {
+    encode(value, "-._~$,:@/'()")
+}
+
+fn encode(s: &str, keep: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        let c = byte as char;
+        if c.is_ascii_alphanumeric() || (byte.is_ascii() && keep.contains(c)) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+impl ArmClient {
+    pub fn new(
+        cloud: &CloudConfig,
+        credential: Arc<dyn TokenCredential>,
+        options: ArmClientOptions,
+    ) -> Result<Self, AzureError> {
+        cloud.validate()?;
+        let http = tls::http_client(cloud.ca_file.as_deref(), options.request_timeout)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                endpoint: cloud.arm_endpoint.clone(),
+                http,
+                tokens: TokenCache::new(credential, cloud.scope()),
+                semaphore: Semaphore::new(options.max_concurrency.max(1)),
+                retry: options.retry,
+                throttle: Throttle::new(options.throttle),
+                counters: Counters::default(),
+                observer: options.observer,
+                lro: options.lro,
+            }),
+        })
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        &self.inner.endpoint
+    }
+
+    pub fn lro_options(&self) -> &LroOptions {
+        &self.inner.lro
+    }
+
+    /// Counters since creation.
+    pub fn counts(&self) -> ArmCallCounts {
+        let mut counts = self.inner.counters.snapshot();
+        counts.token_fetches = self.inner.tokens.fetches();
+        counts
+    }
+
+    /// `{endpoint}{path}?api-version={v}&{query...}`; `path` is an ARM path starting
+    /// with `/` whose segments are already encoded (see [`encode_segment`]).
+    pub fn url(
+        &self,
+        path: &str,
+        api_version: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Url, AzureError> {
+        let base = self.inner.endpoint.as_str().trim_end_matches('/');
+        let mut url = Url::parse(&format!("{base}{path}"))
+            .map_err(|e| AzureError::InvalidInput(format!("bad ARM path {path:?}: {e}")))?;
+        let mut pairs = vec![format!("api-version={}", encode_query(api_version))];
+        pairs.extend(
+            query
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode_query(k), encode_query(v))),
+        );
+        url.set_query(Some(&pairs.join("&")));
+        Ok(url)
+    }
+
+    /// Refuses any URL outside the configured ARM endpoint: links in answers
+    /// (`nextLink`, LRO URLs) must never receive the bearer token elsewhere.
+    pub fn check_arm_url(&self, url: &Url) -> Result<(), AzureError> {
+        if same_origin(url, &self.inner.endpoint) {
+            Ok(())
+        } else {
+            Err(AzureError::InvalidResponse {
+                method: "GET".into(),
+                path: url.path().to_string(),
+                message: format!(
+                    "refusing to follow a link to {} outside the ARM endpoint {}",
+                    url.origin().ascii_serialization(),
+                    self.inner.endpoint.origin().ascii_serialization()
+                ),
+            })
+        }
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, AzureError> {
+        self.send(ArmRequest::get(url)).await?.json()
+    }
+
+    /// Sends with retries. Any status >= 400 that is not retried (or still fails after
+    /// retries) becomes [`AzureError::Http`] carrying the ARM error and request ids.
+    pub async fn send(&self, request: ArmRequest) -> Result<ArmResponse, AzureError> {
+        self.check_arm_url(&request.url)?;
+        let inner = &self.inner;
+        let path = request.url.path().to_string();
+        let service = service_of(&path);
+        let bucket = Bucket::for_method(&request.method);
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let mut state = RetryState::default();
+        let mut refreshed_token = false;
+        loop {
+            let wait = inner.throttle.reserve(bucket, Instant::now());
+            if !wait.is_zero() {
+                self.note_wait(wait);
+                tokio::time::sleep(wait).await;
+            }
+            let (result, elapsed) = self.attempt(&request, bucket, &client_request_id).await?;
+            let method = request.method.as_str();
+            let outcome = match result {
+                Err(err) => {
+                    let kind = transport_kind(&err);
+                    if let Some(observer) = &inner.observer {
+                        observer.on_response(service, method, 0, elapsed);
+                    }
+                    let message = error_chain(&err);
+                    match inner.retry.decide(
+                        AttemptOutcome::Transport(kind),
+                        request.idempotent,
+                        &mut state,
+                    ) {
+                        RetryDecision::Retry { delay, .. } => {
+                            tracing::warn!(%method, %path, ?kind, error = %message, client_request_id = %client_request_id, ?delay, "ARM transport error, retrying");
+                            Counters::bump(&inner.counters.retries);
+                            tokio::time::sleep(delay).await;
+                            continue;
+                        }
+                        RetryDecision::GiveUp => {
+                            return Err(AzureError::Transport {
+                                method: method.to_string(),
+                                path,
+                                kind,
+                                message,
+                            });
+                        }
+                    }
+                }
+                Ok(answer) => answer,
+            };
+            let (status, headers, body) = outcome;
+            inner.throttle.observe(bucket, &headers);
+            if let Some(observer) = &inner.observer {
+                observer.on_response(service, method, status, elapsed);
+            }
+            let request_id = headers
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            tracing::debug!(%method, %path, status, elapsed_ms = elapsed.as_millis() as u64, request_id = request_id.as_deref().unwrap_or(""), "ARM call");
+            if status < 400 {
+                return Ok(ArmResponse {
+                    status,
+                    headers,
+                    body,
+                    method: request.method.clone(),
+                    path,
+                });
+            }
+            let error = ArmErrorBody::parse(&body).unwrap_or_else(|| ArmErrorBody {
+                code: String::new(),
+                message: String::from_utf8_lossy(&body).chars().take(500).collect(),
+                ..Default::default()
+            });
+            let retry_after = parse_retry_after(&headers, SystemTime::now());
+            if status == 429 {
+                Counters::bump(&inner.counters.throttled);
+                if let Some(after) = retry_after {
+                    inner.throttle.block_until(Instant::now() + after);
+                }
+            }
+            if status == 401 && !refreshed_token {
+                // An expired or revoked token: fetch a new one once, then give up.
+                refreshed_token = true;
+                inner.tokens.invalidate().await;
+                Counters::bump(&inner.counters.retries);
+                tracing::warn!(%method, %path, code = %error.code, request_id = request_id.as_deref().unwrap_or(""), "ARM rejected the token, fetching a new one");
+                continue;
+            }
+            let decision = inner.retry.decide(
+                AttemptOutcome::Status {
+                    status,
+                    retry_after,
+                },
+                request.idempotent,
+                &mut state,
+            );
+            match decision {
+                RetryDecision::Retry { delay, throttled } => {
+                    Counters::bump(&inner.counters.retries);
+                    if throttled {
+                        self.note_wait(delay);
+                    }
+                    tracing::warn!(%method, %path, status, code = %error.code, request_id = request_id.as_deref().unwrap_or(""), client_request_id = %client_request_id, ?delay, "ARM call failed, retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                RetryDecision::GiveUp => {
+                    tracing::debug!(%method, %path, status, code = %error.code, request_id = request_id.as_deref().unwrap_or(""), "ARM call failed");
+                    return Err(AzureError::Http(Box::new(HttpError {
+                        method: method.to_string(),
+                        path,
+                        status,
+                        error,
+                        request_id,
+                        client_request_id,
+                        retry_after,
+                    })));
+                }
+            }
+        }
+    }
+
+    /// One HTTP exchange under a concurrency permit: the answer (status, headers,
+    /// body) or the transport error, and how long it took.
+    async fn attempt(
+        &self,
+        request: &ArmRequest,
+        bucket: Bucket,
+        client_request_id: &str,
+    ) -> Result<(Result<(u16, HeaderMap, Bytes), reqwest::Error>, Duration), AzureError> {
+        let inner = &self.inner;
+        let token = inner.tokens.token().await?;
+        let _permit = inner
+            .semaphore
+            .acquire()
+            .await
+            .map_err(|_| AzureError::InvalidInput("the ARM client is shutting down".into()))?;
+        let mut builder = inner
+            .http
+            .request(request.method.clone(), request.url.clone())
+            .header(AUTHORIZATION, format!("Bearer {}", token.secret()))
+            .header(CLIENT_REQUEST_ID, client_request_id)
+            .header(ACCEPT, "application/json");
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        } else if request.method == Method::POST || request.method == Method::PUT {
+            // ARM answers 411 to a bodiless POST without Content-Length.
+            builder = builder.body(Vec::<u8>::new());
+        }
+        Counters::bump(match bucket {
+            Bucket::Reads => &inner.counters.reads,
+            Bucket::Writes => &inner.counters.writes,
+            Bucket::Deletes => &inner.counters.deletes,
+        });
+        let started = Instant::now();
+        let result = match builder.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                resp.bytes().await.map(|body| (status, headers, body))
+            }
+            Err(e) => Err(e),
+        };
+        Ok((result, started.elapsed()))
+    }
+
+    fn note_wait(&self, wait: Duration) {
+        self.inner.counters.add_wait(wait);
+        if let Some(observer) = &self.inner.observer {
+            observer.on_throttle_wait(wait);
+        }
+    }
+
+    /// Downloads an export link (a short-lived SAS URL) with a plain GET: no
+    /// Authorization header — the ARM token never leaves ARM — and the URL, which
+    /// carries a signature, is never logged or put into an error.
+    pub async fn download_link(&self, link: &str) -> Result<String, AzureError> {
+        let url = Url::parse(link).map_err(|_| AzureError::InvalidResponse {
+            method: "GET".into(),
+            path: "<export link>".into(),
+            message: "the export link is not a URL".into(),
+        })?;
+        if url.scheme() != "https" {
+            return Err(AzureError::InvalidResponse {
+                method: "GET".into(),
+                path: "<export link>".into(),
+                message: "the export link is not https".into(),
+            });
+        }
+        let shown = format!("https://{}/<export link>", url.host_str().unwrap_or(""));
+        let inner = &self.inner;
+        let mut state = RetryState::default();
+        loop {
+            let (result, elapsed) = {
+                let _permit = inner.semaphore.acquire().await.map_err(|_| {
+                    AzureError::InvalidInput("the ARM client is shutting down".into())
+                })?;
+                Counters::bump(&inner.counters.link_downloads);
+                let started = Instant::now();
+                let result = match inner.http.get(url.clone()).send().await {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        resp.bytes().await.map(|body| (status, body))
+                    }
+                    Err(e) => Err(e),
+                };
+                (result, started.elapsed())
+            };
+            let outcome = match &result {
+                Ok((status, _)) => AttemptOutcome::Status {
+                    status: *status,
+                    retry_after: None,
+                },
+                Err(e) => AttemptOutcome::Transport(transport_kind(e)),
+            };
+            if let Some(observer) = &inner.observer {
+                let status = result.as_ref().map(|(s, _)| *s).unwrap_or(0);
+                observer.on_response("link", "GET", status, elapsed);
+            }
+            let failure = match result {
+                Ok((status, body)) if status < 300 => {
+                    if body.len() > MAX_LINK_BYTES {
+                        return Err(AzureError::InvalidResponse {
+                            method: "GET".into(),
+                            path: shown,
+                            message: format!("export larger than {MAX_LINK_BYTES} bytes"),
+                        });
+                    }
+                    return String::from_utf8(body.to_vec()).map_err(|_| {
+                        AzureError::InvalidResponse {
+                            method: "GET".into(),
+                            path: shown,
+                            message: "export is not UTF-8".into(),
+                        }
+                    });
+                }
+                Ok((status, _)) => AzureError::Http(Box::new(HttpError {
+                    method: "GET".into(),
+                    path: shown.clone(),
+                    status,
+                    error: ArmErrorBody {
+                        code: crate::error::EXPORT_LINK_FAILED.into(),
+                        message: format!("downloading the export link answered HTTP {status}"),
+                        ..Default::default()
+                    },
+                    request_id: None,
+                    client_request_id: String::new(),
+                    retry_after: None,
+                })),
+                Err(e) => {
+                    let kind = transport_kind(&e);
+                    AzureError::Transport {
+                        method: "GET".into(),
+                        path: shown.clone(),
+                        kind,
+                        // `without_url` keeps the signed URL out of the message.
+                        message: error_chain(&e.without_url()),
+                    }
+                }
+            };
+            let limited = RetryPolicy {
+                max_retries: inner.retry.max_retries.min(2),
+                ..inner.retry.clone()
+            };
+            match limited.decide(outcome, true, &mut state) {
+                RetryDecision::Retry { delay, .. } => {
+                    Counters::bump(&inner.counters.retries);
+                    tokio::time::sleep(delay).await;
+                }
+                RetryDecision::GiveUp => return Err(failure),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_and_queries_are_encoded() {
+        assert_eq!(encode_segment("echo-api;rev=2"), "echo-api;rev=2");
+        assert_eq!(encode_segment("a b/c%"), "a%20b%2Fc%25");
+        assert_eq!(encode_segment("é"), "%C3%A9");
+        assert_eq!(encode_query("isCurrent eq true"), "isCurrent%20eq%20true");
+        assert_eq!(encode_query("$filter"), "$filter");
+        assert_eq!(encode_query("a&b=c"), "a%26b%3Dc");
+    }
+
+    #[test]
+    fn services_by_path() {
+        assert_eq!(
+            service_of(
+                "/subscriptions/s/resourceGroups/r/providers/Microsoft.ApiManagement/service/x/apis"
+            ),
+            "apim"
+        );
+        assert_eq!(
+            service_of(
+                "/subscriptions/s/resourceGroups/r/providers/microsoft.apicenter/services/x"
+            ),
+            "apicenter"
+        );
+        assert_eq!(service_of("/subscriptions/s"), "arm");
+    }
+
+    #[test]
+    fn origins() {
+        let a = Url::parse("https://127.0.0.1:8443/").unwrap();
+        assert!(same_origin(
+            &a,
+            &Url::parse("https://127.0.0.1:8443/x?y=1").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("https://127.0.0.1:8444/").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("http://127.0.0.1:8443/").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("https://evil.example/").unwrap()
+        ));
+        let public = Url::parse("https://management.azure.com/").unwrap();
+        assert!(same_origin(
+            &public,
+            &Url::parse("https://MANAGEMENT.azure.com:443/x").unwrap()
+        ));
+    }
+}

@@ -1,0 +1,137 @@
+//! ARM list paging: `{value, nextLink}`; `nextLink` is followed verbatim (it already
+//! carries the api-version and skip token), and an absent or empty `nextLink` ends it.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::error::AzureError;
+use crate::http::ArmClient;
+
+/// A guard against a server that never stops paging.
+pub const MAX_PAGES: usize = 10_000;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(bound(deserialize = "T: DeserializeOwned"))]
+pub struct Page<T> {
+    #[serde(default = "Vec::new")]
+    pub value: Vec<T>,
+    #[serde(default, rename = "nextLink")]
+    pub next_link: Option<String>,
+    /// APIM reports a total; API Center does not.
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+/// The next page's URL: `None` for an absent, `null` or empty `nextLink`.
+pub fn next_link(raw: Option<&str>) -> Result<Option<Url>, AzureError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(link) => Url::parse(link)
+            .map(Some)
+            .map_err(|e| AzureError::InvalidResponse {
+                method: "GET".into(),
+                path: "nextLink".into(),
+                message: format!("nextLink is not an absolute URL: {e}"),
+            }),
+    }
+}
+
+/// Walks the pages of one list, one request at a time.
+pub struct Pager<T> {
+    client: ArmClient,
+    next: Option<Url>,
+    seen: HashSet<String>,
+    pages: usize,
+    _item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Pager<T> {
+    pub fn new(client: ArmClient, first: Url) -> Self {
+        Self {
+            client,
+            next: Some(first),
+            seen: HashSet::new(),
+            pages: 0,
+            _item: std::marker::PhantomData,
+        }
+    }
+
+    /// The next page's items, or `None` after the last page.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, AzureError> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        if !self.seen.insert(url.as_str().to_string()) || self.pages >= MAX_PAGES {
+            return Err(AzureError::InvalidResponse {
+                method: "GET".into(),
+                path: url.path().to_string(),
+                message: format!(
+                    "paging does not end (page {} repeats a nextLink or exceeds {MAX_PAGES} pages)",
+                    self.pages + 1
+                ),
+            });
+        }
+        self.pages += 1;
+        let page: Page<T> = self.client.get_json(url).await?;
+        self.next = next_link(page.next_link.as_deref())?;
+        Ok(Some(page.value))
+    }
+
+    /// Pages read so far.
+    pub fn pages(&self) -> usize {
+        self.pages
+    }
+}
+
+/// Every item of a list, across all pages.
+pub async fn list_all<T: DeserializeOwned>(
+    client: &ArmClient,
+    first: Url,
+) -> Result<Vec<T>, AzureError> {
+    let mut pager = Pager::new(client.clone(), first);
+    let mut items = Vec::new();
+    while let Some(page) = pager.next_page().await? {
+        items.extend(page);
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_next_link_ends_paging() {
+        assert_eq!(next_link(None).unwrap(), None);
+        assert_eq!(next_link(Some("")).unwrap(), None);
+        assert_eq!(next_link(Some("  ")).unwrap(), None);
+        let url = next_link(Some(
+            "https://management.azure.com/x/apis?api-version=2024-05-01&%24skip=2&%24top=2",
+        ))
+        .unwrap()
+        .unwrap();
+        // Followed verbatim: the query is kept exactly as given.
+        assert_eq!(
+            url.query(),
+            Some("api-version=2024-05-01&%24skip=2&%24top=2")
+        );
+        assert!(next_link(Some("/relative?x=1")).is_err());
+    }
+
+    #[test]
+    fn page_shapes() {
+        let page: Page<serde_json::Value> =
+            serde_json::from_str(r#"{"value":[{"a":1}],"count":3,"nextLink":""}"#).unwrap();
+        assert_eq!(page.value.len(), 1);
+        assert_eq!(page.count, Some(3));
+        assert_eq!(next_link(page.next_link.as_deref()).unwrap(), None);
+        let page: Page<serde_json::Value> =
+            serde_json::from_str(r#"{"value":[],"nextLink":null}"#).unwrap();
+        assert!(page.next_link.is_none());
+        let page: Page<serde_json::Value> = serde_json::from_str(r#"{}"#).unwrap();
+        assert!(page.value.is_empty());
+    }
+}

@@ -1,0 +1,285 @@
+//! The read-only APIM client over HTTPS against the emulator: paging, current
+//! revisions only, service details, exports per API type, token reuse.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use apilink_azure::apim::{ApiType, ApimScope, DefinitionFormat, ListApisOptions};
+use apilink_emulator::{CallKind, EmulatorConfig};
+
+#[tokio::test]
+async fn lists_all_pages_and_only_current_revisions() {
+    let emulator = common::start(EmulatorConfig {
+        apim_page_size: 2,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let apim = common::apim(&emulator, common::client(&emulator));
+    emulator.clear_calls();
+
+    let apis = apim
+        .list_apis(&ApimScope::Service, &ListApisOptions::default())
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = apis.iter().map(|a| a.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "catalog-graphql",
+            "echo-api",
+            "petstore-v1",
+            "petstore-v2",
+            "weather-soap"
+        ]
+    );
+    assert!(apis.iter().all(|a| a.is_current()));
+
+    let list_calls = common::arm_calls_to(&emulator, "/apis");
+    assert!(
+        list_calls.len() >= 3,
+        "expected >= 3 pages, got {list_calls:?}"
+    );
+    assert!(
+        list_calls
+            .iter()
+            .all(|c| c.query.contains("api-version=2024-05-01"))
+    );
+
+    // Without the filter the list is a list of revisions; the client still reports
+    // only current ones when asked to.
+    let all = apim
+        .list_apis(
+            &ApimScope::Service,
+            &ListApisOptions {
+                current_only: false,
+                ..ListApisOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        all.iter()
+            .any(|a| a.name == "echo-api;rev=2" && !a.is_current())
+    );
+    assert_eq!(all.len(), apis.len() + 1);
+}
+
+#[tokio::test]
+async fn service_api_revisions_and_version_sets() {
+    let emulator = common::start(EmulatorConfig::default()).await;
+    let apim = common::apim(&emulator, common::client(&emulator));
+
+    let service = apim.get_service().await.unwrap();
+    assert_eq!(service.name, common::APIM_SERVICE);
+    let runtime = service.properties.runtime_base_url().unwrap();
+    assert!(runtime.starts_with("https://"), "{runtime}");
+
+    let echo = apim
+        .get_api(&ApimScope::Service, "echo-api")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(echo.etag.is_some(), "GET api carries an ETag");
+    assert_eq!(echo.api_type(), ApiType::Http);
+    assert!(
+        apim.get_api(&ApimScope::Service, "no-such-api")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let revisions = apim
+        .list_revisions(&ApimScope::Service, "echo-api")
+        .await
+        .unwrap();
+    assert_eq!(revisions.len(), 2, "{revisions:?}");
+    assert_eq!(
+        revisions
+            .iter()
+            .filter(|r| r.is_current == Some(true))
+            .count(),
+        1
+    );
+
+    let sets = apim.list_version_sets(&ApimScope::Service).await.unwrap();
+    assert!(sets.iter().any(|s| s.name == "petstore"), "{sets:?}");
+    let petstore = apim
+        .list_apis(&ApimScope::Service, &ListApisOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.version_set_name() == Some("petstore"))
+        .count();
+    assert_eq!(petstore, 2);
+}
+
+#[tokio::test]
+async fn exports_real_content_per_type_without_leaking_the_token() {
+    let emulator = common::start(EmulatorConfig::default()).await;
+    let apim = common::apim(&emulator, common::client(&emulator));
+    let apis = apim
+        .list_apis(&ApimScope::Service, &ListApisOptions::default())
+        .await
+        .unwrap();
+    let by_name = |name: &str| apis.iter().find(|a| a.name == name).unwrap().clone();
+    emulator.clear_calls();
+
+    let rest = apim
+        .export_definition(&ApimScope::Service, &by_name("echo-api"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        rest.format,
+        DefinitionFormat::OpenApiJson | DefinitionFormat::SwaggerJson
+    ));
+    let doc: serde_json::Value = serde_json::from_str(&rest.content).unwrap();
+    assert!(doc.get("paths").is_some(), "{doc}");
+    assert!(rest.specification_version().is_some());
+
+    let soap = apim
+        .export_definition(&ApimScope::Service, &by_name("weather-soap"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(soap.format, DefinitionFormat::Wsdl);
+    assert!(soap.content.contains("definitions"), "{}", soap.content);
+
+    let graphql = apim
+        .export_definition(&ApimScope::Service, &by_name("catalog-graphql"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(graphql.format, DefinitionFormat::GraphQl);
+    assert!(
+        graphql.content.contains("type Query"),
+        "{}",
+        graphql.content
+    );
+
+    let downloads = common::calls_of(&emulator, CallKind::ExportLink);
+    assert_eq!(
+        downloads.len(),
+        2,
+        "one download per link export: {downloads:?}"
+    );
+    for call in &downloads {
+        assert_eq!(call.status, 200, "{call:?}");
+        assert_eq!(call.principal, None, "the link was fetched without a token");
+    }
+}
+
+#[tokio::test]
+async fn one_token_for_many_requests() {
+    let emulator = common::start(EmulatorConfig::default()).await;
+    emulator.clear_calls();
+    let arm = common::client(&emulator);
+    let apim = common::apim(&emulator, arm.clone());
+    for _ in 0..10 {
+        apim.get_service().await.unwrap();
+    }
+    let tokens = common::calls_of(&emulator, CallKind::Token);
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert_eq!(common::calls_of(&emulator, CallKind::Arm).len(), 10);
+    let counts = arm.counts();
+    assert_eq!(counts.reads, 10);
+    assert_eq!(counts.token_fetches, 1);
+    assert_eq!(counts.retries, 0);
+}
+
+const WORKSPACE_SEED: &str = r#"
+services:
+  - name: contoso-apim
+    sku: PremiumV2
+    apis:
+      - id: stream-ws
+        type: websocket
+        path: stream
+      - id: greeter-grpc
+        type: grpc
+        path: greeter
+        definition: |
+          syntax = "proto3";
+          service Greeter { rpc SayHello (HelloRequest) returns (HelloReply); }
+          message HelloRequest { string name = 1; }
+          message HelloReply { string message = 1; }
+    workspaces:
+      - id: team-a
+        displayName: Team A
+        versionSets:
+          - {id: orders, displayName: Orders, versioningScheme: Segment}
+        apis:
+          - id: orders-v1
+            displayName: Orders
+            path: orders
+            versionSet: orders
+            version: v1
+            operations:
+              - GET /orders List orders
+"#;
+
+#[tokio::test]
+async fn workspaces_grpc_and_types_without_definitions() {
+    let emulator = common::start(EmulatorConfig {
+        seed: apilink_emulator::Seed::from_yaml(WORKSPACE_SEED).unwrap(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let apim = common::apim(&emulator, common::client(&emulator));
+
+    let service_apis = apim
+        .list_apis(&ApimScope::Service, &ListApisOptions::default())
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = service_apis.iter().map(|a| a.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["greeter-grpc", "stream-ws"],
+        "workspace APIs are not service-level"
+    );
+
+    let ws = apim
+        .export_definition(
+            &ApimScope::Service,
+            service_apis.iter().find(|a| a.name == "stream-ws").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(ws.is_none(), "websocket APIs have no definition");
+    let grpc = apim
+        .export_definition(
+            &ApimScope::Service,
+            service_apis
+                .iter()
+                .find(|a| a.name == "greeter-grpc")
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(grpc.format, DefinitionFormat::Grpc);
+    assert!(grpc.content.contains("service Greeter"), "{}", grpc.content);
+    assert_eq!(grpc.specification_version().as_deref(), Some("proto3"));
+
+    let workspaces = apim.list_workspaces().await.unwrap();
+    assert_eq!(workspaces.len(), 1);
+    assert_eq!(workspaces[0].name, "team-a");
+    let scope = ApimScope::Workspace("team-a".into());
+    let team_apis = apim
+        .list_apis(&scope, &ListApisOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(team_apis.len(), 1);
+    assert_eq!(team_apis[0].version_set_name(), Some("orders"));
+    let sets = apim.list_version_sets(&scope).await.unwrap();
+    assert_eq!(sets.len(), 1);
+    let openapi = apim
+        .export_definition(&scope, &team_apis[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&openapi.content).unwrap();
+    assert!(doc["paths"].get("/orders").is_some(), "{doc}");
+}
