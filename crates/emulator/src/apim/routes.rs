@@ -1,0 +1,647 @@
+//! The ARM routes of Microsoft.ApiManagement the emulator serves (reads only: apilink
+//! never writes APIM; changes come through the admin routes).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::ApimStore;
+use super::documents::{self, DocInfo};
+use super::export::{ExportRequest, export};
+use super::filter::{FieldValue, Filter};
+use super::model::{Api, ApiType, Revision, Scope, Service, key, split_revision};
+use super::render::{self, ScopeRef};
+use crate::arm::{APIM_API_VERSION, ArmError};
+use crate::links::ExportLinks;
+
+pub(crate) struct ApimContext {
+    pub store: Arc<ApimStore>,
+    pub links: Arc<ExportLinks>,
+    pub page_size: usize,
+}
+
+type Ctx = State<Arc<ApimContext>>;
+type Params = Path<HashMap<String, String>>;
+
+const BASE: &str =
+    "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ApiManagement/service";
+
+const API_FIELDS: &[&str] = &[
+    "name",
+    "displayName",
+    "description",
+    "serviceUrl",
+    "path",
+    "isCurrent",
+    "apiVersion",
+    "apiVersionSetId",
+];
+const VERSION_SET_FIELDS: &[&str] = &["name", "displayName"];
+const REVISION_FIELDS: &[&str] = &["apiRevision"];
+
+pub(crate) fn router(ctx: Arc<ApimContext>) -> Router {
+    let mut router = Router::new()
+        .route(BASE, get(list_services))
+        .route(&format!("{BASE}/{{svc}}"), get(get_service))
+        .route(&format!("{BASE}/{{svc}}/workspaces"), get(list_workspaces))
+        .route(
+            &format!("{BASE}/{{svc}}/workspaces/{{ws}}"),
+            get(get_workspace),
+        );
+    for prefix in [
+        format!("{BASE}/{{svc}}"),
+        format!("{BASE}/{{svc}}/workspaces/{{ws}}"),
+    ] {
+        router = router
+            .route(&format!("{prefix}/apis"), get(list_apis))
+            .route(&format!("{prefix}/apis/{{api}}"), get(get_api))
+            .route(
+                &format!("{prefix}/apis/{{api}}/revisions"),
+                get(list_revisions),
+            )
+            .route(
+                &format!("{prefix}/apis/{{api}}/operations"),
+                get(list_operations),
+            )
+            .route(&format!("{prefix}/apis/{{api}}/schemas"), get(list_schemas))
+            .route(
+                &format!("{prefix}/apis/{{api}}/schemas/{{schema}}"),
+                get(get_schema),
+            )
+            .route(&format!("{prefix}/apiVersionSets"), get(list_version_sets))
+            .route(
+                &format!("{prefix}/apiVersionSets/{{vs}}"),
+                get(get_version_set),
+            );
+    }
+    router
+        .method_not_allowed_fallback(read_only)
+        .fallback(unknown_route)
+        .with_state(ctx)
+}
+
+async fn read_only() -> Response {
+    ArmError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "The emulated API Management is read-only over ARM; change it through /_emulator/apim.",
+    )
+    .into_response()
+}
+
+async fn unknown_route(uri: Uri) -> Response {
+    ArmError::new(
+        StatusCode::NOT_FOUND,
+        "InvalidResourceType",
+        format!(
+            "The resource type of '{}' could not be found in the namespace 'Microsoft.ApiManagement' for api version '{APIM_API_VERSION}'.",
+            uri.path()
+        ),
+    )
+    .into_response()
+}
+
+fn not_found(message: impl Into<String>) -> ArmError {
+    ArmError::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
+}
+
+fn validation(target: &str, message: impl Into<String>) -> ArmError {
+    ArmError::new(StatusCode::BAD_REQUEST, "ValidationError", message).with_target(target)
+}
+
+fn query_map(raw: Option<String>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+pub(crate) fn authority(headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string()
+}
+
+fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> &'a str {
+    params.get(name).map(String::as_str).unwrap_or("")
+}
+
+fn with_service<T>(
+    ctx: &ApimContext,
+    params: &HashMap<String, String>,
+    f: impl FnOnce(&Service, String) -> Result<T, ArmError>,
+) -> Result<T, ArmError> {
+    let inner = ctx.store.read();
+    let name = param(params, "svc");
+    let service = inner.state.services.get(&key(name)).ok_or_else(|| {
+        not_found(format!(
+            "The Resource 'Microsoft.ApiManagement/service/{name}' under resource group '{}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+            param(params, "rg")
+        ))
+    })?;
+    f(service, ctx.store.service_id(&service.name))
+}
+
+fn with_scope<T>(
+    ctx: &ApimContext,
+    params: &HashMap<String, String>,
+    f: impl FnOnce(&ScopeRef<'_>, &Scope) -> Result<T, ArmError>,
+) -> Result<T, ArmError> {
+    with_service(ctx, params, |service, service_id| match params.get("ws") {
+        None => {
+            let scope = ScopeRef {
+                service,
+                workspace: None,
+                base_id: service_id,
+            };
+            f(&scope, &service.root)
+        }
+        Some(ws) => {
+            let workspace = service
+                .workspaces
+                .get(&key(ws))
+                .ok_or_else(|| not_found("Workspace not found."))?;
+            let scope = ScopeRef {
+                service,
+                workspace: Some(workspace),
+                base_id: format!("{service_id}/workspaces/{}", workspace.id),
+            };
+            f(&scope, &workspace.scope)
+        }
+    })
+}
+
+/// `$top` (clamped to the page size) and `$skip`.
+fn paging(query: &HashMap<String, String>, page_size: usize) -> Result<(usize, usize), ArmError> {
+    let top = match query.get("$top") {
+        None => page_size,
+        Some(t) => match t.parse::<usize>() {
+            Ok(n) if n >= 1 => n.min(page_size),
+            _ => {
+                return Err(validation(
+                    "$top",
+                    format!(
+                        "'{t}' is not a valid value for $top; it must be an integer of at least 1."
+                    ),
+                ));
+            }
+        },
+    };
+    let skip = match query.get("$skip") {
+        None => 0,
+        Some(s) => s.parse::<usize>().map_err(|_| {
+            validation(
+                "$skip",
+                format!("'{s}' is not a valid value for $skip; it must be a non-negative integer."),
+            )
+        })?,
+    };
+    Ok((top, skip))
+}
+
+fn parse_filter(
+    query: &HashMap<String, String>,
+    fields: &[&str],
+) -> Result<Option<Filter>, ArmError> {
+    query
+        .get("$filter")
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| {
+            Filter::parse(f, fields).map_err(|e| {
+                validation(
+                    "$filter",
+                    format!("Invalid filter clause specified: '{f}': {e}."),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// How a page ends: APIM sometimes answers `"nextLink": ""` on the last page, sometimes
+/// leaves it out; both appear here so clients handle both.
+#[derive(Clone, Copy)]
+enum LastPage {
+    EmptyNextLink,
+    NoNextLink,
+}
+
+struct Page<'a> {
+    uri: &'a Uri,
+    authority: &'a str,
+    query: &'a HashMap<String, String>,
+    top: usize,
+    skip: usize,
+    last: LastPage,
+}
+
+impl Page<'_> {
+    fn answer(&self, items: Vec<Value>, total: usize) -> Response {
+        let mut body = json!({ "value": items, "count": total });
+        let next_skip = self.skip + self.top;
+        if next_skip < total {
+            let mut link = format!(
+                "https://{}{}?api-version={APIM_API_VERSION}&$top={}&$skip={next_skip}",
+                self.authority,
+                self.uri.path(),
+                self.top
+            );
+            for (name, value) in self.query {
+                if matches!(name.as_str(), "$filter" | "expandApiVersionSet" | "tags") {
+                    let value: String =
+                        url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+                    link.push_str(&format!("&{name}={value}"));
+                }
+            }
+            body["nextLink"] = json!(link);
+        } else if let LastPage::EmptyNextLink = self.last {
+            body["nextLink"] = json!("");
+        }
+        axum::Json(body).into_response()
+    }
+}
+
+fn page_of<T>(matching: impl Iterator<Item = T>, top: usize, skip: usize) -> (Vec<T>, usize) {
+    let mut total = 0;
+    let mut items = Vec::new();
+    for item in matching {
+        if total >= skip && items.len() < top {
+            items.push(item);
+        }
+        total += 1;
+    }
+    (items, total)
+}
+
+fn respond(result: Result<Response, ArmError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn list_services(State(ctx): Ctx) -> Response {
+    let inner = ctx.store.read();
+    let value: Vec<Value> = inner
+        .state
+        .services
+        .values()
+        .map(|s| render::service_json(&ctx.store.service_id(&s.name), s))
+        .collect();
+    axum::Json(json!({ "value": value })).into_response()
+}
+
+async fn get_service(State(ctx): Ctx, Path(params): Params) -> Response {
+    respond(with_service(&ctx, &params, |s, id| {
+        Ok(axum::Json(render::service_json(&id, s)).into_response())
+    }))
+}
+
+async fn list_workspaces(
+    State(ctx): Ctx,
+    Path(params): Params,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let query = query_map(raw);
+    let authority = authority(&headers);
+    respond(with_service(&ctx, &params, |s, id| {
+        let (top, skip) = paging(&query, ctx.page_size)?;
+        let (items, total) = page_of(s.workspaces.values(), top, skip);
+        let items = items
+            .into_iter()
+            .map(|w| render::workspace_json(&id, w))
+            .collect();
+        let page = Page {
+            uri: &uri,
+            authority: &authority,
+            query: &query,
+            top,
+            skip,
+            last: LastPage::NoNextLink,
+        };
+        Ok(page.answer(items, total))
+    }))
+}
+
+async fn get_workspace(State(ctx): Ctx, Path(params): Params) -> Response {
+    respond(with_service(&ctx, &params, |s, id| {
+        let w = s
+            .workspaces
+            .get(&key(param(&params, "ws")))
+            .ok_or_else(|| not_found("Workspace not found."))?;
+        Ok(axum::Json(render::workspace_json(&id, w)).into_response())
+    }))
+}
+
+fn revision_name(api: &Api, rev: &Revision) -> String {
+    if rev.rev == api.current {
+        api.id.clone()
+    } else {
+        format!("{};rev={}", api.id, rev.rev)
+    }
+}
+
+fn api_field(scope: &ScopeRef<'_>, api: &Api, rev: &Revision, name: &str) -> FieldValue {
+    let opt = |v: &Option<String>| v.clone().map_or(FieldValue::Null, FieldValue::Str);
+    match name {
+        "name" => FieldValue::Str(revision_name(api, rev)),
+        "displayName" => FieldValue::Str(rev.display_name.clone()),
+        "description" => opt(&rev.description),
+        "serviceUrl" => opt(&rev.service_url),
+        "path" => FieldValue::Str(rev.path.clone()),
+        "isCurrent" => FieldValue::Bool(rev.rev == api.current),
+        "apiVersion" => opt(&rev.api_version),
+        "apiVersionSetId" => rev.version_set.as_ref().map_or(FieldValue::Null, |vs| {
+            FieldValue::Str(scope.version_set_id(vs))
+        }),
+        _ => FieldValue::Null,
+    }
+}
+
+async fn list_apis(
+    State(ctx): Ctx,
+    Path(params): Params,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let query = query_map(raw);
+    let authority = authority(&headers);
+    respond(with_scope(&ctx, &params, |scope_ref, scope| {
+        let filter = parse_filter(&query, API_FIELDS)?;
+        let (top, skip) = paging(&query, ctx.page_size)?;
+        let expand = query
+            .get("expandApiVersionSet")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let matching = scope
+            .apis
+            .values()
+            .flat_map(|api| api.revisions.values().map(move |rev| (api, rev)))
+            .filter(|(api, rev)| {
+                filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&|name| api_field(scope_ref, api, rev, name)))
+            });
+        let (items, total) = page_of(matching, top, skip);
+        let items = items
+            .into_iter()
+            .map(|(api, rev)| {
+                render::api_json(scope_ref, api, rev, &revision_name(api, rev), expand)
+            })
+            .collect();
+        let page = Page {
+            uri: &uri,
+            authority: &authority,
+            query: &query,
+            top,
+            skip,
+            last: LastPage::EmptyNextLink,
+        };
+        Ok(page.answer(items, total))
+    }))
+}
+
+/// The API and revision an `{apiId}` path segment names (`echo` or `echo;rev=2`).
+fn lookup<'a>(scope: &'a Scope, api_param: &str) -> Result<(&'a Api, &'a Revision), ArmError> {
+    let (id, rev) = split_revision(api_param).map_err(|_| not_found("Api not found."))?;
+    let api = scope
+        .apis
+        .get(&key(id))
+        .ok_or_else(|| not_found("Api not found."))?;
+    let rev = api
+        .revisions
+        .get(&rev.unwrap_or(api.current))
+        .ok_or_else(|| not_found("Api revision not found."))?;
+    Ok((api, rev))
+}
+
+async fn get_api(
+    State(ctx): Ctx,
+    Path(params): Params,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query_map(raw);
+    let authority = authority(&headers);
+    respond(with_scope(&ctx, &params, |scope_ref, scope| {
+        let name = param(&params, "api");
+        let (api, rev) = lookup(scope, name)?;
+        if query
+            .get("export")
+            .is_some_and(|e| e.eq_ignore_ascii_case("true"))
+        {
+            let format = query.get("format").ok_or_else(|| {
+                validation(
+                    "format",
+                    "The 'format' query parameter is required when export=true.",
+                )
+            })?;
+            let body = export(
+                &ExportRequest {
+                    scope: scope_ref,
+                    api_id: &api.id,
+                    name,
+                    revision: rev,
+                    requested_format: format,
+                    authority: &authority,
+                },
+                &ctx.links,
+            )?;
+            return Ok(axum::Json(body).into_response());
+        }
+        let expand = query
+            .get("expandApiVersionSet")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let body = render::api_json(scope_ref, api, rev, name, expand);
+        Ok(([(header::ETAG, render::etag(rev))], axum::Json(body)).into_response())
+    }))
+}
+
+async fn list_revisions(
+    State(ctx): Ctx,
+    Path(params): Params,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let query = query_map(raw);
+    let authority = authority(&headers);
+    respond(with_scope(&ctx, &params, |scope_ref, scope| {
+        let (api, _) = lookup(scope, param(&params, "api"))?;
+        let filter = parse_filter(&query, REVISION_FIELDS)?;
+        let (top, skip) = paging(&query, ctx.page_size)?;
+        let matching = api.revisions.values().filter(|rev| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&|_| FieldValue::Str(rev.rev.to_string())))
+        });
+        let (items, total) = page_of(matching, top, skip);
+        let items = items
+            .into_iter()
+            .map(|rev| render::revision_item_json(scope_ref, api, rev))
+            .collect();
+        let page = Page {
+            uri: &uri,
+            authority: &authority,
+            query: &query,
+            top,
+            skip,
+            last: LastPage::EmptyNextLink,
+        };
+        Ok(page.answer(items, total))
+    }))
+}
+
+async fn list_operations(
+    State(ctx): Ctx,
+    Path(params): Params,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let query = query_map(raw);
+    let authority = authority(&headers);
+    respond(with_scope(&ctx, &params, |scope_ref, scope| {
+        let name = param(&params, "api");
+        let (_, rev) = lookup(scope, name)?;
+        let (top, skip) = paging(&query, ctx.page_size)?;
+        let (items, total) = page_of(rev.operations.iter(), top, skip);
+        let items = items
+            .into_iter()
+            .map(|op| render::operation_json(scope_ref, name, op))
+            .collect();
+        let page = Page {
+            uri: &uri,
+            authority: &authority,
+            query: &query,
+            top,
+            skip,
+            last: LastPage::EmptyNextLink,
+        };
+        Ok(page.answer(items, total))
+    }))
+}
+
+/// The schemas APIM keeps for an API: the SDL of a GraphQL API, the proto of a gRPC API.
+fn schemas(
+    scope_ref: &ScopeRef<'_>,
+    api: &Api,
+    rev: &Revision,
+) -> Vec<(&'static str, &'static str, String)> {
+    let gateway = scope_ref.service.effective_gateway();
+    let info = DocInfo {
+        api_id: &api.id,
+        revision: rev,
+        gateway: &gateway,
+    };
+    match rev.api_type {
+        ApiType::Graphql => vec![(
+            "graphql",
+            "application/vnd.ms-azure-apim.graphql.schema",
+            documents::graphql_sdl(&info),
+        )],
+        // The proto's content type is not documented by the spec (unverified).
+        ApiType::Grpc => vec![(
+            "proto",
+            "application/vnd.ms-azure-apim.grpc.proto",
+            documents::proto(&info),
+        )],
+        _ => Vec::new(),
+    }
+}
+
+async fn list_schemas(
+    State(ctx): Ctx,
+    Path(params): Params,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let query = query_map(raw);
+    let authority = authority(&headers);
+    respond(with_scope(&ctx, &params, |scope_ref, scope| {
+        let name = param(&params, "api");
+        let (api, rev) = lookup(scope, name)?;
+        let (top, skip) = paging(&query, ctx.page_size)?;
+        let all = schemas(scope_ref, api, rev);
+        let (items, total) = page_of(all.iter(), top, skip);
+        let items = items
+            .into_iter()
+            .map(|(id, ct, doc)| render::schema_json(scope_ref, name, id, ct, doc))
+            .collect();
+        let page = Page {
+            uri: &uri,
+            authority: &authority,
+            query: &query,
+            top,
+            skip,
+            last: LastPage::EmptyNextLink,
+        };
+        Ok(page.answer(items, total))
+    }))
+}
+
+async fn get_schema(State(ctx): Ctx, Path(params): Params) -> Response {
+    respond(with_scope(&ctx, &params, |scope_ref, scope| {
+        let name = param(&params, "api");
+        let (api, rev) = lookup(scope, name)?;
+        let wanted = param(&params, "schema");
+        let (id, ct, doc) = schemas(scope_ref, api, rev)
+            .into_iter()
+            .find(|(id, _, _)| id.eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| not_found("Schema not found."))?;
+        Ok(axum::Json(render::schema_json(scope_ref, name, id, ct, &doc)).into_response())
+    }))
+}
+
+async fn list_version_sets(
+    State(ctx): Ctx,
+    Path(params): Params,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let query = query_map(raw);
+    let authority = authority(&headers);
+    respond(with_scope(&ctx, &params, |scope_ref, scope| {
+        let filter = parse_filter(&query, VERSION_SET_FIELDS)?;
+        let (top, skip) = paging(&query, ctx.page_size)?;
+        let matching = scope.version_sets.values().filter(|vs| {
+            filter.as_ref().is_none_or(|f| {
+                f.matches(&|field| match field {
+                    "name" => FieldValue::Str(vs.id.clone()),
+                    _ => FieldValue::Str(vs.display_name.clone()),
+                })
+            })
+        });
+        let (items, total) = page_of(matching, top, skip);
+        let items = items
+            .into_iter()
+            .map(|vs| render::version_set_json(scope_ref, vs))
+            .collect();
+        let page = Page {
+            uri: &uri,
+            authority: &authority,
+            query: &query,
+            top,
+            skip,
+            last: LastPage::NoNextLink,
+        };
+        Ok(page.answer(items, total))
+    }))
+}
+
+async fn get_version_set(State(ctx): Ctx, Path(params): Params) -> Response {
+    respond(with_scope(&ctx, &params, |scope_ref, scope| {
+        let vs = scope
+            .version_sets
+            .get(&key(param(&params, "vs")))
+            .ok_or_else(|| not_found("ApiVersionSet not found."))?;
+        Ok(axum::Json(render::version_set_json(scope_ref, vs)).into_response())
+    }))
+}

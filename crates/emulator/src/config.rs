@@ -1,0 +1,239 @@
+//! What an emulator is started with: ids, principals and their roles, paging, throttling.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::apim::Seed;
+use crate::faults::FaultRule;
+
+pub const DEFAULT_SUBSCRIPTION_ID: &str = "00000000-0000-0000-0000-0000000000a1";
+pub const DEFAULT_RESOURCE_GROUP: &str = "rg-apilink";
+pub const DEFAULT_TENANT_ID: &str = "00000000-0000-0000-0000-0000000000e1";
+pub const DEFAULT_CLIENT_ID: &str = "00000000-0000-0000-0000-0000000000c1";
+pub const DEFAULT_CLIENT_SECRET: &str = "emulator-client-secret";
+pub const DEFAULT_FEDERATED_SUBJECT: &str = "system:serviceaccount:apilink-system:apilink";
+pub const DEFAULT_API_CENTER_SERVICE: &str = "contoso-catalog";
+
+/// Everything an emulator starts with. `Default` gives a ready-to-use emulator: one APIM
+/// service (`contoso-apim`, see [`Seed::default`]), one API Center service
+/// (`contoso-catalog`) and one principal that may read APIM and write API Center.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub tenant_id: String,
+    pub seed: Seed,
+    pub api_center_services: Vec<String>,
+    /// APIM honours `$top` up to this many items per page; it is also the page size when
+    /// the caller gives no `$top`.
+    pub apim_page_size: usize,
+    pub apic_page_size: usize,
+    pub lro_polls_before_done: u32,
+    pub token_lifetime: Duration,
+    pub principals: Vec<Principal>,
+    pub faults: Vec<FaultRule>,
+    pub bind: SocketAddr,
+    /// ARM's per-principal token buckets; enforced by default with ARM's real numbers.
+    pub throttle: ThrottleConfig,
+    /// How long an APIM export link (a SAS-style URL) stays valid; 5 minutes in Azure.
+    pub export_link_ttl: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            subscription_id: DEFAULT_SUBSCRIPTION_ID.to_string(),
+            resource_group: DEFAULT_RESOURCE_GROUP.to_string(),
+            tenant_id: DEFAULT_TENANT_ID.to_string(),
+            seed: Seed::default(),
+            api_center_services: vec![DEFAULT_API_CENTER_SERVICE.to_string()],
+            apim_page_size: 100,
+            apic_page_size: 50,
+            lro_polls_before_done: 1,
+            token_lifetime: Duration::from_secs(3600),
+            principals: vec![Principal::default_for(DEFAULT_SUBSCRIPTION_ID)],
+            faults: Vec::new(),
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            throttle: ThrottleConfig::default(),
+            export_link_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A service principal or managed identity known to the emulated Entra ID tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    pub client_id: String,
+    /// Accepted as `client_secret` in the client-credentials grant.
+    pub secret: Option<String>,
+    /// The `sub` a federated assertion (workload identity) must carry for this client.
+    pub federated_subject: Option<String>,
+    /// May use the App-Service-style managed-identity endpoint.
+    pub managed_identity: bool,
+    pub roles: Vec<RoleAssignment>,
+}
+
+impl Principal {
+    /// The default principal: secret, workload identity and managed identity all enabled,
+    /// "API Management Service Reader" and "Azure API Center Service Contributor" over
+    /// the whole subscription.
+    pub fn default_for(subscription_id: &str) -> Self {
+        let scope = format!("/subscriptions/{subscription_id}");
+        Self {
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            secret: Some(DEFAULT_CLIENT_SECRET.to_string()),
+            federated_subject: Some(DEFAULT_FEDERATED_SUBJECT.to_string()),
+            managed_identity: true,
+            roles: vec![
+                RoleAssignment::new(Role::ApiManagementServiceReader, &scope),
+                RoleAssignment::new(Role::ApiCenterServiceContributor, &scope),
+            ],
+        }
+    }
+
+    /// A principal with a client secret and the given roles, nothing else.
+    pub fn with_secret(client_id: &str, secret: &str, roles: Vec<RoleAssignment>) -> Self {
+        Self {
+            client_id: client_id.to_string(),
+            secret: Some(secret.to_string()),
+            federated_subject: None,
+            managed_identity: false,
+            roles,
+        }
+    }
+
+    /// The object id Entra ID would show for this principal; derived from the client id so
+    /// it is stable across restarts.
+    pub fn object_id(&self) -> String {
+        object_id_for(&self.client_id)
+    }
+}
+
+pub(crate) fn object_id_for(client_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("object-id:{client_id}").as_bytes());
+    let hex = hex::encode(&digest[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// One role granted over one scope (an ARM id prefix such as `/subscriptions/{id}` or a
+/// full resource id; `/` grants everywhere).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    pub role: Role,
+    pub scope: String,
+}
+
+impl RoleAssignment {
+    pub fn new(role: Role, scope: &str) -> Self {
+        Self {
+            role,
+            scope: scope.to_string(),
+        }
+    }
+}
+
+/// Built-in Azure roles the emulator knows, with the control-plane actions they grant
+/// (see `rbac.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Every `*/read` action.
+    Reader,
+    /// Every action.
+    Contributor,
+    /// Every action.
+    Owner,
+    /// "API Management Service Reader Role": reads of `Microsoft.ApiManagement/service`.
+    ApiManagementServiceReader,
+    /// "Azure API Center Service Contributor": every `Microsoft.ApiCenter/services` action.
+    ApiCenterServiceContributor,
+    /// "Azure API Center Service Reader": reads of `Microsoft.ApiCenter/services` and
+    /// exportSpecification.
+    ApiCenterServiceReader,
+    /// "Azure API Center Data Reader": data-plane only, so no ARM action at all.
+    ApiCenterDataReader,
+}
+
+impl Role {
+    /// The role's display name in Azure.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Role::Reader => "Reader",
+            Role::Contributor => "Contributor",
+            Role::Owner => "Owner",
+            Role::ApiManagementServiceReader => "API Management Service Reader Role",
+            Role::ApiCenterServiceContributor => "Azure API Center Service Contributor",
+            Role::ApiCenterServiceReader => "Azure API Center Service Reader",
+            Role::ApiCenterDataReader => "Azure API Center Data Reader",
+        }
+    }
+}
+
+/// ARM's throttling model: one token bucket per principal for each of reads, writes and
+/// deletes (azure-contract.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThrottleConfig {
+    /// When false, nothing is refused and the remaining-quota headers report full buckets.
+    pub enabled: bool,
+    pub reads: BucketConfig,
+    pub writes: BucketConfig,
+    pub deletes: BucketConfig,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            reads: BucketConfig {
+                capacity: 250.0,
+                refill_per_sec: 25.0,
+            },
+            writes: BucketConfig {
+                capacity: 200.0,
+                refill_per_sec: 10.0,
+            },
+            deletes: BucketConfig {
+                capacity: 200.0,
+                refill_per_sec: 10.0,
+            },
+        }
+    }
+}
+
+impl ThrottleConfig {
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BucketConfig {
+    pub capacity: f64,
+    pub refill_per_sec: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_are_stable_uuid_shaped_and_distinct() {
+        let a = object_id_for("a");
+        assert_eq!(a, object_id_for("a"));
+        assert_ne!(a, object_id_for("b"));
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.matches('-').count(), 4);
+    }
+}
