@@ -1,1 +1,30 @@
-//! See the crate description.
+//! Kubernetes side of apilink: the `ApiSourceLink` CRD, the condition state machine,
+//! reconcile with finalizer, events, metrics, health endpoints and leader election.
+
+// Tests may unwrap: a panic there is a failed assertion.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod cleanup;
+pub mod conditions;
+pub mod crd;
+pub mod credentials;
+pub mod events;
+pub mod finalizer;
+pub mod metrics;
+mod pass;
+pub mod reconcile;
+pub mod run;
+pub mod runner;
+pub mod schedule;
+pub mod schema;
+pub mod server;
+pub mod status;
+
+pub use crd::{ApiSourceLink, ApiSourceLinkSpec, ApiSourceLinkStatus};
+pub use metrics::Metrics;
+pub use run::{ControllerConfig, LeaderElection, run_controller, run_with_client};
+pub use runner::{
+    CleanupOutcome, CleanupRequest, Credentials, ErrorClass, LinkRunner, PassMode, RunError,
+    SyncOutcome, SyncRequest,
+};
+pub use schema::{crd, crd_yaml};

@@ -1,0 +1,64 @@
+{{/* Chart name. */}}
+{{- define "apilink.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release-prefixed unless the release name already contains the chart name. */}}
+{{- define "apilink.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "apilink.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "apilink.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "apilink.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "apilink.labels" -}}
+helm.sh/chart: {{ include "apilink.chart" . }}
+{{ include "apilink.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: controller
+app.kubernetes.io/part-of: apilink
+{{- end }}
+
+{{- define "apilink.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "apilink.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* RBAC rules for links, their Secrets (metadata watch + get) and events: exactly the
+     calls the controller makes. */}}
+{{- define "apilink.linkRules" -}}
+- apiGroups: ["apilink.dev"]
+  resources: ["apisourcelinks"]
+  # list/watch: the link cache; patch: adding and removing the finalizer.
+  verbs: ["list", "watch", "patch"]
+- apiGroups: ["apilink.dev"]
+  resources: ["apisourcelinks/status"]
+  # Server-side apply of the status.
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  # list/watch: metadata only, so a rotated Secret triggers a pass; get: the one a link names.
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}

@@ -1,0 +1,134 @@
+//! The `ApiSourceLink` custom resource: its spec reuses the core `LinkSpec` (one source
+//! of truth for the fields), its status is what GitOps tools and people read.
+
+use apilink_core::spec::LinkSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of the resource.
+pub const GROUP: &str = "apilink.dev";
+/// Served and stored version.
+pub const VERSION: &str = "v1alpha1";
+/// Kind of the resource.
+pub const KIND: &str = "ApiSourceLink";
+/// Name of the CustomResourceDefinition.
+pub const CRD_NAME: &str = "apisourcelinks.apilink.dev";
+/// Annotation Flux (and `apilink` users) set to ask for an immediate pass; its value is
+/// an opaque token echoed in `status.lastHandledReconcileAt`.
+pub const REQUESTED_AT_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
+
+/// One link from an Azure API Management instance to an Azure API Center.
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "apilink.dev",
+    version = "v1alpha1",
+    kind = "ApiSourceLink",
+    namespaced,
+    status = "ApiSourceLinkStatus",
+    shortname = "asl",
+    category = "apilink",
+    derive = "PartialEq",
+    doc = "Keeps an Azure API Center inventory in step with one Azure API Management instance.",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"APIs","type":"integer","description":"APIs synced to API Center","jsonPath":".status.apis.synced"}"#,
+    printcolumn = r#"{"name":"Last Sync","type":"date","jsonPath":".status.lastSyncTime"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
+)]
+pub struct ApiSourceLinkSpec {
+    #[serde(flatten)]
+    pub link: LinkSpec,
+}
+
+/// What the controller last observed and did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiSourceLinkStatus {
+    /// The `metadata.generation` the status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// kstatus conditions: `Ready` always, `Reconciling` and `Stalled` only when True.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Last handled value of the `reconcile.fluxcd.io/requestedAt` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
+    /// End of the last successful pass (light or full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+    /// End of the last successful full resync (definitions re-read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_full_resync_time: Option<Time>,
+    /// API counts of the last successful pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apis: Option<ApiCounts>,
+    /// What the last successful pass changed in API Center.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pass: Option<PassSummary>,
+}
+
+/// APIs seen in APIM and their fate in API Center.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiCounts {
+    /// APIM APIs and version sets the filter selected.
+    pub discovered: u32,
+    /// Of those, in step in API Center after the pass.
+    pub synced: u32,
+    /// Of those, left out (unsupported type, invalid name, warnings).
+    pub skipped: u32,
+}
+
+/// Summary of one successful pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PassSummary {
+    /// `Light` (API lists) or `Full` (everything, definitions included).
+    pub mode: PassMode,
+    /// Writes and deletes sent to API Center.
+    pub operations_applied: u32,
+    /// Owned entities found changed or deleted in API Center and put back.
+    pub drift_repaired: u32,
+    /// Problems that did not fail the pass.
+    pub warnings: u32,
+}
+
+/// How much of APIM one pass reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum PassMode {
+    /// Lists APIs and version sets and compares them with what was last applied.
+    #[default]
+    Light,
+    /// Re-reads everything, definition content included.
+    Full,
+}
+
+impl PassMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassMode::Light => "light",
+            PassMode::Full => "full",
+        }
+    }
+}
+
+impl ApiSourceLink {
+    /// The `Ready` condition, if any.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
+    }
+
+    /// Value of the `reconcile.fluxcd.io/requestedAt` annotation, if set.
+    pub fn requested_at(&self) -> Option<&str> {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(REQUESTED_AT_ANNOTATION))
+            .map(String::as_str)
+    }
+}

@@ -1,0 +1,320 @@
+//! A sync pass for a live link: schedule, suspend, validation, credentials, the
+//! runner's pass, then status, events, metrics and the next requeue.
+
+use std::time::Instant;
+
+use apilink_core::LinkId;
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use tracing::{debug, info, warn};
+
+use crate::conditions::{Verdict, reason};
+use crate::crd::{ApiSourceLink, ApiSourceLinkStatus, PassMode};
+use crate::credentials::{self, CredentialError};
+use crate::reconcile::{
+    Context, ReconcileError, Step, add, link_key, report, requeue_until, timed_out, unix_seconds,
+};
+use crate::runner::{LinkRunner, RunError, SyncRequest};
+use crate::schedule::{self, Due, DueInput, LinkMemory, Periods, Trigger};
+use crate::status;
+
+pub(crate) async fn sync<R: LinkRunner>(
+    link: &ApiSourceLink,
+    ctx: &Context<R>,
+    api: &Api<ApiSourceLink>,
+    namespace: &str,
+) -> Result<Step, ReconcileError> {
+    let name = link.name_any();
+    let key = link_key(link);
+    let now = ctx.now();
+    let spec = &link.spec.link;
+    let previous = link.status.clone().unwrap_or_default();
+    let memory = ctx.memory(&key);
+    if memory.is_none() {
+        ctx.metrics.seed_link_times(
+            namespace,
+            &name,
+            previous.last_sync_time.as_ref().map(|t| unix_seconds(t.0)),
+            previous
+                .last_full_resync_time
+                .as_ref()
+                .map(|t| unix_seconds(t.0)),
+        );
+    }
+    let interval = apilink_core::duration::parse_duration(&spec.interval).ok();
+    let trigger = match schedule::due(DueInput {
+        now,
+        generation: link.metadata.generation,
+        observed_generation: previous.observed_generation,
+        requested_at: link.requested_at(),
+        last_handled_requested_at: previous.last_handled_reconcile_at.as_deref(),
+        credentials_changed: ctx.take_credentials_changed(&key),
+        memory,
+        last_sync: previous.last_sync_time.as_ref().map(|t| t.0),
+        interval,
+    }) {
+        Due::Never => return Ok(Step::wait(Action::await_change())),
+        Due::At(at) => return Ok(Step::wait(requeue_until(now, at))),
+        Due::Now(trigger) => trigger,
+    };
+    debug!(?trigger, "pass due");
+
+    if spec.suspend {
+        let verdict = Verdict::Suspended {
+            message: "Reconciliation is suspended (spec.suspend: true); Azure is not contacted"
+                .into(),
+        };
+        report(ctx, api, link, &verdict, now, None, None).await?;
+        ctx.remember(
+            &key,
+            LinkMemory {
+                next_pass_at: None,
+                failures: 0,
+            },
+        );
+        info!("link suspended");
+        return Ok(Step::wait(Action::await_change()));
+    }
+
+    let stall = |reason: &str, message: String| Verdict::Stalled {
+        reason: reason.to_string(),
+        message,
+    };
+    let settings = LinkId::namespaced(namespace, &name)
+        .map_err(|e| e.to_string())
+        .and_then(|id| spec.settings(id).map_err(|e| e.to_string()));
+    let settings = match settings {
+        Ok(settings) => settings,
+        Err(message) => {
+            let verdict = stall(reason::INVALID_SPEC, message);
+            report(ctx, api, link, &verdict, now, None, None).await?;
+            ctx.remember(
+                &key,
+                LinkMemory {
+                    next_pass_at: None,
+                    failures: 0,
+                },
+            );
+            return Ok(Step::failed(Action::await_change(), true));
+        }
+    };
+    let periods = Periods {
+        interval: settings.interval,
+        resync: settings.resync_interval,
+    };
+
+    let secret_name = spec
+        .credentials
+        .as_ref()
+        .map(|c| c.secret_ref.name.as_str());
+    let credentials = match credentials::resolve(&ctx.client, namespace, secret_name).await {
+        Ok(credentials) => credentials,
+        // A missing or broken Secret waits for the Secret watch, not for a timer.
+        Err(err @ CredentialError::NotFound { .. }) => {
+            let verdict = stall(reason::SECRET_NOT_FOUND, err.to_string());
+            report(ctx, api, link, &verdict, now, None, Some(periods.bound())).await?;
+            ctx.remember(
+                &key,
+                LinkMemory {
+                    next_pass_at: None,
+                    failures: 0,
+                },
+            );
+            return Ok(Step::failed(Action::await_change(), true));
+        }
+        Err(err @ CredentialError::Invalid { .. }) => {
+            let verdict = stall(reason::SECRET_INVALID, err.to_string());
+            report(ctx, api, link, &verdict, now, None, Some(periods.bound())).await?;
+            ctx.remember(
+                &key,
+                LinkMemory {
+                    next_pass_at: None,
+                    failures: 0,
+                },
+            );
+            return Ok(Step::failed(Action::await_change(), true));
+        }
+        Err(err) => return Err(err.into()),
+    };
+
+    let mode = schedule::pass_mode(
+        now,
+        previous.last_full_resync_time.as_ref().map(|t| t.0),
+        periods,
+        &key,
+        trigger == Trigger::SpecChanged,
+        trigger == Trigger::Requested,
+    );
+    // Long passes (new spec, a new link, explicit request) show progress; routine polls
+    // and retries do not flip Ready back and forth (nor re-announce the same failure).
+    let brand_new = !previous
+        .conditions
+        .iter()
+        .any(|c| c.type_ == crate::conditions::READY);
+    let announce = matches!(trigger, Trigger::SpecChanged | Trigger::Requested) || brand_new;
+    let announced;
+    let link = if announce {
+        let verdict = Verdict::Progressing {
+            message: format!(
+                "{} pass in progress",
+                if mode == PassMode::Full {
+                    "Full"
+                } else {
+                    "Light"
+                }
+            ),
+        };
+        let next = status::next_status(link, &verdict, now, None);
+        status::write(api, link, &next, &ctx.settings.field_manager)
+            .await
+            .map_err(ReconcileError::Status)?;
+        // Later comparisons and transitions start from what the server now holds.
+        announced = ApiSourceLink {
+            status: Some(next),
+            ..link.clone()
+        };
+        &announced
+    } else {
+        link
+    };
+
+    let request = SyncRequest {
+        link: settings.link.clone(),
+        spec: spec.clone(),
+        credentials,
+        mode,
+    };
+    let pass_started = Instant::now();
+    let limit = ctx.settings.pass_timeout;
+    let result = tokio::time::timeout(limit, ctx.runner.sync(request))
+        .await
+        .unwrap_or_else(|_| Err(timed_out(limit)));
+    let took = pass_started.elapsed();
+    let finished = ctx.now();
+    let failures = memory.map_or(0, |m| m.failures);
+    match result {
+        Ok(outcome) => {
+            info!(mode = mode.as_str(), discovered = outcome.discovered, synced = outcome.synced,
+                applied = outcome.operations_applied(), drift = outcome.drift_repaired, took = ?took, "pass succeeded");
+            ctx.metrics.pass_succeeded(
+                namespace,
+                &name,
+                mode,
+                took,
+                unix_seconds(finished),
+                &outcome,
+            );
+            let verdict = Verdict::Succeeded {
+                message: status::success_message(&outcome, mode),
+            };
+            report(
+                ctx,
+                api,
+                link,
+                &verdict,
+                finished,
+                Some((&outcome, mode)),
+                Some(periods.bound()),
+            )
+            .await?;
+            let last_full = if mode == PassMode::Full {
+                finished
+            } else {
+                previous
+                    .last_full_resync_time
+                    .as_ref()
+                    .map_or(finished, |t| t.0)
+            };
+            let full_due = schedule::full_resync_due(last_full, periods, &key);
+            let seed = u64::try_from(finished.as_nanosecond().rem_euclid(i128::from(u64::MAX)))
+                .unwrap_or_default();
+            let delay = schedule::after_success(finished, periods, full_due, seed);
+            ctx.remember(
+                &key,
+                LinkMemory {
+                    next_pass_at: Some(add(finished, delay)),
+                    failures: 0,
+                },
+            );
+            Ok(Step::wait(Action::requeue(delay)))
+        }
+        Err(err) => {
+            let failures = failures.saturating_add(1);
+            ctx.metrics.pass_failed(
+                Some(mode),
+                took,
+                &crate::conditions::sanitize_reason(&err.reason),
+            );
+            warn!(reason = %err.reason, class = ?err.class, failures, error = %err.message, "pass failed");
+            let verdict = failure_verdict(&err, link, &previous, periods, finished);
+            report(
+                ctx,
+                api,
+                link,
+                &verdict,
+                finished,
+                None,
+                Some(periods.bound()),
+            )
+            .await?;
+            if err.is_terminal() {
+                ctx.remember(
+                    &key,
+                    LinkMemory {
+                        next_pass_at: None,
+                        failures,
+                    },
+                );
+                return Ok(Step::failed(Action::await_change(), true));
+            }
+            let delay = schedule::backoff(failures, err.class, err.retry_after);
+            ctx.remember(
+                &key,
+                LinkMemory {
+                    next_pass_at: Some(add(finished, delay)),
+                    failures,
+                },
+            );
+            Ok(Step::failed(Action::requeue(delay), false))
+        }
+    }
+}
+
+/// The verdict after a failed pass: stalled when nothing will clear it, past the
+/// convergence bound when no full pass succeeded in time, else retrying.
+fn failure_verdict(
+    err: &RunError,
+    link: &ApiSourceLink,
+    previous: &ApiSourceLinkStatus,
+    periods: Periods,
+    now: Timestamp,
+) -> Verdict {
+    if err.is_terminal() {
+        return Verdict::Stalled {
+            reason: err.reason.clone(),
+            message: err.message.clone(),
+        };
+    }
+    let since = previous
+        .last_full_resync_time
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| link.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    if let Some(age) = since.and_then(|since| schedule::bound_exceeded(now, since, periods)) {
+        return Verdict::BoundExceeded {
+            message: format!(
+                "No full pass succeeded for {}s (bound {}s); last error {}: {}",
+                age.as_secs(),
+                periods.bound().as_secs(),
+                err.reason,
+                err.message
+            ),
+        };
+    }
+    Verdict::Retrying {
+        reason: err.reason.clone(),
+        message: err.message.clone(),
+    }
+}

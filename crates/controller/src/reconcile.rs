@@ -1,0 +1,366 @@
+//! One reconcile of one link: finalizer, schedule, suspend, validation, credentials, the
+//! runner call, status, events and metrics. Decisions are delegated to the pure modules
+//! (`schedule`, `conditions`, `events`, `status`); this module only does the I/O.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use apilink_azure::ErrorClass;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::conditions::{STALLED, TRUE, Verdict};
+use crate::crd::{ApiSourceLink, PassMode};
+use crate::credentials::CredentialError;
+use crate::events::{self, EventSpec, Severity};
+use crate::finalizer::{self, FinalizerError, Stage};
+use crate::metrics::{Metrics, ReconcileResult};
+use crate::runner::LinkRunner;
+use crate::schedule::{self, LinkMemory};
+use crate::status;
+
+/// Field manager of the controller's status applies.
+pub const FIELD_MANAGER: &str = "apilink-controller";
+
+/// The clock, injectable so tests can move time.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Errors that abort a reconcile (Kubernetes API trouble); Azure trouble is not an
+/// error here: it is reported in the status and retried on the link's own schedule.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("the ApiSourceLink has no namespace")]
+    NoNamespace,
+    #[error("writing status: {0}")]
+    Status(#[source] kube::Error),
+    #[error(transparent)]
+    Finalizer(#[from] FinalizerError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+}
+
+/// Settings of the reconciler.
+#[derive(Debug, Clone)]
+pub struct ReconcileSettings {
+    pub field_manager: String,
+    /// Namespaces whose links are served; `None` serves every namespace.
+    pub allowed_namespaces: Option<BTreeSet<String>>,
+    /// Longest a pass or cleanup may take before it is abandoned and retried: a hung
+    /// call must not silence a link for good.
+    pub pass_timeout: Duration,
+}
+
+/// Default [`ReconcileSettings::pass_timeout`].
+pub const DEFAULT_PASS_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The error a pass or cleanup that ran out of time reports.
+pub(crate) fn timed_out(after: Duration) -> crate::runner::RunError {
+    crate::runner::RunError::new(
+        apilink_azure::ErrorClass::RetrySlow,
+        "PassTimeout",
+        format!(
+            "the pass did not finish within {}s and was abandoned",
+            after.as_secs()
+        ),
+    )
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            field_manager: FIELD_MANAGER.to_string(),
+            allowed_namespaces: None,
+            pass_timeout: DEFAULT_PASS_TIMEOUT,
+        }
+    }
+}
+
+/// Shared state of all reconciles.
+pub struct Context<R> {
+    pub client: Client,
+    pub runner: Arc<R>,
+    pub metrics: Metrics,
+    pub recorder: Recorder,
+    pub settings: ReconcileSettings,
+    clock: Clock,
+    memory: Mutex<HashMap<String, LinkMemory>>,
+    credential_changes: Mutex<HashSet<String>>,
+}
+
+impl<R: LinkRunner> Context<R> {
+    pub fn new(
+        client: Client,
+        runner: Arc<R>,
+        metrics: Metrics,
+        recorder: Recorder,
+        settings: ReconcileSettings,
+    ) -> Self {
+        Self {
+            client,
+            runner,
+            metrics,
+            recorder,
+            settings,
+            clock: Arc::new(Timestamp::now),
+            memory: Mutex::default(),
+            credential_changes: Mutex::default(),
+        }
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    pub(crate) fn memory(&self, key: &str) -> Option<LinkMemory> {
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .copied()
+    }
+
+    pub(crate) fn remember(&self, key: &str, memory: LinkMemory) {
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_string(), memory);
+    }
+
+    pub(crate) fn forget(&self, key: &str) {
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    /// Marks the link `namespace/name` for a pass because its Secret changed.
+    pub fn credentials_changed(&self, key: String) {
+        self.credential_changes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key);
+    }
+
+    pub(crate) fn take_credentials_changed(&self, key: &str) -> bool {
+        self.credential_changes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key)
+    }
+
+    pub fn namespace_allowed(&self, namespace: &str) -> bool {
+        self.settings
+            .allowed_namespaces
+            .as_ref()
+            .is_none_or(|set| set.contains(namespace))
+    }
+}
+
+/// What a reconcile did, for the metrics.
+pub(crate) struct Step {
+    action: Action,
+    result: ReconcileResult,
+    terminal: bool,
+}
+
+impl Step {
+    pub(crate) fn wait(action: Action) -> Self {
+        let result = if action == Action::await_change() {
+            ReconcileResult::Success
+        } else {
+            ReconcileResult::RequeueAfter
+        };
+        Self {
+            action,
+            result,
+            terminal: false,
+        }
+    }
+
+    pub(crate) fn failed(action: Action, terminal: bool) -> Self {
+        Self {
+            action,
+            result: ReconcileResult::Error,
+            terminal,
+        }
+    }
+}
+
+pub(crate) fn requeue_until(now: Timestamp, at: Timestamp) -> Action {
+    let wait: Duration = now.duration_until(at).try_into().unwrap_or(Duration::ZERO);
+    Action::requeue(wait.max(Duration::from_secs(1)))
+}
+
+pub(crate) fn unix_seconds(t: Timestamp) -> f64 {
+    t.as_millisecond() as f64 / 1000.0
+}
+
+/// The reconcile function given to kube's `Controller`.
+pub async fn reconcile<R: LinkRunner>(
+    link: Arc<ApiSourceLink>,
+    ctx: Arc<Context<R>>,
+) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let _worker = ctx.metrics.worker();
+    let span = info_span!(
+        "reconcile",
+        namespace = link.namespace().as_deref().unwrap_or(""),
+        name = %link.name_any(),
+        generation = link.metadata.generation.unwrap_or_default(),
+    );
+    let result = reconcile_link(&link, &ctx).instrument(span).await;
+    match result {
+        Ok(step) => {
+            ctx.metrics
+                .reconciled(step.result, started.elapsed(), step.terminal);
+            Ok(step.action)
+        }
+        Err(err) => {
+            ctx.metrics
+                .reconciled(ReconcileResult::Error, started.elapsed(), false);
+            Err(err)
+        }
+    }
+}
+
+/// What kube's `Controller` does after a reconcile error (Kubernetes API trouble):
+/// back off per link.
+pub fn error_policy<R: LinkRunner>(
+    link: Arc<ApiSourceLink>,
+    error: &ReconcileError,
+    ctx: Arc<Context<R>>,
+) -> Action {
+    let key = link_key(&link);
+    let mut memory = ctx.memory(&key).unwrap_or_default();
+    memory.failures = memory.failures.saturating_add(1);
+    let delay = schedule::backoff(memory.failures, ErrorClass::RetryFast, None);
+    // The requeued reconcile must run, whatever the schedule said before the error.
+    memory.next_pass_at = Some(ctx.now());
+    ctx.remember(&key, memory);
+    warn!(link = %key, error = %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+pub(crate) fn link_key(link: &ApiSourceLink) -> String {
+    format!(
+        "{}/{}",
+        link.namespace().unwrap_or_default(),
+        link.name_any()
+    )
+}
+
+async fn reconcile_link<R: LinkRunner>(
+    link: &ApiSourceLink,
+    ctx: &Context<R>,
+) -> Result<Step, ReconcileError> {
+    let namespace = link.namespace().ok_or(ReconcileError::NoNamespace)?;
+    if !ctx.namespace_allowed(&namespace) {
+        debug!("namespace not served by this controller");
+        return Ok(Step::wait(Action::await_change()));
+    }
+    let api: Api<ApiSourceLink> = Api::namespaced(ctx.client.clone(), &namespace);
+    match finalizer::stage(link) {
+        Stage::NeedsFinalizer => {
+            finalizer::add(&api, link).await?;
+            debug!("finalizer added");
+            // The patch wakes the controller again with the updated object.
+            Ok(Step::wait(Action::await_change()))
+        }
+        Stage::Released => {
+            forget(ctx, link, &namespace);
+            Ok(Step::wait(Action::await_change()))
+        }
+        Stage::Deleting { finalizer_index } => {
+            crate::cleanup::cleanup(link, ctx, &api, &namespace, finalizer_index).await
+        }
+        Stage::Live => crate::pass::sync(link, ctx, &api, &namespace).await,
+    }
+}
+
+pub(crate) fn cleanup_key(link: &ApiSourceLink) -> String {
+    format!("{}#cleanup", link_key(link))
+}
+
+pub(crate) fn forget<R: LinkRunner>(ctx: &Context<R>, link: &ApiSourceLink, namespace: &str) {
+    ctx.forget(&link_key(link));
+    ctx.forget(&cleanup_key(link));
+    ctx.metrics.forget_link(namespace, &link.name_any());
+}
+
+pub(crate) async fn publish<R: LinkRunner>(
+    ctx: &Context<R>,
+    link: &ApiSourceLink,
+    specs: Vec<EventSpec>,
+) {
+    let reference = link.object_ref(&());
+    for spec in specs {
+        let event = Event {
+            type_: match spec.severity {
+                Severity::Normal => EventType::Normal,
+                Severity::Warning => EventType::Warning,
+            },
+            reason: spec.reason,
+            note: Some(spec.note),
+            action: spec.action.to_string(),
+            secondary: None,
+        };
+        // An event is a courtesy: failing to publish one must not fail the reconcile.
+        if let Err(err) = ctx.recorder.publish(&event, &reference).await {
+            warn!(error = %err, reason = %event.reason, "publishing event failed");
+        }
+    }
+}
+
+/// Writes the status for `verdict`, emits the events it implies and updates the link
+/// gauges.
+pub(crate) async fn report<R: LinkRunner>(
+    ctx: &Context<R>,
+    api: &Api<ApiSourceLink>,
+    link: &ApiSourceLink,
+    verdict: &Verdict,
+    now: Timestamp,
+    success: Option<(&crate::runner::SyncOutcome, PassMode)>,
+    bound: Option<Duration>,
+) -> Result<(), ReconcileError> {
+    let next = status::next_status(link, verdict, now, success);
+    status::write(api, link, &next, &ctx.settings.field_manager)
+        .await
+        .map_err(ReconcileError::Status)?;
+    let previous = link
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let specs = events::for_sync(previous, &next.conditions, verdict, success.map(|(o, _)| o));
+    publish(ctx, link, specs).await;
+    let ready = next
+        .conditions
+        .iter()
+        .any(|c| c.type_ == crate::conditions::READY && c.status == TRUE);
+    let stalled = next.conditions.iter().any(|c| c.type_ == STALLED);
+    ctx.metrics.link_state(
+        &link.namespace().unwrap_or_default(),
+        &link.name_any(),
+        ready,
+        stalled,
+        bound,
+    );
+    Ok(())
+}
+
+pub(crate) fn add(at: Timestamp, d: Duration) -> Timestamp {
+    k8s_openapi::jiff::SignedDuration::try_from(d)
+        .ok()
+        .and_then(|d| at.checked_add(d).ok())
+        .unwrap_or(at)
+}
