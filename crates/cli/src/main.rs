@@ -1,1 +1,74 @@
-fn main() {}
+//! The `apilink` command.
+
+mod azure_args;
+mod controller_cmd;
+mod crd_cmd;
+mod delete_cmd;
+mod demo_cmd;
+mod emulator_cmd;
+mod engine_runner;
+mod link_file;
+mod plan_cmd;
+mod report_view;
+mod sync_cmd;
+mod terminal_progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "apilink",
+    version,
+    about = "Keeps Azure API Center in step with Azure API Management"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the bundled Azure emulator (ARM for APIM and API Center, Entra ID token endpoint)
+    /// until Ctrl-C.
+    Emulator(emulator_cmd::EmulatorArgs),
+    /// Print the ApiSourceLink CustomResourceDefinition (YAML).
+    Crd(crd_cmd::CrdArgs),
+    /// Run the Kubernetes controller for ApiSourceLink resources.
+    Controller(controller_cmd::ControllerArgs),
+    /// Sync one link without a cluster: `apilink sync --once -f link.yaml`.
+    Sync(sync_cmd::SyncArgs),
+    /// Show what a sync would change (exit 0: nothing, 2: changes pending, 1: error).
+    Plan(plan_cmd::PlanArgs),
+    /// Remove everything the link owns in API Center (what the finalizer does).
+    Delete(delete_cmd::DeleteArgs),
+    /// The whole job end to end on the bundled emulator, with checks.
+    Demo(demo_cmd::DemoArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    if let Command::Controller(args) = cli.command {
+        controller_cmd::init_tracing(args.log_format);
+        controller_cmd::run(args, engine_runner::from_environment).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Controller(_) => Ok(ExitCode::SUCCESS),
+        Command::Emulator(args) => emulator_cmd::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Crd(args) => crd_cmd::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Sync(args) => sync_cmd::run(args).await,
+        Command::Plan(args) => plan_cmd::run(args).await,
+        Command::Delete(args) => delete_cmd::run(args).await,
+        Command::Demo(args) => demo_cmd::run(args).await,
+    }
+}

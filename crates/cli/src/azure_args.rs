@@ -1,0 +1,153 @@
+//! Cloud, CA and credential flags shared by `sync`, `plan` and `delete`, each with the
+//! environment variable a platform team already sets for Azure tools.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use apilink_azure::config::{ENV_ARM_AUDIENCE, ENV_ARM_ENDPOINT, ENV_AUTHORITY_HOST, ENV_CLOUD};
+use apilink_azure::{ArmClient, ArmClientOptions, CloudConfig, CredentialConfig, build_credential};
+use apilink_engine::{AzureClients, Engine, EngineOptions, Progress, WriteBudget};
+
+/// The Azure portal of a known cloud, for the environment's management portal link.
+pub fn portal_for(cloud: &CloudConfig) -> Option<String> {
+    match cloud.arm_endpoint.host_str()? {
+        "management.azure.com" => Some("https://portal.azure.com".into()),
+        "management.usgovcloudapi.net" => Some("https://portal.azure.us".into()),
+        "management.chinacloudapi.cn" => Some("https://portal.azure.cn".into()),
+        _ => None,
+    }
+}
+
+/// How to authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CredentialKind {
+    /// Workload identity, then a client secret from the environment, then managed
+    /// identity (App Service style), then the Azure CLI, then IMDS.
+    Auto,
+    /// The signed-in Azure CLI (`az login`).
+    AzureCli,
+    /// AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.
+    ClientSecret,
+    /// A managed identity (AZURE_CLIENT_ID selects a user-assigned one).
+    ManagedIdentity,
+    /// AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE.
+    WorkloadIdentity,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AzureArgs {
+    /// Cloud preset: public, usgovernment or china.
+    #[arg(long, env = ENV_CLOUD, value_name = "NAME")]
+    pub cloud: Option<String>,
+    /// ARM endpoint, e.g. for Azure Stack or the emulator.
+    #[arg(long, env = ENV_ARM_ENDPOINT, value_name = "URL")]
+    pub arm_endpoint: Option<String>,
+    /// Entra ID authority host.
+    #[arg(long, env = ENV_AUTHORITY_HOST, value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// Token audience (default: the ARM endpoint's).
+    #[arg(long, env = ENV_ARM_AUDIENCE, value_name = "URI")]
+    pub audience: Option<String>,
+    /// Extra PEM CA bundle to trust (ARM, token endpoint, export links).
+    #[arg(long, env = "SSL_CERT_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub credential: CredentialKind,
+    /// APIs worked on at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+    /// Space writes to at most this many per second (ARM refills 10 writes/s).
+    #[arg(long, value_name = "RATE")]
+    pub writes_per_second: Option<f64>,
+    /// Stop writing after this many writes; the next pass carries on.
+    #[arg(long, value_name = "N")]
+    pub max_writes: Option<u64>,
+    /// Azure portal base URL for the environment's management portal link
+    /// (default: derived from the cloud).
+    #[arg(long, value_name = "URL")]
+    pub portal: Option<String>,
+}
+
+impl AzureArgs {
+    pub fn cloud(&self) -> anyhow::Result<CloudConfig> {
+        let mut cloud = CloudConfig::from_vars(|name| {
+            let value = match name {
+                ENV_CLOUD => self.cloud.clone(),
+                ENV_ARM_ENDPOINT => self.arm_endpoint.clone(),
+                ENV_AUTHORITY_HOST => self.authority_host.clone(),
+                ENV_ARM_AUDIENCE => self.audience.clone(),
+                _ => None,
+            };
+            value.filter(|v| !v.trim().is_empty())
+        })
+        .context("cloud settings")?;
+        if let Some(ca) = &self.ca_file {
+            cloud = cloud.with_ca_file(ca);
+        }
+        Ok(cloud)
+    }
+
+    fn credential_config(&self) -> CredentialConfig {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        match self.credential {
+            CredentialKind::Auto => CredentialConfig::Auto,
+            CredentialKind::AzureCli => CredentialConfig::AzureCli {
+                tenant_id: env("AZURE_TENANT_ID"),
+            },
+            CredentialKind::ClientSecret => CredentialConfig::ClientSecret {
+                tenant_id: env("AZURE_TENANT_ID").unwrap_or_default(),
+                client_id: env("AZURE_CLIENT_ID").unwrap_or_default(),
+                secret: env("AZURE_CLIENT_SECRET").unwrap_or_default().into(),
+            },
+            CredentialKind::ManagedIdentity => CredentialConfig::ManagedIdentity {
+                client_id: env("AZURE_CLIENT_ID"),
+            },
+            CredentialKind::WorkloadIdentity => CredentialConfig::WorkloadIdentity {
+                tenant_id: None,
+                client_id: None,
+                token_file: None,
+            },
+        }
+    }
+
+    /// The portal the environment's management link points into.
+    fn portal_base(&self, cloud: &CloudConfig) -> Option<String> {
+        self.portal.clone().or_else(|| portal_for(cloud))
+    }
+
+    /// An engine over ARM with these settings.
+    pub fn engine(
+        &self,
+        progress: Option<Arc<dyn Progress>>,
+    ) -> anyhow::Result<Engine<AzureClients>> {
+        let cloud = self.cloud()?;
+        let credential =
+            build_credential(&self.credential_config(), &cloud).context("Azure credentials")?;
+        let concurrency = self.concurrency.max(1);
+        let arm = ArmClient::new(
+            &cloud,
+            credential,
+            ArmClientOptions {
+                max_concurrency: concurrency * 2,
+                request_timeout: Duration::from_secs(60),
+                ..ArmClientOptions::default()
+            },
+        )
+        .context("ARM client")?;
+        Ok(Engine::new(
+            AzureClients::new(arm),
+            EngineOptions {
+                concurrency,
+                write_budget: WriteBudget {
+                    max_writes_per_pass: self.max_writes,
+                    writes_per_second: self.writes_per_second,
+                },
+                portal_base: self.portal_base(&cloud),
+                import_deadline: None,
+                progress,
+            },
+        ))
+    }
+}

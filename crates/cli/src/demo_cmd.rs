@@ -1,0 +1,504 @@
+//! `apilink demo`: the whole job on the bundled emulator, told for someone who has
+//! never seen the project. Starts an emulated APIM + API Center, syncs a link, changes
+//! APIM, curates API Center as a user would, syncs again, and checks every promise on
+//! the way. Exits non-zero if any check fails.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use apilink_azure::apic::{ApicClient, ApicPath};
+use apilink_azure::{ArmClient, ArmClientOptions, CloudConfig, CredentialConfig, build_credential};
+use apilink_core::LinkSettings;
+use apilink_core::naming::version_name;
+use apilink_emulator::apim::{ApiPatch, ApiSeed, DefinitionUpdate, OperationSeed};
+use apilink_emulator::{CallKind, Emulator, EmulatorConfig, Seed};
+use apilink_engine::{AzureClients, Engine, EngineOptions, PassMode, PassReport};
+use serde_json::Value;
+
+use crate::link_file;
+use crate::report_view::{operations_table, table};
+
+const APIM: &str = "contoso-apim";
+const APIC: &str = "contoso-catalog";
+const WORKSPACE: &str = "default";
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// APIs worked on at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+}
+
+/// ✓/✗ lines, counted.
+#[derive(Default)]
+struct Checks {
+    passed: usize,
+    failed: Vec<String>,
+}
+
+impl Checks {
+    fn check(&mut self, ok: bool, what: impl Into<String>) {
+        let what = what.into();
+        if ok {
+            println!("  \u{2713} {what}");
+            self.passed += 1;
+        } else {
+            println!("  \u{2717} {what}");
+            self.failed.push(what);
+        }
+    }
+}
+
+/// ARM calls of one pass, from the emulator's own log (not the client's counters).
+#[derive(Clone)]
+struct PassCost {
+    name: &'static str,
+    reads: usize,
+    writes: usize,
+    deletes: usize,
+    imports: usize,
+    seconds: f64,
+}
+
+fn cost(emulator: &Emulator, name: &'static str, started: Instant) -> PassCost {
+    let calls: Vec<_> = emulator
+        .calls()
+        .into_iter()
+        .filter(|c| c.kind == CallKind::Arm)
+        .collect();
+    PassCost {
+        name,
+        reads: calls.iter().filter(|c| c.method == "GET").count(),
+        writes: calls
+            .iter()
+            .filter(|c| c.method == "PUT" || c.method == "POST")
+            .count(),
+        deletes: calls.iter().filter(|c| c.method == "DELETE").count(),
+        imports: calls
+            .iter()
+            .filter(|c| c.path.ends_with("/importSpecification"))
+            .count(),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn section(title: &str) {
+    println!("\n\u{25b6} {title}\n");
+}
+
+/// The API Center workspace as the emulator holds it.
+fn workspace(emulator: &Emulator) -> Value {
+    emulator
+        .api_center()
+        .snapshot(APIC)
+        .map(|s| s["workspaces"][WORKSPACE].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// API name → properties.
+fn apis(emulator: &Emulator) -> BTreeMap<String, Value> {
+    workspace(emulator)["apis"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v["properties"].clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The name of the API whose marker says it stands for APIM `source`.
+fn api_for(emulator: &Emulator, source: &str) -> Option<String> {
+    apis(emulator)
+        .into_iter()
+        .find(|(_, p)| p["customProperties"]["apilink"]["source"] == source)
+        .map(|(name, _)| name)
+}
+
+fn link_yaml(emulator: &Emulator) -> String {
+    format!(
+        "apiVersion: apilink.dev/v1alpha1
+kind: ApiSourceLink
+metadata:
+  name: contoso-demo
+  namespace: platform
+spec:
+  source:
+    apimResourceId: {apim}
+    workspaces: [team-mobile]
+  target:
+    apiCenterResourceId: {apic}
+  environment:
+    title: Contoso (production)
+    kind: production
+  filter:
+    include: ['*']
+    exclude: ['internal-*']
+  interval: 60s
+  resyncInterval: 6h
+",
+        apim = emulator.apim_resource_id(APIM),
+        apic = emulator.api_center_resource_id(APIC),
+    )
+}
+
+fn arm_client(emulator: &Emulator) -> anyhow::Result<ArmClient> {
+    let cloud = CloudConfig::custom(emulator.arm_endpoint(), emulator.authority_host())
+        .with_ca_file(emulator.ca_file());
+    let credential = build_credential(
+        &CredentialConfig::ClientSecret {
+            tenant_id: emulator.tenant_id().to_string(),
+            client_id: apilink_emulator::DEFAULT_CLIENT_ID.to_string(),
+            secret: apilink_emulator::DEFAULT_CLIENT_SECRET.to_string().into(),
+        },
+        &cloud,
+    )?;
+    Ok(ArmClient::new(
+        &cloud,
+        credential,
+        ArmClientOptions::default(),
+    )?)
+}
+
+/// A new engine with a new ARM client: what a freshly started process has.
+fn engine(emulator: &Emulator, concurrency: usize) -> anyhow::Result<Engine<AzureClients>> {
+    Ok(Engine::new(
+        AzureClients::new(arm_client(emulator)?),
+        EngineOptions {
+            concurrency,
+            ..EngineOptions::default()
+        },
+    ))
+}
+
+async fn pass(
+    engine: &Engine<AzureClients>,
+    settings: &LinkSettings,
+    mode: PassMode,
+) -> anyhow::Result<PassReport> {
+    engine.sync_pass(settings, mode).await.map_err(|e| {
+        if let Some(report) = &e.report {
+            for failure in &report.failures {
+                eprintln!("  {failure}");
+            }
+        }
+        anyhow::anyhow!("the {} pass failed: {e}", mode.as_str())
+    })
+}
+
+fn show_pass(report: &PassReport, cost: &PassCost) {
+    print!("{}", operations_table(report));
+    println!(
+        "\n  {:.1} s; ARM calls: {} reads, {} writes, {} deletes ({} imports)",
+        cost.seconds, cost.reads, cost.writes, cost.deletes, cost.imports
+    );
+}
+
+async fn converged(
+    emulator: &Emulator,
+    settings: &LinkSettings,
+    concurrency: usize,
+) -> anyhow::Result<bool> {
+    let report = engine(emulator, concurrency)?
+        .plan_only(settings, PassMode::Full)
+        .await
+        .map_err(|e| anyhow::anyhow!("dry run: {e}"))?;
+    Ok(report.plan.is_some_and(|p| p.is_empty()) && report.failures.is_empty())
+}
+
+/// Fewest reads a light pass can make: the APIM service, API and version-set list pages
+/// per scope, the API Center API list pages and the link's environment.
+fn minimum_reads(emulator: &Emulator, config: &EmulatorConfig, api_center_apis: usize) -> usize {
+    let apim = emulator.apim();
+    let scopes: [Option<&str>; 2] = [None, Some("team-mobile")];
+    let apim_pages: usize = scopes
+        .iter()
+        .map(|ws| {
+            let n = apim.api_ids(APIM, *ws).map(|ids| ids.len()).unwrap_or(0);
+            n.div_ceil(config.apim_page_size).max(1) + 1
+        })
+        .sum();
+    1 + apim_pages + api_center_apis.div_ceil(config.apic_page_size).max(1) + 1
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let started = Instant::now();
+    let concurrency = args.concurrency.max(1);
+    let mut checks = Checks::default();
+    let mut costs = Vec::new();
+
+    println!("apilink demo: keeping Azure API Center in step with Azure API Management");
+    println!("(everything runs against the bundled emulator of Azure, on 127.0.0.1)");
+
+    section("The setup");
+    let config = EmulatorConfig {
+        seed: Seed::demo(),
+        ..EmulatorConfig::default()
+    };
+    let emulator = apilink_emulator::start(config.clone())
+        .await
+        .context("starting the emulator")?;
+    let apim_ids = emulator.apim().api_ids(APIM, None).unwrap_or_default();
+    let mobile_ids = emulator
+        .apim()
+        .api_ids(APIM, Some("team-mobile"))
+        .unwrap_or_default();
+    println!(
+        "  Emulated ARM at {} (HTTPS, its own CA, an Entra ID token endpoint).",
+        emulator.arm_endpoint()
+    );
+    println!(
+        "  APIM service {APIM}: {} APIs ({} more in workspace team-mobile): version sets,",
+        apim_ids.len(),
+        mobile_ids.len()
+    );
+    println!("  revisions, SOAP, GraphQL, WebSocket, gRPC, and two internal-* APIs.");
+    println!("  API Center service {APIC}: empty. ARM throttling is enforced as in Azure.");
+    let yaml = link_yaml(&emulator);
+    println!(
+        "\n  The link, the same YAML as the Kubernetes resource (`apilink sync -f` reads it):\n"
+    );
+    for line in yaml.lines() {
+        println!("    {line}");
+    }
+    let link = link_file::parse(&yaml, "the demo link")?;
+    let settings = &link.settings;
+
+    section("1. First sync: one light pass");
+    emulator.clear_calls();
+    let t = Instant::now();
+    let report = pass(&engine(&emulator, concurrency)?, settings, PassMode::Light).await?;
+    let first = cost(&emulator, "1 first sync", t);
+    show_pass(&report, &first);
+    costs.push(first);
+    println!();
+    let synced = apis(&emulator);
+    checks.check(
+        synced.len() == report.apis.discovered && report.apis.discovered > 20,
+        format!(
+            "{} APIs in API Center, one per APIM API or version set the filter selects",
+            synced.len()
+        ),
+    );
+    let internal_excluded = ["internal-admin", "internal-metrics"]
+        .iter()
+        .all(|id| api_for(&emulator, &format!("apis/{id}")).is_none());
+    checks.check(
+        internal_excluded,
+        "internal-admin and internal-metrics were left out by the filter",
+    );
+    let orders = api_for(&emulator, "apiVersionSets/orders").unwrap_or_default();
+    let orders_versions = workspace(&emulator)["apis"][&orders]["versions"]
+        .as_object()
+        .map_or(0, |m| m.len());
+    checks.check(
+        orders_versions == 3,
+        format!("the Orders version set became one API with {orders_versions} versions"),
+    );
+    checks.check(
+        converged(&emulator, settings, concurrency).await?,
+        "API Center is in step: a full dry run plans nothing",
+    );
+
+    section("2. Someone changes APIM, and someone curates API Center");
+    let apim = emulator.apim();
+    let mut gift_cards = ApiSeed::new("gift-cards", "Gift Cards");
+    gift_cards.description = Some("Issue and redeem gift cards.".into());
+    gift_cards.path = Some("gift-cards".into());
+    gift_cards.operations = vec![
+        OperationSeed::Line("POST /cards Issue a card".into()),
+        OperationSeed::Line("POST /cards/{cardId}/redemptions Redeem".into()),
+    ];
+    apim.upsert_api(APIM, None, &gift_cards)?;
+    println!("  APIM  + added    gift-cards (Gift Cards)");
+    apim.update_api(
+        APIM,
+        None,
+        "returns",
+        &ApiPatch {
+            display_name: Some("Returns and Refunds".into()),
+            description: Some("Return authorisations and refunds.".into()),
+            ..ApiPatch::default()
+        },
+    )?;
+    println!("  APIM  ~ updated  returns: title \"Returns\" -> \"Returns and Refunds\"");
+    apim.delete_api(APIM, None, "legacy-billing-soap")?;
+    println!("  APIM  - deleted  legacy-billing-soap (SOAP)");
+    apim.set_definition(
+        APIM,
+        None,
+        "store-locator",
+        &DefinitionUpdate {
+            operations: Some(vec![
+                OperationSeed::Line("GET /stores?lat={lat}&lon={lon} Find nearby stores".into()),
+                OperationSeed::Line("GET /stores/{storeId} Get a store".into()),
+                OperationSeed::Line("GET /stores/{storeId}/opening-hours Opening hours".into()),
+            ]),
+            content: None,
+        },
+    )?;
+    println!("  APIM  ~ changed  store-locator's definition only (a new operation)");
+
+    let apic = ApicClient::new(
+        arm_client(&emulator)?,
+        emulator.api_center_resource_id(APIC).parse()?,
+    );
+    let summary = "Order capture; owned by the Fulfilment team.";
+    apic.update_merged(&ApicPath::api(WORKSPACE, &orders)?, |p| {
+        p.summary = Some(summary.into());
+    })
+    .await?;
+    println!("  User  \u{270e} summary of the Orders API set in API Center");
+    let payments = api_for(&emulator, "apiVersionSets/payments").unwrap_or_default();
+    let payments_v2 = version_name(Some("v2"));
+    apic.update_merged(
+        &ApicPath::version(WORKSPACE, &payments, &payments_v2)?,
+        |p| {
+            p.lifecycle_stage = "production".into();
+        },
+    )
+    .await?;
+    println!("  User  \u{270e} lifecycle stage of Payments v2: design -> production");
+
+    section("3. The light poll (what the controller runs every interval)");
+    emulator.clear_calls();
+    let t = Instant::now();
+    let report = pass(&engine(&emulator, concurrency)?, settings, PassMode::Light).await?;
+    let light = cost(&emulator, "2 light poll", t);
+    show_pass(&report, &light);
+    let light_imports = light.imports;
+    costs.push(light);
+    println!();
+    let gift = api_for(&emulator, "apis/gift-cards");
+    checks.check(gift.is_some(), "the new API gift-cards is in API Center");
+    let returns = api_for(&emulator, "apis/returns").unwrap_or_default();
+    checks.check(
+        apis(&emulator)
+            .get(&returns)
+            .is_some_and(|p| p["title"] == "Returns and Refunds"),
+        "the updated API carries its new title",
+    );
+    checks.check(
+        api_for(&emulator, "apis/legacy-billing-soap").is_none(),
+        "the API deleted in APIM is gone from API Center",
+    );
+    let gift_content = gift.as_ref().is_some_and(|g| {
+        workspace(&emulator)["apis"][g]["versions"]["original"]["definitions"]
+            .as_object()
+            .is_some_and(|d| d.values().any(|d| d["content"].is_string()))
+    });
+    checks.check(
+        gift_content && light_imports <= 2,
+        format!(
+            "{light_imports} definitions imported: the new API's, and the renamed API's (its title is in its document)"
+        ),
+    );
+
+    section("4. The full resync (every resyncInterval, at most 24 h): definitions re-read");
+    emulator.clear_calls();
+    let t = Instant::now();
+    let report = pass(&engine(&emulator, concurrency)?, settings, PassMode::Full).await?;
+    let full = cost(&emulator, "3 full resync", t);
+    show_pass(&report, &full);
+    let full_imports = full.imports;
+    costs.push(full);
+    println!();
+    let store = api_for(&emulator, "apis/store-locator").unwrap_or_default();
+    let store_content = workspace(&emulator)["apis"][&store]["versions"]["original"]["definitions"]
+        .as_object()
+        .and_then(|d| {
+            d.values()
+                .find_map(|d| d["content"].as_str().map(str::to_string))
+        })
+        .unwrap_or_default();
+    checks.check(
+        full_imports == 1 && store_content.contains("opening-hours"),
+        format!(
+            "{} definitions exported, only the changed one re-imported ({full_imports} import)",
+            report.exports
+        ),
+    );
+    let ws = workspace(&emulator);
+    checks.check(
+        ws["apis"][&orders]["properties"]["summary"] == summary,
+        "the user's summary of the Orders API is still there",
+    );
+    checks.check(
+        ws["apis"][&payments]["versions"][&payments_v2]["properties"]["lifecycleStage"]
+            == "production",
+        "the user's lifecycle stage of Payments v2 is still there",
+    );
+    checks.check(
+        converged(&emulator, settings, concurrency).await?,
+        "API Center is in step again: a full dry run plans nothing",
+    );
+
+    section("5. Steady state, in a freshly started process");
+    emulator.clear_calls();
+    let t = Instant::now();
+    let report = pass(&engine(&emulator, concurrency)?, settings, PassMode::Light).await?;
+    let steady = cost(&emulator, "4 steady state", t);
+    show_pass(&report, &steady);
+    println!();
+    let minimum = minimum_reads(&emulator, &config, apis(&emulator).len());
+    checks.check(
+        steady.writes + steady.deletes == 0,
+        "zero writes: nothing changed, nothing written",
+    );
+    checks.check(
+        steady.reads == minimum,
+        format!(
+            "{} reads, the minimum (APIM service, API and version-set list pages, API Center list pages, environment)",
+            steady.reads
+        ),
+    );
+    costs.push(steady);
+
+    section("ARM calls per pass (from the emulator's call log)");
+    let rows: Vec<Vec<String>> = costs
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.to_string(),
+                c.reads.to_string(),
+                c.writes.to_string(),
+                c.deletes.to_string(),
+                c.imports.to_string(),
+                format!("{:.1} s", c.seconds),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["PASS", "READS", "WRITES", "DELETES", "IMPORTS", "TIME"],
+            &rows,
+            1
+        )
+    );
+    emulator.shutdown().await;
+
+    let elapsed = started.elapsed();
+    println!();
+    if checks.failed.is_empty() {
+        println!(
+            "All {} checks passed in {:.1} s.",
+            checks.passed,
+            elapsed.as_secs_f64()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "{} of {} checks FAILED:",
+            checks.failed.len(),
+            checks.passed + checks.failed.len()
+        );
+        for failed in &checks.failed {
+            println!("  \u{2717} {failed}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}

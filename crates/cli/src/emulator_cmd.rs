@@ -1,0 +1,204 @@
+//! `apilink emulator`: runs the emulator standalone and prints what a client needs to use it.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use apilink_emulator::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FEDERATED_SUBJECT, Emulator, EmulatorConfig,
+    Seed, ThrottleConfig,
+};
+
+#[derive(Debug, clap::Args)]
+pub struct EmulatorArgs {
+    /// APIM seed (YAML); without it (and without --synthetic) the bundled demo APIM is used.
+    #[arg(long, value_name = "FILE", conflicts_with = "synthetic")]
+    seed: Option<PathBuf>,
+    /// Generate a large APIM with this many APIs instead of reading a seed (benchmarks).
+    #[arg(long, value_name = "N")]
+    synthetic: Option<usize>,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// API Center service names (each gets workspace "default").
+    #[arg(long = "api-center", value_name = "NAME", default_value = apilink_emulator::DEFAULT_API_CENTER_SERVICE)]
+    api_center: Vec<String>,
+    /// Do not enforce ARM's per-principal request throttling.
+    #[arg(long)]
+    no_throttle: bool,
+    /// How many polls an API Center import needs before it is done.
+    #[arg(long, default_value_t = 1)]
+    lro_polls: u32,
+}
+
+impl EmulatorArgs {
+    fn config(&self) -> anyhow::Result<EmulatorConfig> {
+        let seed = match (&self.seed, self.synthetic) {
+            (Some(path), _) => Seed::from_file(path)
+                .with_context(|| format!("reading the seed {}", path.display()))?,
+            (None, Some(n)) => Seed::synthetic(n),
+            (None, None) => Seed::demo(),
+        };
+        seed.validate().context("the seed is not a valid APIM")?;
+        Ok(EmulatorConfig {
+            seed,
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
+            api_center_services: self.api_center.clone(),
+            throttle: if self.no_throttle {
+                ThrottleConfig::disabled()
+            } else {
+                ThrottleConfig::default()
+            },
+            lro_polls_before_done: self.lro_polls,
+            ..EmulatorConfig::default()
+        })
+    }
+}
+
+pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    let emulator = apilink_emulator::start(config)
+        .await
+        .context("starting the emulator")?;
+    print!("{}", banner(&emulator, &args.api_center));
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    eprintln!("stopping the emulator");
+    emulator.shutdown().await;
+    Ok(())
+}
+
+/// Quotes a value for a POSIX shell when it needs it.
+fn shell_quote(value: &str) -> String {
+    let plain = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
+    if plain && !value.is_empty() {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// What the command prints once the emulator listens.
+pub fn banner(emulator: &Emulator, api_centers: &[String]) -> String {
+    let endpoint = emulator.arm_endpoint().to_string();
+    let ca = emulator.ca_file().display().to_string();
+    let mut out = String::new();
+    let _ = writeln!(out, "apilink emulator listening on {endpoint}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  ARM endpoint          {endpoint}");
+    let _ = writeln!(out, "  Token authority       {}", emulator.authority_host());
+    let _ = writeln!(out, "  CA certificate        {ca}");
+    let _ = writeln!(out, "  Tenant id             {}", emulator.tenant_id());
+    let _ = writeln!(
+        out,
+        "  Subscription id       {}",
+        emulator.subscription_id()
+    );
+    let _ = writeln!(out, "  Resource group        {}", emulator.resource_group());
+    let _ = writeln!(out, "  Client id             {DEFAULT_CLIENT_ID}");
+    let _ = writeln!(out, "  Client secret         {DEFAULT_CLIENT_SECRET}");
+    let _ = writeln!(out, "  Federated subject     {DEFAULT_FEDERATED_SUBJECT}");
+    let _ = writeln!(
+        out,
+        "  Managed identity      {} (X-IDENTITY-HEADER: {})",
+        emulator.managed_identity_endpoint(),
+        emulator.identity_header()
+    );
+    for service in emulator.apim().service_names() {
+        let _ = writeln!(
+            out,
+            "  APIM                  {}",
+            emulator.apim_resource_id(&service)
+        );
+    }
+    for service in api_centers {
+        let _ = writeln!(
+            out,
+            "  API Center            {}",
+            emulator.api_center_resource_id(service)
+        );
+    }
+    let _ = writeln!(out, "  Admin                 {endpoint}_emulator/info");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "# Paste into a shell to point Azure clients at the emulator:"
+    );
+    let exports = [
+        (
+            "AZURE_AUTHORITY_HOST",
+            emulator.authority_host().to_string(),
+        ),
+        ("SSL_CERT_FILE", ca),
+        ("AZURE_TENANT_ID", emulator.tenant_id().to_string()),
+        ("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID.to_string()),
+        ("AZURE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET.to_string()),
+        ("AZURE_RESOURCE_MANAGER_ENDPOINT", endpoint),
+    ];
+    for (name, value) in exports {
+        let _ = writeln!(out, "export {name}={}", shell_quote(&value));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Serving until Ctrl-C.");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("/tmp/ca.pem"), "/tmp/ca.pem");
+        assert_eq!(shell_quote("https://127.0.0.1:1/"), "https://127.0.0.1:1/");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[tokio::test]
+    async fn banner_names_everything_a_client_needs() {
+        let emulator = apilink_emulator::start(EmulatorConfig::default())
+            .await
+            .expect("emulator");
+        let text = banner(&emulator, &["contoso-catalog".to_string()]);
+        let endpoint = emulator.arm_endpoint().to_string();
+        assert!(text.contains(&format!("export AZURE_AUTHORITY_HOST={endpoint}\n")));
+        assert!(text.contains(&format!(
+            "export AZURE_RESOURCE_MANAGER_ENDPOINT={endpoint}\n"
+        )));
+        assert!(text.contains(&format!(
+            "export SSL_CERT_FILE={}\n",
+            emulator.ca_file().display()
+        )));
+        assert!(text.contains(&format!(
+            "export AZURE_CLIENT_SECRET={DEFAULT_CLIENT_SECRET}\n"
+        )));
+        assert!(text.contains(&emulator.apim_resource_id("contoso-apim")));
+        assert!(text.contains(&emulator.api_center_resource_id("contoso-catalog")));
+    }
+
+    #[test]
+    fn seed_and_synthetic_conflict_and_bad_seeds_fail() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: EmulatorArgs,
+        }
+        assert!(Wrapper::try_parse_from(["x", "--seed", "a.yaml", "--synthetic", "3"]).is_err());
+        let parsed =
+            Wrapper::try_parse_from(["x", "--synthetic", "30", "--port", "0", "--no-throttle"])
+                .expect("args");
+        let config = parsed.args.config().expect("config");
+        assert_eq!(config.seed.services[0].apis.len(), 30);
+        assert!(!config.throttle.enabled);
+        let missing =
+            Wrapper::try_parse_from(["x", "--seed", "/nonexistent/seed.yaml"]).expect("args");
+        assert!(missing.args.config().is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! `apilink sync -f link.yaml [--once]`: one pass (or a pass every `interval`, with a
+//! full resync every `resyncInterval`) without a cluster.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use apilink_engine::{PassError, PassMode, PassReport, Progress};
+
+use crate::azure_args::AzureArgs;
+use crate::link_file;
+use crate::report_view::pass_summary;
+use crate::terminal_progress::TerminalProgress;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// The link manifest (an ApiSourceLink resource); `-` reads standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: PathBuf,
+    /// Run one pass and exit (otherwise poll every spec.interval until Ctrl-C).
+    #[arg(long)]
+    once: bool,
+    /// Make the (first) pass a full resync: re-read every definition.
+    #[arg(long)]
+    full: bool,
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: OutputFormat,
+    #[command(flatten)]
+    azure: AzureArgs,
+}
+
+fn print_report(report: &PassReport, output: OutputFormat) {
+    match output {
+        OutputFormat::Text => print!("{}", pass_summary(report)),
+        OutputFormat::Json => match serde_json::to_string_pretty(report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("error: the report could not be rendered: {e}"),
+        },
+    }
+}
+
+/// Prints a failed pass: its report (if any) and the classified reason.
+pub fn print_failure(error: &PassError, output: OutputFormat) {
+    if let Some(report) = &error.report {
+        print_report(report, output);
+    }
+    eprintln!(
+        "error: {} ({:?}, phase {}): {}",
+        error.reason, error.class, error.phase, error.message
+    );
+}
+
+pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let link = link_file::read(&args.file)?;
+    let progress = TerminalProgress::for_stderr().map(|p| Arc::new(p) as Arc<dyn Progress>);
+    let engine = args.azure.engine(progress)?;
+    let settings = &link.settings;
+    if args.once {
+        if settings.suspend {
+            eprintln!("note: spec.suspend is true; running the requested pass anyway");
+        }
+        let mode = if args.full {
+            PassMode::Full
+        } else {
+            PassMode::Light
+        };
+        return Ok(match engine.sync_pass(settings, mode).await {
+            Ok(report) => {
+                print_report(&report, args.output);
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                print_failure(&error, args.output);
+                ExitCode::FAILURE
+            }
+        });
+    }
+
+    eprintln!(
+        "syncing {} every {:?} (full resync every {:?}); Ctrl-C stops",
+        link.id, settings.interval, settings.resync_interval
+    );
+    let mut last_full: Option<Instant> = None;
+    let mut force_full = args.full;
+    loop {
+        if settings.suspend {
+            eprintln!("spec.suspend is true: not syncing");
+        } else {
+            let full =
+                force_full || last_full.is_none_or(|at| at.elapsed() >= settings.resync_interval);
+            let mode = if full {
+                PassMode::Full
+            } else {
+                PassMode::Light
+            };
+            match engine.sync_pass(settings, mode).await {
+                Ok(report) => {
+                    if full {
+                        last_full = Some(Instant::now());
+                        force_full = false;
+                    }
+                    print_report(&report, args.output);
+                }
+                Err(error) => print_failure(&error, args.output),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(settings.interval) => {}
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("stopped");
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! Executing a plan: the environment first, then each API's operations in order with
+//! different APIs in parallel, then whatever comes after every API (the environment's
+//! deletion on cleanup). An operation that fails stops the rest of its API for this
+//! pass — above all its marker write — and the next pass plans them again.
+
+use std::collections::HashMap;
+
+use apilink_azure::apic::{
+    ImportFormat, ImportSpecification, MAX_INLINE_IMPORT_BYTES, Precondition,
+    SpecificationRef as ImportSpecificationRef,
+};
+use apilink_azure::{AzureError, ErrorClass};
+use apilink_core::LinkId;
+use apilink_core::ids::ApimApiRef;
+use apilink_core::marker::{Ownership, read_api_marker, read_entity_marker};
+use apilink_core::observed::ApicEntity;
+use apilink_core::operation::{Intent, Operation, Upsert};
+use apilink_core::ownership::EntityKind;
+use futures::{StreamExt, stream};
+
+use crate::azure_side::{AzureSide, EntityPath, ExportedContent, LinkTarget};
+use crate::budget::WriteGate;
+use crate::progress::{Phase, Progress, ProgressEvent};
+use crate::report::{Fate, OperationFailure, Tallies};
+
+/// Read-modify-write rounds of one upsert before a persistent 412 is a failure.
+const MAX_WRITE_ATTEMPTS: u32 = 5;
+
+/// Why an operation did not complete.
+enum OpError {
+    Azure(AzureError),
+    /// The engine refused to write (the entity is not the link's, content missing).
+    Refused {
+        class: ErrorClass,
+        reason: &'static str,
+        message: String,
+    },
+    /// The pass's write budget is used up.
+    Deferred,
+}
+
+impl From<AzureError> for OpError {
+    fn from(e: AzureError) -> Self {
+        OpError::Azure(e)
+    }
+}
+
+/// What an executed operation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    Written,
+    Unchanged,
+}
+
+/// The outcome of applying a plan.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    pub tallies: Tallies,
+    pub failures: Vec<OperationFailure>,
+    /// Imports that were written.
+    pub imports: usize,
+    /// An operation before the first API's (the environment) failed: nothing else ran.
+    pub environment_failed: bool,
+}
+
+#[derive(Default)]
+struct GroupOutcome {
+    fates: Vec<(EntityKind, apilink_core::operation::Action, Fate)>,
+    failure: Option<OperationFailure>,
+    imports: usize,
+    stopped: bool,
+}
+
+/// `create api apis/x`: the first line of an operation's display.
+pub(crate) fn label(op: &Operation) -> String {
+    format!(
+        "{} {} {}",
+        op.action().as_str(),
+        op.entity().as_str(),
+        op.target()
+    )
+}
+
+fn path_of(op: &Operation) -> EntityPath {
+    match op {
+        Operation::EnsureEnvironment { name, .. } | Operation::DeleteEnvironment { name } => {
+            EntityPath::Environment { name: name.clone() }
+        }
+        Operation::UpsertApi { api, .. }
+        | Operation::WriteApiMarker { api, .. }
+        | Operation::DeleteApi { api } => EntityPath::Api { api: api.clone() },
+        Operation::UpsertVersion { api, version, .. }
+        | Operation::DeleteVersion { api, version } => EntityPath::Version {
+            api: api.clone(),
+            version: version.clone(),
+        },
+        Operation::UpsertDefinition {
+            api,
+            version,
+            definition,
+            ..
+        }
+        | Operation::ImportSpecification {
+            api,
+            version,
+            definition,
+            ..
+        }
+        | Operation::DeleteDefinition {
+            api,
+            version,
+            definition,
+        } => EntityPath::Definition {
+            api: api.clone(),
+            version: version.clone(),
+            definition: definition.clone(),
+        },
+        Operation::UpsertDeployment {
+            api, deployment, ..
+        }
+        | Operation::DeleteDeployment { api, deployment } => EntityPath::Deployment {
+            api: api.clone(),
+            deployment: deployment.clone(),
+        },
+    }
+}
+
+fn retry_after_conflict(error: &AzureError) -> bool {
+    // 412: changed since read (If-Match) or already there (If-None-Match); some services
+    // answer 409 to the latter.
+    matches!(error.status(), Some(412) | Some(409))
+}
+
+pub(crate) struct Applier<'a, A> {
+    pub azure: &'a A,
+    pub target: &'a LinkTarget,
+    pub link: &'a LinkId,
+    pub contents: &'a HashMap<ApimApiRef, ExportedContent>,
+    pub gate: &'a WriteGate,
+    pub progress: Option<&'a dyn Progress>,
+    pub concurrency: usize,
+}
+
+impl<A: AzureSide> Applier<'_, A> {
+    fn step(&self) {
+        if let Some(progress) = self.progress {
+            progress.event(ProgressEvent::Step);
+        }
+    }
+
+    /// Runs `operations` (in plan order) and reports the fate of each.
+    pub async fn run(&self, operations: &[Operation]) -> Applied {
+        let mut applied = Applied::default();
+        for op in operations {
+            applied.tallies.planned(op.entity(), op.action());
+        }
+        if let Some(progress) = self.progress {
+            progress.event(ProgressEvent::PhaseStarted(Phase::Apply {
+                operations: operations.len(),
+            }));
+        }
+        let first_api = operations
+            .iter()
+            .position(|op| op.api().is_some())
+            .unwrap_or(operations.len());
+        let (leading, rest) = operations.split_at(first_api);
+        let mut groups: Vec<(&str, Vec<&Operation>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut trailing = Vec::new();
+        for op in rest {
+            match op.api() {
+                Some(api) => {
+                    let i = *index.entry(api).or_insert_with(|| {
+                        groups.push((api, Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[i].1.push(op);
+                }
+                None => trailing.push(op),
+            }
+        }
+
+        // The environment goes first: every deployment refers to it.
+        let lead = self.run_group(None, leading.iter().collect()).await;
+        let lead_stopped = lead.stopped;
+        let lead_failed = lead.failure.is_some();
+        self.merge(&mut applied, lead);
+        if lead_stopped {
+            applied.environment_failed = lead_failed;
+            let fate = if lead_failed {
+                Fate::Skipped
+            } else {
+                Fate::Deferred
+            };
+            for op in rest {
+                applied.tallies.record(op.entity(), op.action(), fate);
+            }
+            return applied;
+        }
+
+        // The stream yields indices, not borrowed groups: a closure taking references
+        // makes the future impossible to prove `Send` for callers (rustc #110338).
+        let groups = &groups;
+        let outcomes: Vec<GroupOutcome> = stream::iter(0..groups.len())
+            .map(|i| self.run_group(Some(groups[i].0), groups[i].1.clone()))
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        let mut any_failed = false;
+        let mut any_deferred = false;
+        for outcome in outcomes {
+            any_failed |= outcome.failure.is_some();
+            any_deferred |= outcome.stopped && outcome.failure.is_none();
+            self.merge(&mut applied, outcome);
+        }
+        if any_failed || any_deferred {
+            // What follows every API (deleting the environment) needs them all done.
+            let fate = if any_failed {
+                Fate::Skipped
+            } else {
+                Fate::Deferred
+            };
+            for op in trailing {
+                applied.tallies.record(op.entity(), op.action(), fate);
+            }
+        } else {
+            let tail = self.run_group(None, trailing).await;
+            self.merge(&mut applied, tail);
+        }
+        applied
+    }
+
+    fn merge(&self, applied: &mut Applied, outcome: GroupOutcome) {
+        for (entity, action, fate) in outcome.fates {
+            applied.tallies.record(entity, action, fate);
+        }
+        applied.imports += outcome.imports;
+        applied.failures.extend(outcome.failure);
+    }
+
+    /// Runs one API's operations in order, stopping at the first failure.
+    async fn run_group(&self, api: Option<&str>, ops: Vec<&Operation>) -> GroupOutcome {
+        let mut outcome = GroupOutcome::default();
+        let mut stop_fate = None;
+        for op in ops {
+            let (entity, action) = (op.entity(), op.action());
+            if let Some(fate) = stop_fate {
+                outcome.fates.push((entity, action, fate));
+                self.step();
+                continue;
+            }
+            let fate = match self.execute(op).await {
+                Ok(Done::Written) => {
+                    if matches!(op, Operation::ImportSpecification { .. }) {
+                        outcome.imports += 1;
+                    }
+                    tracing::debug!(operation = %label(op), "written");
+                    Fate::Written
+                }
+                Ok(Done::Unchanged) => {
+                    tracing::debug!(operation = %label(op), "nothing to write");
+                    Fate::Unchanged
+                }
+                Err(OpError::Deferred) => {
+                    stop_fate = Some(Fate::Deferred);
+                    outcome.stopped = true;
+                    Fate::Deferred
+                }
+                Err(error) => {
+                    let failure = self.failure(op, api, error);
+                    tracing::warn!(operation = %failure.operation, reason = %failure.reason, error = %failure.message, "operation failed; the rest of this API waits for the next pass");
+                    outcome.failure = Some(failure);
+                    stop_fate = Some(Fate::Skipped);
+                    outcome.stopped = true;
+                    Fate::Failed
+                }
+            };
+            outcome.fates.push((entity, action, fate));
+            self.step();
+        }
+        outcome
+    }
+
+    fn failure(&self, op: &Operation, api: Option<&str>, error: OpError) -> OperationFailure {
+        let api = api.map(str::to_string);
+        match error {
+            OpError::Azure(e) => OperationFailure::from_azure(label(op), api, &e),
+            OpError::Refused {
+                class,
+                reason,
+                message,
+            } => OperationFailure::new(label(op), api, class, reason, message),
+            OpError::Deferred => OperationFailure::new(
+                label(op),
+                api,
+                ErrorClass::RetryFast,
+                "WriteBudgetExhausted",
+                "the pass's write budget is used up".to_string(),
+            ),
+        }
+    }
+
+    async fn execute(&self, op: &Operation) -> Result<Done, OpError> {
+        let path = path_of(op);
+        match op {
+            Operation::EnsureEnvironment { upsert, .. }
+            | Operation::UpsertApi { upsert, .. }
+            | Operation::UpsertVersion { upsert, .. }
+            | Operation::UpsertDefinition { upsert, .. }
+            | Operation::UpsertDeployment { upsert, .. } => {
+                self.upsert(&path, op.entity(), upsert).await
+            }
+            Operation::WriteApiMarker { .. } => self.write_marker(&path, op).await,
+            Operation::ImportSpecification {
+                export,
+                specification,
+                ..
+            } => {
+                let import = self.import_body(export, specification).await?;
+                self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
+                self.azure
+                    .import_specification(self.target, &path, &import)
+                    .await?;
+                Ok(Done::Written)
+            }
+            Operation::DeleteDeployment { .. }
+            | Operation::DeleteDefinition { .. }
+            | Operation::DeleteVersion { .. }
+            | Operation::DeleteApi { .. }
+            | Operation::DeleteEnvironment { .. } => {
+                self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
+                Ok(if self.azure.delete(self.target, &path).await? {
+                    Done::Written
+                } else {
+                    Done::Unchanged
+                })
+            }
+        }
+    }
+
+    /// Reads an entity and makes sure the link may write it: an environment or API must
+    /// carry this link's marker, a deployment must not carry another link's.
+    async fn read_writable(
+        &self,
+        path: &EntityPath,
+        entity: EntityKind,
+    ) -> Result<Option<ApicEntity>, OpError> {
+        let Some(current) = self.azure.get(self.target, path).await? else {
+            return Ok(None);
+        };
+        let owner = match entity {
+            EntityKind::Environment => match read_entity_marker(&current.properties, self.link) {
+                Ownership::Owned(()) => None,
+                other => Some(other.owner_label()),
+            },
+            EntityKind::Api => match read_api_marker(&current.properties, self.link) {
+                Ownership::Owned(_) => None,
+                other => Some(other.owner_label()),
+            },
+            EntityKind::Deployment => match read_entity_marker(&current.properties, self.link) {
+                Ownership::OtherLink(link) => Some(format!("link {link}")),
+                _ => None,
+            },
+            EntityKind::Version | EntityKind::Definition => None,
+        };
+        match owner {
+            None => Ok(Some(current)),
+            Some(owner) => Err(OpError::Refused {
+                class: ErrorClass::NeedsUser,
+                reason: "OwnershipConflict",
+                message: format!("{path} exists but belongs to {owner}: left alone"),
+            }),
+        }
+    }
+
+    /// GET → merge → PUT with `If-Match`, re-reading on 412. A create (the entity was
+    /// absent when listed) skips the read and sends `If-None-Match: *`, so an entity
+    /// created meanwhile is re-read and merged instead of replaced.
+    async fn upsert(
+        &self,
+        path: &EntityPath,
+        entity: EntityKind,
+        upsert: &Upsert,
+    ) -> Result<Done, OpError> {
+        let mut current = match upsert.intent {
+            Intent::Create => None,
+            Intent::Update | Intent::Ensure => self.read_writable(path, entity).await?,
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(body) = upsert.body_for(entity, current.as_ref().map(|c| &c.properties))
+            else {
+                return Ok(Done::Unchanged);
+            };
+            let precondition = match &current {
+                None => Precondition::IfNoneMatchAny,
+                Some(c) => c
+                    .etag
+                    .clone()
+                    .map_or(Precondition::None, Precondition::IfMatch),
+            };
+            self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
+            match self.azure.put(self.target, path, &body, precondition).await {
+                Ok(_) => return Ok(Done::Written),
+                Err(e) if retry_after_conflict(&e) && attempt < MAX_WRITE_ATTEMPTS => {
+                    tracing::debug!(%path, attempt, "changed concurrently, re-reading");
+                    current = self.read_writable(path, entity).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Records the API's ledger in its marker, merged into what is there now.
+    async fn write_marker(&self, path: &EntityPath, op: &Operation) -> Result<Done, OpError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(current) = self.read_writable(path, EntityKind::Api).await? else {
+                return Err(OpError::Refused {
+                    class: ErrorClass::RetryFast,
+                    reason: "ApiMissing",
+                    message: format!("{path} disappeared before its marker was written"),
+                });
+            };
+            let Some(body) = op.marker_body(&current.properties) else {
+                return Ok(Done::Unchanged);
+            };
+            let precondition = current
+                .etag
+                .clone()
+                .map_or(Precondition::None, Precondition::IfMatch);
+            self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
+            match self.azure.put(self.target, path, &body, precondition).await {
+                Ok(_) => return Ok(Done::Written),
+                Err(e) if e.status() == Some(412) && attempt < MAX_WRITE_ATTEMPTS => {
+                    tracing::debug!(%path, attempt, "changed concurrently, re-reading");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The importSpecification body: the exported document inline, or — when it is
+    /// too large to travel inline — a fresh APIM export link API Center fetches itself.
+    async fn import_body(
+        &self,
+        export: &ApimApiRef,
+        specification: &apilink_core::observed::SpecificationRef,
+    ) -> Result<ImportSpecification, OpError> {
+        let Some(content) = self.contents.get(export) else {
+            return Err(OpError::Refused {
+                class: ErrorClass::RetryFast,
+                reason: "ContentUnavailable",
+                message: format!("the definition of {export} was not exported this pass"),
+            });
+        };
+        let mut format = ImportFormat::Inline;
+        let mut value = None;
+        if content.content.len() > MAX_INLINE_IMPORT_BYTES
+            && let Some(link) = self
+                .azure
+                .export_link(self.target, export, content.kind)
+                .await?
+        {
+            format = ImportFormat::Link;
+            value = Some(link);
+        }
+        Ok(ImportSpecification {
+            format,
+            value: value.unwrap_or_else(|| content.content.clone()),
+            specification: ImportSpecificationRef {
+                name: specification.name.clone(),
+                version: specification.version.clone(),
+            },
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! The Azure side of a pass as a small trait, so the engine runs unchanged against
+//! Azure, the emulator (both through [`crate::AzureClients`]) or a recording fake.
+//!
+//! Everything is expressed in what the planner consumes: ARM JSON for APIM (the core's
+//! `from_arm` readers take it from there) and [`ApicEntity`] for API Center.
+
+use std::fmt;
+use std::future::Future;
+
+use apilink_azure::apic::{ImportSpecification, Precondition};
+use apilink_azure::{ApiCenterServiceId, ApimServiceId, ArmCallCounts, AzureError};
+use apilink_core::LinkSettings;
+use apilink_core::ids::ApimApiRef;
+use apilink_core::mapping::SpecKind;
+use apilink_core::observed::{ApicEntity, SpecificationRef};
+use serde_json::Value;
+
+/// Where one link reads and writes, resolved from its settings once per pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkTarget {
+    pub apim: ApimServiceId,
+    pub api_center: ApiCenterServiceId,
+    /// The API Center workspace written.
+    pub workspace: String,
+}
+
+impl LinkTarget {
+    /// Parses the two service ids with the ARM client's (stricter) rules.
+    pub fn from_settings(settings: &LinkSettings) -> Result<Self, AzureError> {
+        let apim: ApimServiceId = settings.apim.to_string().parse()?;
+        let api_center: ApiCenterServiceId = settings.api_center.to_string().parse()?;
+        Ok(Self {
+            apim,
+            api_center,
+            workspace: settings.target_workspace.clone(),
+        })
+    }
+}
+
+/// One API Center entity in the link's target workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EntityPath {
+    Environment {
+        name: String,
+    },
+    Api {
+        api: String,
+    },
+    Version {
+        api: String,
+        version: String,
+    },
+    Definition {
+        api: String,
+        version: String,
+        definition: String,
+    },
+    /// Deployments hang off the API, not the version.
+    Deployment {
+        api: String,
+        deployment: String,
+    },
+}
+
+impl fmt::Display for EntityPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Environment { name } => write!(f, "environments/{name}"),
+            Self::Api { api } => write!(f, "apis/{api}"),
+            Self::Version { api, version } => write!(f, "apis/{api}/versions/{version}"),
+            Self::Definition {
+                api,
+                version,
+                definition,
+            } => write!(f, "apis/{api}/versions/{version}/definitions/{definition}"),
+            Self::Deployment { api, deployment } => {
+                write!(f, "apis/{api}/deployments/{deployment}")
+            }
+        }
+    }
+}
+
+/// A definition exported from APIM this pass, kept by the engine until it is imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedContent {
+    pub kind: SpecKind,
+    pub content: String,
+    pub specification: SpecificationRef,
+}
+
+/// What a pass needs from Azure. APIM is only ever read.
+///
+/// Implementations should count every ARM request they send in
+/// [`AzureSide::call_counts`]; the engine reports the difference over a pass.
+pub trait AzureSide: Send + Sync {
+    /// `GET {apim}`: the ARM envelope of the service.
+    fn apim_service(
+        &self,
+        target: &LinkTarget,
+    ) -> impl Future<Output = Result<Value, AzureError>> + Send;
+
+    /// Every current API of the service (`None`) or of an APIM workspace, across pages,
+    /// as ARM list items.
+    fn apim_apis(
+        &self,
+        target: &LinkTarget,
+        workspace: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Value>, AzureError>> + Send;
+
+    /// Every version set of the service or an APIM workspace, as ARM list items.
+    fn apim_version_sets(
+        &self,
+        target: &LinkTarget,
+        workspace: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Value>, AzureError>> + Send;
+
+    /// The definition of one APIM API in the richest format `kind` allows; `None`
+    /// when APIM has none (e.g. a GraphQL API without a schema).
+    fn export_definition(
+        &self,
+        target: &LinkTarget,
+        api: &ApimApiRef,
+        kind: SpecKind,
+    ) -> impl Future<Output = Result<Option<ExportedContent>, AzureError>> + Send;
+
+    /// A fresh short-lived export link API Center can fetch itself (for documents too
+    /// large to import inline); `None` when `kind` has no link export.
+    fn export_link(
+        &self,
+        target: &LinkTarget,
+        api: &ApimApiRef,
+        kind: SpecKind,
+    ) -> impl Future<Output = Result<Option<String>, AzureError>> + Send;
+
+    /// Every API of the target workspace.
+    fn list_apis(
+        &self,
+        target: &LinkTarget,
+    ) -> impl Future<Output = Result<Vec<ApicEntity>, AzureError>> + Send;
+
+    fn list_versions(
+        &self,
+        target: &LinkTarget,
+        api: &str,
+    ) -> impl Future<Output = Result<Vec<ApicEntity>, AzureError>> + Send;
+
+    fn list_definitions(
+        &self,
+        target: &LinkTarget,
+        api: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<Vec<ApicEntity>, AzureError>> + Send;
+
+    fn list_deployments(
+        &self,
+        target: &LinkTarget,
+        api: &str,
+    ) -> impl Future<Output = Result<Vec<ApicEntity>, AzureError>> + Send;
+
+    /// The entity with its ETag, or `None` when absent.
+    fn get(
+        &self,
+        target: &LinkTarget,
+        path: &EntityPath,
+    ) -> impl Future<Output = Result<Option<ApicEntity>, AzureError>> + Send;
+
+    /// PUT `{properties}` under `precondition`; read-only members are never sent.
+    fn put(
+        &self,
+        target: &LinkTarget,
+        path: &EntityPath,
+        properties: &Value,
+        precondition: Precondition,
+    ) -> impl Future<Output = Result<ApicEntity, AzureError>> + Send;
+
+    /// DELETE; `Ok(false)` when it was already absent.
+    fn delete(
+        &self,
+        target: &LinkTarget,
+        path: &EntityPath,
+    ) -> impl Future<Output = Result<bool, AzureError>> + Send;
+
+    /// importSpecification on a definition, followed to completion.
+    fn import_specification(
+        &self,
+        target: &LinkTarget,
+        definition: &EntityPath,
+        import: &ImportSpecification,
+    ) -> impl Future<Output = Result<(), AzureError>> + Send;
+
+    /// ARM requests sent so far (retries included).
+    fn call_counts(&self) -> ArmCallCounts;
+}

@@ -1,0 +1,232 @@
+//! The engine: one sync pass (observe → plan → apply → report), a dry run of it, and
+//! the cleanup of everything a link owns.
+
+use std::time::Instant;
+
+use apilink_core::{LinkSettings, cleanup_plan, plan};
+use tracing::Instrument;
+
+use crate::apply::Applier;
+use crate::azure_side::{AzureSide, LinkTarget};
+use crate::budget::WriteGate;
+use crate::error::{PassError, PassPhase};
+use crate::observe::{observe, observe_for_cleanup};
+use crate::options::EngineOptions;
+use crate::progress::ProgressEvent;
+use crate::report::{ArmCalls, CleanupReport, PassKind, PassMode, PassReport, Tallies};
+
+/// Runs passes for links through one Azure side. Cheap to share: every method takes
+/// `&self`, so one engine can serve many links at once.
+pub struct Engine<A> {
+    azure: A,
+    options: EngineOptions,
+}
+
+impl<A: AzureSide> Engine<A> {
+    pub fn new(azure: A, options: EngineOptions) -> Self {
+        Self { azure, options }
+    }
+
+    pub fn azure(&self) -> &A {
+        &self.azure
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    fn finished(&self) {
+        if let Some(progress) = &self.options.progress {
+            progress.event(ProgressEvent::Finished);
+        }
+    }
+
+    /// One sync pass: makes the link's API Center content reflect APIM. `Ok` means
+    /// everything planned was applied (or deferred by the write budget, see
+    /// [`PassReport::is_complete`]); `Err` carries the classified reason and, from
+    /// the apply phase on, the report of what was done.
+    pub async fn sync_pass(
+        &self,
+        settings: &LinkSettings,
+        mode: PassMode,
+    ) -> Result<PassReport, PassError> {
+        let span = tracing::info_span!("sync_pass", link = %settings.link, mode = mode.as_str());
+        let result = self.run_sync(settings, mode, false).instrument(span).await;
+        self.finished();
+        result
+    }
+
+    /// Observes and plans like [`Engine::sync_pass`] but writes nothing; the plan is in
+    /// [`PassReport::plan`]. A `Full` dry run reads every owned entity, so updates come
+    /// with field-level diffs.
+    pub async fn plan_only(
+        &self,
+        settings: &LinkSettings,
+        mode: PassMode,
+    ) -> Result<PassReport, PassError> {
+        let span = tracing::info_span!("plan", link = %settings.link, mode = mode.as_str());
+        let result = self.run_sync(settings, mode, true).instrument(span).await;
+        self.finished();
+        result
+    }
+
+    async fn run_sync(
+        &self,
+        settings: &LinkSettings,
+        mode: PassMode,
+        dry_run: bool,
+    ) -> Result<PassReport, PassError> {
+        let started = Instant::now();
+        let before = self.azure.call_counts();
+        let target = LinkTarget::from_settings(settings)
+            .map_err(|e| PassError::from_azure(PassPhase::Settings, "link settings", &e))?;
+        let observation = observe(
+            &self.azure,
+            &target,
+            settings,
+            &self.options,
+            mode == PassMode::Full,
+        )
+        .await?;
+        let observed = started.elapsed();
+
+        let planning = Instant::now();
+        let plan = plan(
+            settings,
+            &observation.desired,
+            &observation.exports,
+            &observation.apic,
+        );
+        let planned = planning.elapsed();
+        tracing::debug!(operations = plan.operations.len(), "planned");
+
+        let mut report = PassReport::new(settings.link.to_string(), PassKind::Sync(mode));
+        report.apis = plan.counts;
+        report.details_read = observation.details_read;
+        report.exports = observation.exported;
+        report.drift = plan.drift.clone();
+        report.warnings = plan.warnings.clone();
+        report.failures = observation.failures;
+        report.durations.observe = observed;
+        report.durations.plan = planned;
+
+        if dry_run {
+            let mut tallies = Tallies::default();
+            for op in &plan.operations {
+                tallies.planned(op.entity(), op.action());
+            }
+            report.operations = tallies.into_rows();
+            report.dry_run = true;
+            report.plan = Some(plan);
+            self.close(&mut report, &before, started);
+            return Ok(report);
+        }
+
+        let applying = Instant::now();
+        let gate = WriteGate::new(self.options.write_budget);
+        let applier = Applier {
+            azure: &self.azure,
+            target: &target,
+            link: &settings.link,
+            contents: &observation.contents,
+            gate: &gate,
+            progress: self.options.progress.as_deref(),
+            concurrency: self.options.concurrency,
+        };
+        let applied = applier.run(&plan.operations).await;
+        report.durations.apply = applying.elapsed();
+        report.operations = applied.tallies.into_rows();
+        report.imports = applied.imports;
+        report.failures.extend(applied.failures);
+        self.close(&mut report, &before, started);
+
+        for drift in &report.drift {
+            tracing::info!(path = %drift.path, kind = ?drift.kind, "drift repaired");
+        }
+        if applied.environment_failed {
+            return Err(PassError::from_failures(PassPhase::Environment, report));
+        }
+        if !report.failures.is_empty() {
+            return Err(PassError::from_failures(PassPhase::Apply, report));
+        }
+        Ok(report)
+    }
+
+    fn close(
+        &self,
+        report: &mut PassReport,
+        before: &apilink_azure::ArmCallCounts,
+        started: Instant,
+    ) {
+        report.arm = ArmCalls::between(before, &self.azure.call_counts());
+        report.durations.total = started.elapsed();
+        tracing::info!(
+            summary = %report.summary_line(),
+            warnings = report.warnings.len(),
+            drift = report.drift.len(),
+            "pass finished"
+        );
+    }
+
+    /// Removes everything the link owns (its APIs with their children, then its
+    /// environment), as the finalizer and `apilink delete` do. Nothing is removed under
+    /// `deletionPolicy: Orphan`. Running it again after a partial failure removes what
+    /// is left. `dry_run`: only plan (the plan is in [`PassReport::plan`]).
+    pub async fn cleanup(
+        &self,
+        settings: &LinkSettings,
+        dry_run: bool,
+    ) -> Result<CleanupReport, PassError> {
+        let span = tracing::info_span!("cleanup", link = %settings.link, dry_run);
+        let result = self.run_cleanup(settings, dry_run).instrument(span).await;
+        self.finished();
+        result
+    }
+
+    async fn run_cleanup(
+        &self,
+        settings: &LinkSettings,
+        dry_run: bool,
+    ) -> Result<CleanupReport, PassError> {
+        let started = Instant::now();
+        let before = self.azure.call_counts();
+        let target = LinkTarget::from_settings(settings)
+            .map_err(|e| PassError::from_azure(PassPhase::Settings, "link settings", &e))?;
+        let apic = observe_for_cleanup(&self.azure, &target, settings).await?;
+        let plan = cleanup_plan(settings, &apic);
+        let mut report = PassReport::new(settings.link.to_string(), PassKind::Cleanup);
+        report.durations.observe = started.elapsed();
+        if dry_run {
+            let mut tallies = Tallies::default();
+            for op in &plan.operations {
+                tallies.planned(op.entity(), op.action());
+            }
+            report.operations = tallies.into_rows();
+            report.dry_run = true;
+            report.plan = Some(plan);
+            self.close(&mut report, &before, started);
+            return Ok(report);
+        }
+        let applying = Instant::now();
+        let gate = WriteGate::new(self.options.write_budget);
+        let contents = Default::default();
+        let applier = Applier {
+            azure: &self.azure,
+            target: &target,
+            link: &settings.link,
+            contents: &contents,
+            gate: &gate,
+            progress: self.options.progress.as_deref(),
+            concurrency: self.options.concurrency,
+        };
+        let applied = applier.run(&plan.operations).await;
+        report.durations.apply = applying.elapsed();
+        report.operations = applied.tallies.into_rows();
+        report.failures = applied.failures;
+        self.close(&mut report, &before, started);
+        if !report.failures.is_empty() {
+            return Err(PassError::from_failures(PassPhase::Cleanup, report));
+        }
+        Ok(report)
+    }
+}

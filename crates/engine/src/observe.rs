@@ -1,0 +1,315 @@
+//! Reading both sides for one pass: APIM completely, the API Center API list and the
+//! link's environment, then only the details and exports the planner asks for.
+
+use std::collections::{BTreeMap, HashMap};
+
+use apilink_core::hash::content_hash;
+use apilink_core::ids::ApimApiRef;
+use apilink_core::observed::{
+    ApiDetails, ApicEntity, ApimApi, ApimService, ApimVersionSet, ExportedDefinition,
+    ObservedApiCenter, ObservedApim, ObservedVersion, azure_portal_resource_url,
+};
+use apilink_core::planner::{ExportRequest, Exports};
+use apilink_core::{DesiredState, LinkSettings, desired_state, details_needed, exports_needed};
+use futures::{StreamExt, TryStreamExt, stream};
+use serde_json::Value;
+
+use crate::azure_side::{AzureSide, EntityPath, ExportedContent, LinkTarget};
+use crate::error::{PassError, PassPhase};
+use crate::options::EngineOptions;
+use crate::progress::{Phase, ProgressEvent};
+use crate::report::OperationFailure;
+
+/// Everything a pass read, ready for the planner.
+pub(crate) struct Observation {
+    pub apic: ObservedApiCenter,
+    pub desired: DesiredState,
+    pub exports: Exports,
+    /// The exported documents, kept until they are imported.
+    pub contents: HashMap<ApimApiRef, ExportedContent>,
+    /// Exports that failed; the planner sees them as unavailable content.
+    pub failures: Vec<OperationFailure>,
+    pub details_read: usize,
+    pub exported: usize,
+}
+
+fn observe_error(context: &str) -> impl Fn(apilink_azure::AzureError) -> PassError + '_ {
+    move |e| PassError::from_azure(PassPhase::Observe, context, &e)
+}
+
+fn emit(options: &EngineOptions, event: ProgressEvent) {
+    if let Some(progress) = &options.progress {
+        progress.event(event);
+    }
+}
+
+/// The first step of a pass: APIM service, APIs and version sets (service level and
+/// every source workspace), the API Center API list and the link's environment. Any
+/// failure aborts the pass, because an API missing from an incomplete APIM read would
+/// be planned as deleted.
+async fn read_sides<A: AzureSide>(
+    azure: &A,
+    target: &LinkTarget,
+    settings: &LinkSettings,
+    options: &EngineOptions,
+) -> Result<(ObservedApim, ObservedApiCenter), PassError> {
+    let scopes: Vec<Option<&str>> = std::iter::once(None)
+        .chain(settings.source_workspaces.iter().map(|w| Some(w.as_str())))
+        .collect();
+    let service = async {
+        azure
+            .apim_service(target)
+            .await
+            .map_err(observe_error("reading the APIM service"))
+    };
+    let apis = futures::future::try_join_all(scopes.iter().map(|ws| async move {
+        azure
+            .apim_apis(target, *ws)
+            .await
+            .map(|items| (*ws, items))
+            .map_err(observe_error("listing APIM APIs"))
+    }));
+    let sets = futures::future::try_join_all(scopes.iter().map(|ws| async move {
+        azure
+            .apim_version_sets(target, *ws)
+            .await
+            .map(|items| (*ws, items))
+            .map_err(observe_error("listing APIM version sets"))
+    }));
+    let apic_apis = async {
+        azure
+            .list_apis(target)
+            .await
+            .map_err(observe_error("listing API Center APIs"))
+    };
+    let environment = async {
+        azure
+            .get(
+                target,
+                &EntityPath::Environment {
+                    name: settings.environment_name.clone(),
+                },
+            )
+            .await
+            .map_err(observe_error("reading the link's environment"))
+    };
+    let (service, apis, sets, apic_apis, environment) =
+        futures::try_join!(service, apis, sets, apic_apis, environment)?;
+
+    let mut apim_service = ApimService::from_arm(&service)
+        .map_err(|e| PassError::invalid_response("APIM service", e.to_string()))?;
+    apim_service.management_portal_url = options
+        .portal_base
+        .as_deref()
+        .map(|base| azure_portal_resource_url(base, &target.apim.to_string()));
+    let mut apim = ObservedApim {
+        service: apim_service,
+        ..ObservedApim::default()
+    };
+    for (ws, items) in &apis {
+        for item in items {
+            apim.apis.push(
+                ApimApi::from_arm(item, *ws)
+                    .map_err(|e| PassError::invalid_response("APIM API list", e.to_string()))?,
+            );
+        }
+    }
+    for (ws, items) in &sets {
+        for item in items {
+            apim.version_sets
+                .push(ApimVersionSet::from_arm(item, *ws).map_err(|e| {
+                    PassError::invalid_response("APIM version set list", e.to_string())
+                })?);
+        }
+    }
+    let apic = ObservedApiCenter {
+        environment,
+        apis: apic_apis,
+        details: BTreeMap::new(),
+    };
+    Ok((apim, apic))
+}
+
+fn properties_by_name(entities: Vec<ApicEntity>) -> BTreeMap<String, Value> {
+    entities
+        .into_iter()
+        .map(|e| (e.name, e.properties))
+        .collect()
+}
+
+/// Versions (with their definitions) and deployments of one API.
+async fn read_details<A: AzureSide>(
+    azure: &A,
+    target: &LinkTarget,
+    api: &str,
+) -> Result<ApiDetails, apilink_azure::AzureError> {
+    let (versions, deployments) = futures::try_join!(
+        azure.list_versions(target, api),
+        azure.list_deployments(target, api)
+    )?;
+    let definitions = futures::future::try_join_all(
+        versions
+            .iter()
+            .map(|v| azure.list_definitions(target, api, &v.name)),
+    )
+    .await?;
+    let versions = versions
+        .into_iter()
+        .zip(definitions)
+        .map(|(version, definitions)| {
+            (
+                version.name,
+                ObservedVersion {
+                    properties: version.properties,
+                    definitions: properties_by_name(definitions),
+                },
+            )
+        })
+        .collect();
+    Ok(ApiDetails {
+        versions,
+        deployments: properties_by_name(deployments),
+    })
+}
+
+/// The API Center API each exported APIM API belongs to, for failure reports.
+fn export_owners(desired: &DesiredState) -> HashMap<ApimApiRef, String> {
+    desired
+        .apis
+        .iter()
+        .flat_map(|api| {
+            api.versions
+                .iter()
+                .map(move |v| (v.source.clone(), api.name.clone()))
+        })
+        .collect()
+}
+
+/// Reads everything one pass needs. `full`: a full resync (every owned API's details,
+/// every definition exported).
+pub(crate) async fn observe<A: AzureSide>(
+    azure: &A,
+    target: &LinkTarget,
+    settings: &LinkSettings,
+    options: &EngineOptions,
+    full: bool,
+) -> Result<Observation, PassError> {
+    let concurrency = options.concurrency.max(1);
+    emit(options, ProgressEvent::PhaseStarted(Phase::Observe));
+    let (apim, mut apic) = read_sides(azure, target, settings, options).await?;
+    let desired = desired_state(settings, &apim);
+
+    let wanted = details_needed(settings, &desired, &apic, full);
+    emit(
+        options,
+        ProgressEvent::PhaseStarted(Phase::Details { apis: wanted.len() }),
+    );
+    let details: Vec<(String, ApiDetails)> = stream::iter(wanted)
+        .map(|api| async move {
+            let details = read_details(azure, target, &api).await.map_err(|e| {
+                PassError::from_azure(
+                    PassPhase::Observe,
+                    &format!("reading the children of API {api}"),
+                    &e,
+                )
+            })?;
+            emit(options, ProgressEvent::Step);
+            Ok::<_, PassError>((api, details))
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    let details_read = details.len();
+    apic.details.extend(details);
+
+    let requests = exports_needed(settings, &desired, &apic, full);
+    emit(
+        options,
+        ProgressEvent::PhaseStarted(Phase::Export {
+            definitions: requests.len(),
+        }),
+    );
+    let owners = export_owners(&desired);
+    let results: Vec<(ExportRequest, Result<Option<ExportedContent>, _>)> = stream::iter(requests)
+        .map(|request| async move {
+            let result = azure
+                .export_definition(target, &request.api, request.kind)
+                .await;
+            emit(options, ProgressEvent::Step);
+            (request, result)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut exports = Exports::new();
+    let mut contents = HashMap::new();
+    let mut failures = Vec::new();
+    let mut exported = 0;
+    for (request, result) in results {
+        match result {
+            Ok(Some(content)) => {
+                exported += 1;
+                exports.insert(
+                    request.api.clone(),
+                    ExportedDefinition {
+                        specification: content.specification.clone(),
+                        content_hash: content_hash(content.content.as_bytes()),
+                    },
+                );
+                contents.insert(request.api, content);
+            }
+            Ok(None) => {
+                tracing::debug!(api = %request.api, "APIM has no definition to export");
+            }
+            Err(e) => {
+                tracing::warn!(api = %request.api, error = %e, "export failed; content not imported this pass");
+                failures.push(OperationFailure::from_azure(
+                    format!("export {}", request.api),
+                    owners.get(&request.api).cloned(),
+                    &e,
+                ));
+            }
+        }
+    }
+    Ok(Observation {
+        apic,
+        desired,
+        exports,
+        contents,
+        failures,
+        details_read,
+        exported,
+    })
+}
+
+/// What a cleanup needs: the API list and the environment.
+pub(crate) async fn observe_for_cleanup<A: AzureSide>(
+    azure: &A,
+    target: &LinkTarget,
+    settings: &LinkSettings,
+) -> Result<ObservedApiCenter, PassError> {
+    let (apis, environment) = futures::try_join!(
+        async {
+            azure
+                .list_apis(target)
+                .await
+                .map_err(observe_error("listing API Center APIs"))
+        },
+        async {
+            azure
+                .get(
+                    target,
+                    &EntityPath::Environment {
+                        name: settings.environment_name.clone(),
+                    },
+                )
+                .await
+                .map_err(observe_error("reading the link's environment"))
+        }
+    )?;
+    Ok(ObservedApiCenter {
+        environment,
+        apis,
+        details: BTreeMap::new(),
+    })
+}

@@ -1,0 +1,61 @@
+//! How the engine runs a pass: parallelism, the write budget, the portal, progress.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::progress::Progress;
+
+/// The Azure portal of the public cloud; the environment's management portal URI is the
+/// APIM resource's page there.
+pub const PUBLIC_PORTAL: &str = "https://portal.azure.com";
+
+/// Limits on the writes (PUT, POST, DELETE) one pass sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriteBudget {
+    /// Stop writing after this many writes; what is left is reported as deferred and
+    /// planned again by the next pass. `None`: no limit.
+    pub max_writes_per_pass: Option<u64>,
+    /// Space writes to at most this many per second (ARM refills 10 writes/s per
+    /// principal). `None`: as fast as the client's concurrency allows.
+    pub writes_per_second: Option<f64>,
+}
+
+/// Engine settings shared by every pass.
+#[derive(Clone)]
+pub struct EngineOptions {
+    /// APIs worked on at once (detail reads, exports and writes; one API's writes
+    /// always run in order). The ARM client bounds requests in flight separately.
+    pub concurrency: usize,
+    pub write_budget: WriteBudget,
+    /// Azure portal base URL for the environment's management portal URI; `None`
+    /// leaves the URI out (e.g. for a sovereign cloud without a known portal).
+    pub portal_base: Option<String>,
+    /// Deadline of one importSpecification operation; `None`: the ARM client's.
+    pub import_deadline: Option<Duration>,
+    /// Receives progress events (the CLI draws a progress line from them).
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            write_budget: WriteBudget::default(),
+            portal_base: Some(PUBLIC_PORTAL.to_string()),
+            import_deadline: None,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("concurrency", &self.concurrency)
+            .field("write_budget", &self.write_budget)
+            .field("portal_base", &self.portal_base)
+            .field("import_deadline", &self.import_deadline)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,357 @@
+//! What a pass did: operations by entity and action, ARM calls, drift, warnings,
+//! failures and durations.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use apilink_azure::{ArmCallCounts, AzureError, ErrorClass};
+use apilink_core::Plan;
+use apilink_core::operation::Action;
+use apilink_core::ownership::EntityKind;
+use apilink_core::plan::{ApiCounts, Drift, Warning};
+use serde::{Serialize, Serializer};
+
+/// How much a sync pass reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PassMode {
+    /// Lists APIs and version sets; reads details and exports only where something
+    /// changed or is missing.
+    Light,
+    /// Also re-reads every owned API's children and re-exports every definition
+    /// (imports only changed content).
+    Full,
+}
+
+impl PassMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Light => "light",
+            Self::Full => "full",
+        }
+    }
+}
+
+/// What kind of pass a report describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PassKind {
+    Sync(PassMode),
+    /// Removal of everything the link owns (the link is being deleted).
+    Cleanup,
+}
+
+impl fmt::Display for PassKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sync(mode) => write!(f, "{} sync", mode.as_str()),
+            Self::Cleanup => f.write_str("cleanup"),
+        }
+    }
+}
+
+/// ARM requests of one pass (retries included), from the client's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmCalls {
+    pub reads: u64,
+    pub writes: u64,
+    pub deletes: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub throttle_wait_ms: u64,
+    /// Downloads of APIM export links (blob storage, not ARM).
+    pub link_downloads: u64,
+}
+
+impl ArmCalls {
+    /// The calls made between two snapshots of the client's counters.
+    pub fn between(before: &ArmCallCounts, after: &ArmCallCounts) -> Self {
+        Self {
+            reads: after.reads.saturating_sub(before.reads),
+            writes: after.writes.saturating_sub(before.writes),
+            deletes: after.deletes.saturating_sub(before.deletes),
+            retries: after.retries.saturating_sub(before.retries),
+            throttled: after.throttled.saturating_sub(before.throttled),
+            throttle_wait_ms: after
+                .throttle_wait_ms
+                .saturating_sub(before.throttle_wait_ms),
+            link_downloads: after.link_downloads.saturating_sub(before.link_downloads),
+        }
+    }
+
+    /// Writes and deletes: everything that changes Azure.
+    pub fn mutations(&self) -> u64 {
+        self.writes + self.deletes
+    }
+}
+
+/// What happened to the planned operations of one (entity, action).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationCounts {
+    pub planned: usize,
+    /// Executed with a write.
+    pub written: usize,
+    /// Executed, but the entity read right before writing needed nothing.
+    pub unchanged: usize,
+    pub failed: usize,
+    /// Not run: an earlier operation of the same API failed.
+    pub skipped: usize,
+    /// Not run: the write budget of the pass was used up.
+    pub deferred: usize,
+}
+
+/// One row of [`PassReport::operations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationTally {
+    pub entity: EntityKind,
+    pub action: Action,
+    #[serde(flatten)]
+    pub counts: OperationCounts,
+}
+
+fn class_name<S: Serializer>(class: &ErrorClass, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("{class:?}"))
+}
+
+/// An operation (or an export) that failed, with its classified error.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationFailure {
+    /// e.g. `create api apis/echo-1a2b3c4d`, or `export apis/echo` for an APIM export.
+    pub operation: String,
+    /// The API Center API the operation belongs to.
+    pub api: Option<String>,
+    #[serde(serialize_with = "class_name")]
+    pub class: ErrorClass,
+    /// Stable PascalCase reason (e.g. `AzureThrottled`, `AuthorizationFailed`).
+    pub reason: String,
+    pub message: String,
+    /// `x-ms-request-id` of the failing answer, for support cases.
+    pub request_id: Option<String>,
+    #[serde(skip)]
+    pub retry_after: Option<Duration>,
+}
+
+impl OperationFailure {
+    pub fn from_azure(operation: String, api: Option<String>, error: &AzureError) -> Self {
+        Self {
+            operation,
+            api,
+            class: error.class(),
+            reason: error.reason().to_string(),
+            message: error.to_string(),
+            request_id: error.request_id().map(str::to_string),
+            retry_after: error.requeue_hint(),
+        }
+    }
+
+    /// A failure the engine itself detected (e.g. an entity someone else took over).
+    pub fn new(
+        operation: String,
+        api: Option<String>,
+        class: ErrorClass,
+        reason: &str,
+        message: String,
+    ) -> Self {
+        Self {
+            operation,
+            api,
+            class,
+            reason: reason.to_string(),
+            message,
+            request_id: None,
+            retry_after: None,
+        }
+    }
+}
+
+impl fmt::Display for OperationFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.operation, self.reason, self.message)
+    }
+}
+
+fn millis<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Wall time of the phases of a pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassDurations {
+    /// Reading APIM and API Center, including details and exports.
+    #[serde(serialize_with = "millis", rename = "observeMs")]
+    pub observe: Duration,
+    #[serde(serialize_with = "millis", rename = "planMs")]
+    pub plan: Duration,
+    #[serde(serialize_with = "millis", rename = "applyMs")]
+    pub apply: Duration,
+    #[serde(serialize_with = "millis", rename = "totalMs")]
+    pub total: Duration,
+}
+
+/// The report of one pass (sync or cleanup).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassReport {
+    pub link: String,
+    pub kind: PassKind,
+    /// True when nothing was written (a plan or a dry run).
+    pub dry_run: bool,
+    pub apis: ApiCounts,
+    /// By entity and action, in a stable order.
+    pub operations: Vec<OperationTally>,
+    pub arm: ArmCalls,
+    /// APIs whose versions, definitions and deployments were read.
+    pub details_read: usize,
+    /// Definitions exported from APIM.
+    pub exports: usize,
+    /// Definitions whose content was imported into API Center.
+    pub imports: usize,
+    /// Owned entities changed in API Center behind the link's back, repaired (or to be
+    /// repaired by a dry run).
+    pub drift: Vec<Drift>,
+    pub warnings: Vec<Warning>,
+    pub failures: Vec<OperationFailure>,
+    pub durations: PassDurations,
+    /// The plan, kept for dry runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+}
+
+impl PassReport {
+    pub(crate) fn new(link: String, kind: PassKind) -> Self {
+        Self {
+            link,
+            kind,
+            dry_run: false,
+            apis: ApiCounts::default(),
+            operations: Vec::new(),
+            arm: ArmCalls::default(),
+            details_read: 0,
+            exports: 0,
+            imports: 0,
+            drift: Vec::new(),
+            warnings: Vec::new(),
+            failures: Vec::new(),
+            durations: PassDurations::default(),
+            plan: None,
+        }
+    }
+
+    /// Sum over every (entity, action).
+    pub fn totals(&self) -> OperationCounts {
+        self.operations
+            .iter()
+            .fold(OperationCounts::default(), |mut sum, t| {
+                sum.planned += t.counts.planned;
+                sum.written += t.counts.written;
+                sum.unchanged += t.counts.unchanged;
+                sum.failed += t.counts.failed;
+                sum.skipped += t.counts.skipped;
+                sum.deferred += t.counts.deferred;
+                sum
+            })
+    }
+
+    /// The counts of one (entity, action).
+    pub fn counts(&self, entity: EntityKind, action: Action) -> OperationCounts {
+        self.operations
+            .iter()
+            .find(|t| t.entity == entity && t.action == action)
+            .map(|t| t.counts)
+            .unwrap_or_default()
+    }
+
+    /// Operations not run because the write budget ran out.
+    pub fn deferred(&self) -> usize {
+        self.totals().deferred
+    }
+
+    /// True when the pass did everything it planned: nothing failed, nothing deferred.
+    pub fn is_complete(&self) -> bool {
+        self.failures.is_empty() && self.deferred() == 0
+    }
+
+    /// Writes per second reached while applying.
+    pub fn write_rate(&self) -> f64 {
+        let secs = self.durations.apply.as_secs_f64();
+        if secs > 0.0 {
+            self.arm.mutations() as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// One line for logs: `light sync ns/l: 3 written, 0 failed; ARM 12 reads, 3 writes`.
+    pub fn summary_line(&self) -> String {
+        let t = self.totals();
+        format!(
+            "{} {}: {} planned, {} written, {} unchanged, {} failed, {} skipped, {} deferred; \
+             ARM {} reads, {} writes, {} deletes; {} ms",
+            self.kind,
+            self.link,
+            t.planned,
+            t.written,
+            t.unchanged,
+            t.failed,
+            t.skipped,
+            t.deferred,
+            self.arm.reads,
+            self.arm.writes,
+            self.arm.deletes,
+            self.durations.total.as_millis()
+        )
+    }
+}
+
+/// A cleanup is reported like a sync pass.
+pub type CleanupReport = PassReport;
+
+/// Builds the operation table while a pass runs.
+#[derive(Debug, Default)]
+pub(crate) struct Tallies {
+    counts: BTreeMap<(EntityKind, Action), OperationCounts>,
+}
+
+/// The fate of one planned operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    Written,
+    Unchanged,
+    Failed,
+    Skipped,
+    Deferred,
+}
+
+impl Tallies {
+    pub fn planned(&mut self, entity: EntityKind, action: Action) {
+        self.counts.entry((entity, action)).or_default().planned += 1;
+    }
+
+    pub fn record(&mut self, entity: EntityKind, action: Action, fate: Fate) {
+        let counts = self.counts.entry((entity, action)).or_default();
+        match fate {
+            Fate::Written => counts.written += 1,
+            Fate::Unchanged => counts.unchanged += 1,
+            Fate::Failed => counts.failed += 1,
+            Fate::Skipped => counts.skipped += 1,
+            Fate::Deferred => counts.deferred += 1,
+        }
+    }
+
+    pub fn into_rows(self) -> Vec<OperationTally> {
+        self.counts
+            .into_iter()
+            .map(|((entity, action), counts)| OperationTally {
+                entity,
+                action,
+                counts,
+            })
+            .collect()
+    }
+}
