@@ -3,14 +3,14 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export APILINK_CACHE_DIR ?= $(HOME)/.cache/apilink
 
-.PHONY: demo test test-unit test-chart fmt-check lint bench emulator control-plane cluster-up cluster-down cluster-smoke build release
+.PHONY: demo test test-unit test-chart e2e fmt-check lint bench emulator control-plane cluster-up cluster-down cluster-smoke build release
 
 ## demo: run the main job end to end on the embedded ARM emulator
 demo:
 	$(CARGO) run --quiet --release -p apilink -- demo
 
 ## test: everything CI runs (unit, property, emulator-over-HTTP, chart and end-to-end tests)
-test: fmt-check test-unit test-chart
+test: fmt-check test-unit test-chart e2e
 
 ## test-unit: the Rust test suites of every crate
 test-unit:
@@ -39,6 +39,10 @@ build:
 
 release:
 	$(CARGO) build --release -p apilink
+
+## e2e: the real controller against a real kube-apiserver (built from Go modules) and the emulator
+e2e:
+	bash tests/e2e/run.sh
 
 ## control-plane: build etcd, kube-apiserver, kubectl and helm from Go modules (cached)
 control-plane:

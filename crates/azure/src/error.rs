@@ -309,6 +309,32 @@ impl AzureError {
         }
     }
 
+    /// What the user has to do, when the error says it: for `AuthorizationFailed`, the
+    /// built-in role that grants what apilink needs on the service that refused.
+    pub fn remedy(&self) -> Option<&'static str> {
+        if self.reason() != "AuthorizationFailed" {
+            return None;
+        }
+        let (path, message) = match self {
+            AzureError::Http(e) => (e.path.as_str(), e.error.message.as_str()),
+            _ => ("", self.arm_message().unwrap_or("")),
+        };
+        let names = |provider: &str| {
+            contains_ignore_case(message, provider) || contains_ignore_case(path, provider)
+        };
+        if names("Microsoft.ApiManagement") {
+            Some(
+                "grant the identity the \"API Management Service Reader Role\" (or Reader) on the APIM service",
+            )
+        } else if names("Microsoft.ApiCenter") {
+            Some(
+                "grant the identity the \"Azure API Center Service Contributor\" role (or Contributor) on the API Center service",
+            )
+        } else {
+            None
+        }
+    }
+
     /// `x-ms-request-id` of the failing answer, for support cases.
     pub fn request_id(&self) -> Option<&str> {
         match self {
@@ -365,6 +391,12 @@ pub fn classify(status: u16, code: &str) -> ErrorClass {
 }
 
 /// Stable PascalCase reason of an ARM answer.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .to_ascii_lowercase()
+        .contains(&needle.to_ascii_lowercase())
+}
+
 pub fn reason_for(status: u16, code: &str) -> &'static str {
     if code.eq_ignore_ascii_case(EXPORT_LINK_FAILED) {
         return EXPORT_LINK_FAILED;
@@ -589,5 +621,42 @@ mod tests {
         };
         assert_eq!(auth.class(), ErrorClass::NeedsUser);
         assert_eq!(auth.reason(), "AuthenticationFailed");
+    }
+
+    #[test]
+    fn authorization_failures_name_the_role_to_grant() {
+        let on = |path: &str| {
+            AzureError::Http(Box::new(HttpError {
+                method: "GET".into(),
+                path: path.into(),
+                status: 403,
+                error: ArmErrorBody {
+                    code: "AuthorizationFailed".into(),
+                    message: "does not have authorization to perform action".into(),
+                    ..Default::default()
+                },
+                request_id: None,
+                client_request_id: "cid".into(),
+                retry_after: None,
+            }))
+        };
+        let apim = on(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/x/apis",
+        );
+        assert!(
+            apim.remedy()
+                .unwrap()
+                .contains("API Management Service Reader")
+        );
+        let apic = on(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiCenter/services/c/workspaces/default/apis/a",
+        );
+        assert!(
+            apic.remedy()
+                .unwrap()
+                .contains("Azure API Center Service Contributor")
+        );
+        assert_eq!(http(403, "AuthorizationFailed").remedy(), None);
+        assert_eq!(http(429, "TooManyRequests").remedy(), None);
     }
 }

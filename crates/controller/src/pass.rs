@@ -16,7 +16,7 @@ use crate::credentials::{self, CredentialError};
 use crate::reconcile::{
     Context, ReconcileError, Step, add, link_key, report, requeue_until, timed_out, unix_seconds,
 };
-use crate::runner::{LinkRunner, RunError, SyncRequest};
+use crate::runner::{ErrorClass, LinkRunner, RunError, SyncRequest};
 use crate::schedule::{self, Due, DueInput, LinkMemory, Periods, Trigger};
 use crate::status;
 
@@ -282,8 +282,10 @@ pub(crate) async fn sync<R: LinkRunner>(
     }
 }
 
-/// The verdict after a failed pass: stalled when nothing will clear it, past the
-/// convergence bound when no full pass succeeded in time, else retrying.
+/// The verdict after a failed pass: stalled when only the user can clear it (a spec,
+/// credential or permission problem — permissions are still probed slowly, see
+/// [`schedule::backoff`], because role assignments take minutes to propagate), past
+/// the convergence bound when no full pass succeeded in time, else retrying.
 fn failure_verdict(
     err: &RunError,
     link: &ApiSourceLink,
@@ -291,7 +293,7 @@ fn failure_verdict(
     periods: Periods,
     now: Timestamp,
 ) -> Verdict {
-    if err.is_terminal() {
+    if err.class == ErrorClass::NeedsUser {
         return Verdict::Stalled {
             reason: err.reason.clone(),
             message: err.message.clone(),

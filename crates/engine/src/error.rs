@@ -67,7 +67,10 @@ impl PassError {
             phase,
             class: error.class(),
             reason: error.reason().to_string(),
-            message: format!("{context}: {error}"),
+            message: match error.remedy() {
+                Some(remedy) => format!("{context}: {error}; {remedy}"),
+                None => format!("{context}: {error}"),
+            },
             retry_after: error.requeue_hint(),
             report: None,
         }
