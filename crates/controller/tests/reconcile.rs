@@ -570,3 +570,58 @@ async fn a_hung_pass_is_abandoned_and_retried() {
     assert_eq!(condition(status, "Ready").unwrap()["reason"], "PassTimeout");
     assert_eq!(condition(status, "Reconciling").unwrap()["status"], "True");
 }
+
+#[tokio::test]
+async fn permission_problems_stall_but_are_probed_slowly() {
+    let api = FakeApi::accepting();
+    let runner = Arc::new(ScriptedRunner::default());
+    let denied = || {
+        RunError::new(
+            ErrorClass::NeedsUser,
+            "AuthorizationFailed",
+            "reading APIM: 403 AuthorizationFailed; grant the identity the \"API Management Service Reader Role\"",
+        )
+        .with_retry_after(Duration::from_secs(180))
+    };
+    runner.then_sync(Err(denied())).then_sync(Err(denied()));
+    let clock = TestClock::new();
+    let ctx = context(&api, runner.clone(), &clock);
+    let live = link(&[FINALIZER], None);
+
+    let action = reconcile_once(&live, &ctx).await.unwrap();
+    assert_eq!(
+        requeue_secs(&action),
+        Some(180.0),
+        "role assignments propagate in minutes: probe again, slowly"
+    );
+    let seen = api.take();
+    let status = &status_patches(&seen).last().unwrap().body["status"];
+    let stalled = condition(status, "Stalled").expect("a permission problem stalls the link");
+    assert_eq!(stalled["status"], "True");
+    assert_eq!(stalled["reason"], "AuthorizationFailed");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains("API Management Service Reader")
+    );
+    assert!(condition(status, "Reconciling").is_none());
+    let ready = condition(status, "Ready").unwrap();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("AuthorizationFailed"))
+    );
+
+    // No retry storm: reconciles before the probe time do not call Azure.
+    let stalled_link = with_applied_status(&live, &seen);
+    clock.advance(Duration::from_secs(60));
+    reconcile_once(&stalled_link, &ctx).await.unwrap();
+    assert_eq!(runner.calls().len(), 1);
+    clock.advance(Duration::from_secs(121));
+    reconcile_once(&stalled_link, &ctx).await.unwrap();
+    assert_eq!(
+        runner.calls().len(),
+        2,
+        "the slow probe runs once the time comes"
+    );
+}
