@@ -73,7 +73,7 @@ fn parse_template(url_template: &str) -> Template {
     }
 }
 
-fn braces(text: &str) -> Vec<String> {
+pub(crate) fn braces(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find('{') {
@@ -103,6 +103,47 @@ fn insert_info(doc: &mut Map<String, Value>, info: &DocInfo<'_>) {
     doc.insert("info".into(), Value::Object(i));
 }
 
+/// The members both OpenAPI versions open an operation with.
+fn operation_head(op: &Operation) -> Map<String, Value> {
+    let mut operation = Map::new();
+    operation.insert("summary".into(), json!(op.display_name));
+    if let Some(d) = &op.description {
+        operation.insert("description".into(), json!(d));
+    }
+    operation.insert("operationId".into(), json!(op.name));
+    operation
+}
+
+/// Adds `operation` (closed with its `responses`) under `path` and its method.
+fn add_operation(
+    paths: &mut Map<String, Value>,
+    path: String,
+    method: &str,
+    mut operation: Map<String, Value>,
+) {
+    operation.insert("responses".into(), json!({"200": {"description": "OK"}}));
+    let entry = paths
+        .entry(path)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(methods) = entry {
+        methods.insert(method.to_ascii_lowercase(), Value::Object(operation));
+    }
+}
+
+/// The subscription-key schemes APIM states (`securitySchemes` in OpenAPI 3,
+/// `securityDefinitions` in Swagger 2).
+fn api_key_schemes() -> Value {
+    json!({
+        "apiKeyHeader": {"type": "apiKey", "name": "Ocp-Apim-Subscription-Key", "in": "header"},
+        "apiKeyQuery": {"type": "apiKey", "name": "subscription-key", "in": "query"}
+    })
+}
+
+/// Either subscription-key scheme admits a call.
+fn api_key_requirements() -> Value {
+    json!([{"apiKeyHeader": []}, {"apiKeyQuery": []}])
+}
+
 /// OpenAPI 3.0 as a JSON value (serialized as JSON or YAML by the caller).
 pub(crate) fn openapi3(info: &DocInfo<'_>) -> Value {
     if let Some(Literal::OpenApi3(literal)) = &info.revision.literal {
@@ -122,12 +163,7 @@ pub(crate) fn openapi3(info: &DocInfo<'_>) -> Value {
         parameters.extend(t.query_params.iter().map(
             |p| json!({"name": p, "in": "query", "required": false, "schema": {"type": "string"}}),
         ));
-        let mut operation = Map::new();
-        operation.insert("summary".into(), json!(op.display_name));
-        if let Some(d) = &op.description {
-            operation.insert("description".into(), json!(d));
-        }
-        operation.insert("operationId".into(), json!(op.name));
+        let mut operation = operation_head(op);
         if !parameters.is_empty() {
             operation.insert("parameters".into(), Value::Array(parameters));
         }
@@ -137,13 +173,7 @@ pub(crate) fn openapi3(info: &DocInfo<'_>) -> Value {
                 json!({"content": {"application/json": {"schema": {"type": "object"}}}}),
             );
         }
-        operation.insert("responses".into(), json!({"200": {"description": "OK"}}));
-        let entry = paths
-            .entry(t.path)
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(methods) = entry {
-            methods.insert(op.method.to_ascii_lowercase(), Value::Object(operation));
-        }
+        add_operation(&mut paths, t.path, &op.method, operation);
     }
     let mut doc = Map::new();
     doc.insert("openapi".into(), json!("3.0.1"));
@@ -152,15 +182,9 @@ pub(crate) fn openapi3(info: &DocInfo<'_>) -> Value {
     doc.insert("paths".into(), Value::Object(paths));
     doc.insert(
         "components".into(),
-        json!({"securitySchemes": {
-            "apiKeyHeader": {"type": "apiKey", "name": "Ocp-Apim-Subscription-Key", "in": "header"},
-            "apiKeyQuery": {"type": "apiKey", "name": "subscription-key", "in": "query"}
-        }}),
+        json!({ "securitySchemes": api_key_schemes() }),
     );
-    doc.insert(
-        "security".into(),
-        json!([{"apiKeyHeader": []}, {"apiKeyQuery": []}]),
-    );
+    doc.insert("security".into(), api_key_requirements());
     Value::Object(doc)
 }
 
@@ -190,20 +214,9 @@ pub(crate) fn swagger2(info: &DocInfo<'_>) -> Value {
         if has_body(&op.method) {
             parameters.push(json!({"name": "body", "in": "body", "schema": {"type": "object"}}));
         }
-        let mut operation = Map::new();
-        operation.insert("summary".into(), json!(op.display_name));
-        if let Some(d) = &op.description {
-            operation.insert("description".into(), json!(d));
-        }
-        operation.insert("operationId".into(), json!(op.name));
+        let mut operation = operation_head(op);
         operation.insert("parameters".into(), Value::Array(parameters));
-        operation.insert("responses".into(), json!({"200": {"description": "OK"}}));
-        let entry = paths
-            .entry(t.path)
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(methods) = entry {
-            methods.insert(op.method.to_ascii_lowercase(), Value::Object(operation));
-        }
+        add_operation(&mut paths, t.path, &op.method, operation);
     }
     let mut doc = Map::new();
     doc.insert("swagger".into(), json!("2.0"));
@@ -214,17 +227,8 @@ pub(crate) fn swagger2(info: &DocInfo<'_>) -> Value {
     doc.insert("consumes".into(), json!(["application/json"]));
     doc.insert("produces".into(), json!(["application/json"]));
     doc.insert("paths".into(), Value::Object(paths));
-    doc.insert(
-        "securityDefinitions".into(),
-        json!({
-            "apiKeyHeader": {"type": "apiKey", "name": "Ocp-Apim-Subscription-Key", "in": "header"},
-            "apiKeyQuery": {"type": "apiKey", "name": "subscription-key", "in": "query"}
-        }),
-    );
-    doc.insert(
-        "security".into(),
-        json!([{"apiKeyHeader": []}, {"apiKeyQuery": []}]),
-    );
+    doc.insert("securityDefinitions".into(), api_key_schemes());
+    doc.insert("security".into(), api_key_requirements());
     Value::Object(doc)
 }
 
@@ -253,6 +257,13 @@ fn xml_name(text: &str) -> String {
         out.insert(0, 'N');
     }
     out
+}
+
+/// Appends one piece per operation, made from the operation and its XML-safe name.
+fn push_each(out: &mut String, ops: &[Operation], piece: impl Fn(&Operation, &str) -> String) {
+    for op in ops {
+        out.push_str(&piece(op, &xml_name(&op.name)));
+    }
 }
 
 /// WADL for http APIs.
@@ -305,37 +316,33 @@ pub(crate) fn wsdl(info: &DocInfo<'_>) -> String {
     out.push_str(&format!(
         "  <wsdl:types>\n    <s:schema elementFormDefault=\"qualified\" targetNamespace=\"{ns}\">\n"
     ));
-    for op in ops {
-        let name = xml_name(&op.name);
-        out.push_str(&format!(
+    push_each(&mut out, ops, |_, name| {
+        format!(
             "      <s:element name=\"{name}\"><s:complexType><s:sequence><s:element minOccurs=\"0\" name=\"request\" type=\"s:string\"/></s:sequence></s:complexType></s:element>\n      <s:element name=\"{name}Response\"><s:complexType><s:sequence><s:element minOccurs=\"0\" name=\"{name}Result\" type=\"s:string\"/></s:sequence></s:complexType></s:element>\n"
-        ));
-    }
+        )
+    });
     out.push_str("    </s:schema>\n  </wsdl:types>\n");
-    for op in ops {
-        let name = xml_name(&op.name);
-        out.push_str(&format!(
+    push_each(&mut out, ops, |_, name| {
+        format!(
             "  <wsdl:message name=\"{name}SoapIn\"><wsdl:part name=\"parameters\" element=\"tns:{name}\"/></wsdl:message>\n  <wsdl:message name=\"{name}SoapOut\"><wsdl:part name=\"parameters\" element=\"tns:{name}Response\"/></wsdl:message>\n"
-        ));
-    }
+        )
+    });
     out.push_str(&format!("  <wsdl:portType name=\"{service}Soap\">\n"));
-    for op in ops {
-        let name = xml_name(&op.name);
-        out.push_str(&format!(
+    push_each(&mut out, ops, |op, name| {
+        format!(
             "    <wsdl:operation name=\"{name}\">\n      <wsdl:documentation>{}</wsdl:documentation>\n      <wsdl:input message=\"tns:{name}SoapIn\"/>\n      <wsdl:output message=\"tns:{name}SoapOut\"/>\n    </wsdl:operation>\n",
             xml_escape(&op.display_name)
-        ));
-    }
+        )
+    });
     out.push_str("  </wsdl:portType>\n");
     out.push_str(&format!(
         "  <wsdl:binding name=\"{service}Soap\" type=\"tns:{service}Soap\">\n    <soap:binding transport=\"http://schemas.xmlsoap.org/soap/http\"/>\n"
     ));
-    for op in ops {
-        let name = xml_name(&op.name);
-        out.push_str(&format!(
+    push_each(&mut out, ops, |_, name| {
+        format!(
             "    <wsdl:operation name=\"{name}\">\n      <soap:operation soapAction=\"{ns}/{name}\" style=\"document\"/>\n      <wsdl:input><soap:body use=\"literal\"/></wsdl:input>\n      <wsdl:output><soap:body use=\"literal\"/></wsdl:output>\n    </wsdl:operation>\n"
-        ));
-    }
+        )
+    });
     out.push_str("  </wsdl:binding>\n");
     out.push_str(&format!(
         "  <wsdl:service name=\"{service}\">\n    <wsdl:port name=\"{service}Soap\" binding=\"tns:{service}Soap\">\n      <soap:address location=\"{}\"/>\n    </wsdl:port>\n  </wsdl:service>\n</wsdl:definitions>\n",
@@ -431,20 +438,18 @@ pub(crate) fn proto(info: &DocInfo<'_>) -> String {
         "syntax = \"proto3\";\n\n// {}\npackage {package};\n\nservice {service} {{\n",
         info.title()
     );
-    for op in info.ops() {
-        let name = xml_name(&op.name);
-        out.push_str(&format!(
+    push_each(&mut out, info.ops(), |op, name| {
+        format!(
             "  // {}\n  rpc {name} ({name}Request) returns ({name}Reply);\n",
             op.display_name
-        ));
-    }
+        )
+    });
     out.push_str("}\n");
-    for op in info.ops() {
-        let name = xml_name(&op.name);
-        out.push_str(&format!(
+    push_each(&mut out, info.ops(), |_, name| {
+        format!(
             "\nmessage {name}Request {{\n  string id = 1;\n}}\n\nmessage {name}Reply {{\n  string result = 1;\n}}\n"
-        ));
-    }
+        )
+    });
     out
 }
 

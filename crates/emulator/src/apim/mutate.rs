@@ -8,7 +8,7 @@ use super::literal;
 use super::load::{
     self, Generations, OperationCache, build_api, build_version_set, check_unique_route,
 };
-use super::model::{ApimState, Revision, Scope, key, split_revision};
+use super::model::{Api, ApimState, Revision, Scope, key, split_revision};
 use super::seed::{ApiSeed, OperationSeed, VersionSetSeed, operations_of};
 
 /// Changes to an API's current revision; absent members stay as they are.
@@ -188,6 +188,49 @@ fn replace_definition(
     Ok(())
 }
 
+/// Changes a copy of API `api_id` and stores it only when `change` succeeds, so a change
+/// that fails a check (a bad patch, a clashing route) leaves the model as it was.
+fn change_api<T>(
+    state: &mut ApimState,
+    service: &str,
+    workspace: Option<&str>,
+    api_id: &str,
+    change: impl FnOnce(&Scope, &str, &mut Api) -> Result<T, ApimError>,
+) -> Result<T, ApimError> {
+    let id = plain_id(api_id)?;
+    let scope = scope_mut(state, service, workspace)?;
+    let mut api = scope
+        .apis
+        .get(&key(id))
+        .cloned()
+        .ok_or_else(|| api_not_found(id))?;
+    let changed = change(scope, id, &mut api)?;
+    scope.apis.insert(key(id), api);
+    Ok(changed)
+}
+
+fn api_not_found(id: &str) -> ApimError {
+    ApimError::NotFound(format!("API '{id}'"))
+}
+
+fn current_revision_not_found(id: &str) -> ApimError {
+    ApimError::NotFound(format!("current revision of '{id}'"))
+}
+
+fn current_revision_mut<'a>(api: &'a mut Api, id: &str) -> Result<&'a mut Revision, ApimError> {
+    let current = api.current;
+    api.revisions
+        .get_mut(&current)
+        .ok_or_else(|| current_revision_not_found(id))
+}
+
+/// A changed revision reads differently, so it gets a new `updated` time and generation
+/// (hence a new ETag).
+fn touch(rev: &mut Revision, generations: &mut Generations<'_>) {
+    rev.updated = Timestamp::now();
+    rev.generation = generations.next();
+}
+
 pub(crate) fn update_api(
     state: &mut ApimState,
     generations: &mut Generations<'_>,
@@ -196,24 +239,12 @@ pub(crate) fn update_api(
     api_id: &str,
     patch: &ApiPatch,
 ) -> Result<(), ApimError> {
-    let id = plain_id(api_id)?;
-    let scope = scope_mut(state, service, workspace)?;
-    let mut api = scope
-        .apis
-        .get(&key(id))
-        .cloned()
-        .ok_or_else(|| ApimError::NotFound(format!("API '{id}'")))?;
-    let current = api.current;
-    let rev = api
-        .revisions
-        .get_mut(&current)
-        .ok_or_else(|| ApimError::NotFound(format!("current revision of '{id}'")))?;
-    apply_patch(rev, patch, scope, id)?;
-    rev.updated = Timestamp::now();
-    rev.generation = generations.next();
-    check_unique_route(scope, &api)?;
-    scope.apis.insert(key(id), api);
-    Ok(())
+    change_api(state, service, workspace, api_id, |scope, id, api| {
+        let rev = current_revision_mut(api, id)?;
+        apply_patch(rev, patch, scope, id)?;
+        touch(rev, generations);
+        check_unique_route(scope, api)
+    })
 }
 
 pub(crate) fn delete_api(
@@ -228,7 +259,7 @@ pub(crate) fn delete_api(
         .apis
         .remove(&key(id))
         .map(|_| ())
-        .ok_or_else(|| ApimError::NotFound(format!("API '{id}'")))
+        .ok_or_else(|| api_not_found(id))
 }
 
 pub(crate) fn add_revision(
@@ -239,40 +270,32 @@ pub(crate) fn add_revision(
     api_id: &str,
     new: &NewRevision,
 ) -> Result<u32, ApimError> {
-    let id = plain_id(api_id)?;
-    let scope = scope_mut(state, service, workspace)?;
-    let mut api = scope
-        .apis
-        .get(&key(id))
-        .cloned()
-        .ok_or_else(|| ApimError::NotFound(format!("API '{id}'")))?;
-    let highest = api.revisions.keys().next_back().unwrap_or(0);
-    let number = new.rev.unwrap_or(highest + 1);
-    if number == 0 || api.revisions.contains_key(&number) {
-        return Err(ApimError::Conflict(format!(
-            "API '{id}' already has revision {number}"
-        )));
-    }
-    let mut rev = api
-        .current_revision()
-        .cloned()
-        .ok_or_else(|| ApimError::NotFound(format!("current revision of '{id}'")))?;
-    rev.rev = number;
-    rev.revision_description = new.description.clone();
-    if let Some(changes) = &new.changes {
-        apply_patch(&mut rev, changes, scope, id)?;
-    }
-    let now = Timestamp::now();
-    rev.created = now;
-    rev.updated = now;
-    rev.generation = generations.next();
-    api.revisions.insert(number, rev);
-    if new.make_current {
-        api.current = number;
-        check_unique_route(scope, &api)?;
-    }
-    scope.apis.insert(key(id), api);
-    Ok(number)
+    change_api(state, service, workspace, api_id, |scope, id, api| {
+        let highest = api.revisions.keys().next_back().unwrap_or(0);
+        let number = new.rev.unwrap_or(highest + 1);
+        if number == 0 || api.revisions.contains_key(&number) {
+            return Err(ApimError::Conflict(format!(
+                "API '{id}' already has revision {number}"
+            )));
+        }
+        let mut rev = api
+            .current_revision()
+            .cloned()
+            .ok_or_else(|| current_revision_not_found(id))?;
+        rev.rev = number;
+        rev.revision_description = new.description.clone();
+        if let Some(changes) = &new.changes {
+            apply_patch(&mut rev, changes, scope, id)?;
+        }
+        touch(&mut rev, generations);
+        rev.created = rev.updated;
+        api.revisions.insert(number, rev);
+        if new.make_current {
+            api.current = number;
+            check_unique_route(scope, api)?;
+        }
+        Ok(number)
+    })
 }
 
 pub(crate) fn make_current(
@@ -283,28 +306,20 @@ pub(crate) fn make_current(
     api_id: &str,
     rev: u32,
 ) -> Result<(), ApimError> {
-    let id = plain_id(api_id)?;
-    let scope = scope_mut(state, service, workspace)?;
-    let mut api = scope
-        .apis
-        .get(&key(id))
-        .cloned()
-        .ok_or_else(|| ApimError::NotFound(format!("API '{id}'")))?;
-    if !api.revisions.contains_key(&rev) {
-        return Err(ApimError::NotFound(format!("revision {rev} of API '{id}'")));
-    }
-    let previous = api.current;
-    api.current = rev;
-    // Both revisions change how they read (isCurrent, id), so both get new ETags.
-    for r in [previous, rev] {
-        if let Some(revision) = api.revisions.get_mut(&r) {
-            revision.generation = generations.next();
-            revision.updated = Timestamp::now();
+    change_api(state, service, workspace, api_id, |scope, id, api| {
+        if !api.revisions.contains_key(&rev) {
+            return Err(ApimError::NotFound(format!("revision {rev} of API '{id}'")));
         }
-    }
-    check_unique_route(scope, &api)?;
-    scope.apis.insert(key(id), api);
-    Ok(())
+        let previous = api.current;
+        api.current = rev;
+        // Both revisions change how they read (isCurrent, id), so both get new ETags.
+        for r in [previous, rev] {
+            if let Some(revision) = api.revisions.get_mut(&r) {
+                touch(revision, generations);
+            }
+        }
+        check_unique_route(scope, api)
+    })
 }
 
 pub(crate) fn set_definition(
@@ -320,26 +335,17 @@ pub(crate) fn set_definition(
             "give `operations` or `content` for the definition".into(),
         ));
     }
-    let id = plain_id(api_id)?;
-    let scope = scope_mut(state, service, workspace)?;
-    let api = scope
-        .apis
-        .get_mut(&key(id))
-        .ok_or_else(|| ApimError::NotFound(format!("API '{id}'")))?;
-    let current = api.current;
-    let rev = api
-        .revisions
-        .get_mut(&current)
-        .ok_or_else(|| ApimError::NotFound(format!("current revision of '{id}'")))?;
-    replace_definition(
-        rev,
-        definition.operations.as_deref(),
-        definition.content.as_deref(),
-        id,
-    )?;
-    rev.updated = Timestamp::now();
-    rev.generation = generations.next();
-    Ok(())
+    change_api(state, service, workspace, api_id, |_, id, api| {
+        let rev = current_revision_mut(api, id)?;
+        replace_definition(
+            rev,
+            definition.operations.as_deref(),
+            definition.content.as_deref(),
+            id,
+        )?;
+        touch(rev, generations);
+        Ok(())
+    })
 }
 
 pub(crate) fn upsert_version_set(

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::documents::braces;
 use super::model::{Api, Operation, Revision, Service, VersionSet, VersioningScheme, Workspace};
 
 /// Where an entity lives: the service level or one workspace.
@@ -300,19 +301,6 @@ pub(crate) fn operation_json(scope: &ScopeRef<'_>, api_name: &str, op: &Operatio
         "name": op.name,
         "properties": Value::Object(p),
     })
-}
-
-fn braces(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else {
-            break;
-        };
-        out.push(rest[start + 1..start + len].to_string());
-        rest = &rest[start + len + 1..];
-    }
-    out
 }
 
 pub(crate) fn schema_json(

@@ -1,11 +1,14 @@
 //! The ARM routes of Microsoft.ApiManagement the emulator serves (reads only: apilink
 //! never writes APIM; changes come through the admin routes).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use std::convert::Infallible;
+
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -115,12 +118,6 @@ fn validation(target: &str, message: impl Into<String>) -> ArmError {
     ArmError::new(StatusCode::BAD_REQUEST, "ValidationError", message).with_target(target)
 }
 
-fn query_map(raw: Option<String>) -> HashMap<String, String> {
-    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
 pub(crate) fn authority(headers: &HeaderMap) -> String {
     headers
         .get(header::HOST)
@@ -131,6 +128,15 @@ pub(crate) fn authority(headers: &HeaderMap) -> String {
 
 fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> &'a str {
     params.get(name).map(String::as_str).unwrap_or("")
+}
+
+/// The entity `name` names (names are case-insensitive), or a 404 saying `missing`.
+fn by_name<'a, V>(
+    entities: &'a BTreeMap<String, V>,
+    name: &str,
+    missing: &'static str,
+) -> Result<&'a V, ArmError> {
+    entities.get(&key(name)).ok_or_else(|| not_found(missing))
 }
 
 fn with_service<T>(
@@ -164,10 +170,7 @@ fn with_scope<T>(
             f(&scope, &service.root)
         }
         Some(ws) => {
-            let workspace = service
-                .workspaces
-                .get(&key(ws))
-                .ok_or_else(|| not_found("Workspace not found."))?;
+            let workspace = by_name(&service.workspaces, ws, "Workspace not found.")?;
             let scope = ScopeRef {
                 service,
                 workspace: Some(workspace),
@@ -206,22 +209,9 @@ fn paging(query: &HashMap<String, String>, page_size: usize) -> Result<(usize, u
     Ok((top, skip))
 }
 
-fn parse_filter(
-    query: &HashMap<String, String>,
-    fields: &[&str],
-) -> Result<Option<Filter>, ArmError> {
-    query
-        .get("$filter")
-        .filter(|f| !f.trim().is_empty())
-        .map(|f| {
-            Filter::parse(f, fields).map_err(|e| {
-                validation(
-                    "$filter",
-                    format!("Invalid filter clause specified: '{f}': {e}."),
-                )
-            })
-        })
-        .transpose()
+/// Whether `filter` (if any) admits the item whose fields `field` gives.
+fn admits(filter: Option<&Filter>, field: &dyn Fn(&str) -> FieldValue) -> bool {
+    filter.is_none_or(|f| f.matches(field))
 }
 
 /// How a page ends: APIM sometimes answers `"nextLink": ""` on the last page, sometimes
@@ -232,27 +222,72 @@ enum LastPage {
     NoNextLink,
 }
 
-struct Page<'a> {
-    uri: &'a Uri,
-    authority: &'a str,
-    query: &'a HashMap<String, String>,
-    top: usize,
-    skip: usize,
-    last: LastPage,
+/// What a read asks for beyond its path: the query, and the host and path that
+/// `nextLink` and export links point back to.
+struct ReadQuery {
+    uri: Uri,
+    authority: String,
+    query: HashMap<String, String>,
 }
 
-impl Page<'_> {
-    fn answer(&self, items: Vec<Value>, total: usize) -> Response {
+impl<S: Send + Sync> FromRequestParts<S> for ReadQuery {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        let query = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+        Ok(Self {
+            uri: parts.uri.clone(),
+            authority: authority(&parts.headers),
+            query,
+        })
+    }
+}
+
+impl ReadQuery {
+    /// A boolean query option such as `expandApiVersionSet=true`.
+    fn flag(&self, name: &str) -> bool {
+        self.query
+            .get(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    fn filter(&self, fields: &[&str]) -> Result<Option<Filter>, ArmError> {
+        self.query
+            .get("$filter")
+            .filter(|f| !f.trim().is_empty())
+            .map(|f| {
+                Filter::parse(f, fields).map_err(|e| {
+                    validation(
+                        "$filter",
+                        format!("Invalid filter clause specified: '{f}': {e}."),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// The page of `matching` that `$top`/`$skip` select, each item rendered by `render`.
+    fn page<T>(
+        &self,
+        page_size: usize,
+        last: LastPage,
+        matching: impl Iterator<Item = T>,
+        render: impl FnMut(T) -> Value,
+    ) -> Result<Response, ArmError> {
+        let (top, skip) = paging(&self.query, page_size)?;
+        let (items, total) = page_of(matching, top, skip);
+        let items: Vec<Value> = items.into_iter().map(render).collect();
         let mut body = json!({ "value": items, "count": total });
-        let next_skip = self.skip + self.top;
+        let next_skip = skip + top;
         if next_skip < total {
             let mut link = format!(
-                "https://{}{}?api-version={APIM_API_VERSION}&$top={}&$skip={next_skip}",
+                "https://{}{}?api-version={APIM_API_VERSION}&$top={top}&$skip={next_skip}",
                 self.authority,
                 self.uri.path(),
-                self.top
             );
-            for (name, value) in self.query {
+            for (name, value) in &self.query {
                 if matches!(name.as_str(), "$filter" | "expandApiVersionSet" | "tags") {
                     let value: String =
                         url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
@@ -260,10 +295,10 @@ impl Page<'_> {
                 }
             }
             body["nextLink"] = json!(link);
-        } else if let LastPage::EmptyNextLink = self.last {
+        } else if let LastPage::EmptyNextLink = last {
             body["nextLink"] = json!("");
         }
-        axum::Json(body).into_response()
+        Ok(axum::Json(body).into_response())
     }
 }
 
@@ -300,40 +335,20 @@ async fn get_service(State(ctx): Ctx, Path(params): Params) -> Response {
     }))
 }
 
-async fn list_workspaces(
-    State(ctx): Ctx,
-    Path(params): Params,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let query = query_map(raw);
-    let authority = authority(&headers);
+async fn list_workspaces(State(ctx): Ctx, Path(params): Params, read: ReadQuery) -> Response {
     respond(with_service(&ctx, &params, |s, id| {
-        let (top, skip) = paging(&query, ctx.page_size)?;
-        let (items, total) = page_of(s.workspaces.values(), top, skip);
-        let items = items
-            .into_iter()
-            .map(|w| render::workspace_json(&id, w))
-            .collect();
-        let page = Page {
-            uri: &uri,
-            authority: &authority,
-            query: &query,
-            top,
-            skip,
-            last: LastPage::NoNextLink,
-        };
-        Ok(page.answer(items, total))
+        read.page(
+            ctx.page_size,
+            LastPage::NoNextLink,
+            s.workspaces.values(),
+            |w| render::workspace_json(&id, w),
+        )
     }))
 }
 
 async fn get_workspace(State(ctx): Ctx, Path(params): Params) -> Response {
     respond(with_service(&ctx, &params, |s, id| {
-        let w = s
-            .workspaces
-            .get(&key(param(&params, "ws")))
-            .ok_or_else(|| not_found("Workspace not found."))?;
+        let w = by_name(&s.workspaces, param(&params, "ws"), "Workspace not found.")?;
         Ok(axum::Json(render::workspace_json(&id, w)).into_response())
     }))
 }
@@ -363,56 +378,32 @@ fn api_field(scope: &ScopeRef<'_>, api: &Api, rev: &Revision, name: &str) -> Fie
     }
 }
 
-async fn list_apis(
-    State(ctx): Ctx,
-    Path(params): Params,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let query = query_map(raw);
-    let authority = authority(&headers);
+async fn list_apis(State(ctx): Ctx, Path(params): Params, read: ReadQuery) -> Response {
     respond(with_scope(&ctx, &params, |scope_ref, scope| {
-        let filter = parse_filter(&query, API_FIELDS)?;
-        let (top, skip) = paging(&query, ctx.page_size)?;
-        let expand = query
-            .get("expandApiVersionSet")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let filter = read.filter(API_FIELDS)?;
+        let expand = read.flag("expandApiVersionSet");
         let matching = scope
             .apis
             .values()
             .flat_map(|api| api.revisions.values().map(move |rev| (api, rev)))
             .filter(|(api, rev)| {
-                filter
-                    .as_ref()
-                    .is_none_or(|f| f.matches(&|name| api_field(scope_ref, api, rev, name)))
+                admits(filter.as_ref(), &|name| {
+                    api_field(scope_ref, api, rev, name)
+                })
             });
-        let (items, total) = page_of(matching, top, skip);
-        let items = items
-            .into_iter()
-            .map(|(api, rev)| {
-                render::api_json(scope_ref, api, rev, &revision_name(api, rev), expand)
-            })
-            .collect();
-        let page = Page {
-            uri: &uri,
-            authority: &authority,
-            query: &query,
-            top,
-            skip,
-            last: LastPage::EmptyNextLink,
-        };
-        Ok(page.answer(items, total))
+        read.page(
+            ctx.page_size,
+            LastPage::EmptyNextLink,
+            matching,
+            |(api, rev)| render::api_json(scope_ref, api, rev, &revision_name(api, rev), expand),
+        )
     }))
 }
 
 /// The API and revision an `{apiId}` path segment names (`echo` or `echo;rev=2`).
 fn lookup<'a>(scope: &'a Scope, api_param: &str) -> Result<(&'a Api, &'a Revision), ArmError> {
     let (id, rev) = split_revision(api_param).map_err(|_| not_found("Api not found."))?;
-    let api = scope
-        .apis
-        .get(&key(id))
-        .ok_or_else(|| not_found("Api not found."))?;
+    let api = by_name(&scope.apis, id, "Api not found.")?;
     let rev = api
         .revisions
         .get(&rev.unwrap_or(api.current))
@@ -420,22 +411,12 @@ fn lookup<'a>(scope: &'a Scope, api_param: &str) -> Result<(&'a Api, &'a Revisio
     Ok((api, rev))
 }
 
-async fn get_api(
-    State(ctx): Ctx,
-    Path(params): Params,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let query = query_map(raw);
-    let authority = authority(&headers);
+async fn get_api(State(ctx): Ctx, Path(params): Params, read: ReadQuery) -> Response {
     respond(with_scope(&ctx, &params, |scope_ref, scope| {
         let name = param(&params, "api");
         let (api, rev) = lookup(scope, name)?;
-        if query
-            .get("export")
-            .is_some_and(|e| e.eq_ignore_ascii_case("true"))
-        {
-            let format = query.get("format").ok_or_else(|| {
+        if read.flag("export") {
+            let format = read.query.get("format").ok_or_else(|| {
                 validation(
                     "format",
                     "The 'format' query parameter is required when export=true.",
@@ -448,82 +429,41 @@ async fn get_api(
                     name,
                     revision: rev,
                     requested_format: format,
-                    authority: &authority,
+                    authority: &read.authority,
                 },
                 &ctx.links,
             )?;
             return Ok(axum::Json(body).into_response());
         }
-        let expand = query
-            .get("expandApiVersionSet")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let body = render::api_json(scope_ref, api, rev, name, expand);
+        let body = render::api_json(scope_ref, api, rev, name, read.flag("expandApiVersionSet"));
         Ok(([(header::ETAG, render::etag(rev))], axum::Json(body)).into_response())
     }))
 }
 
-async fn list_revisions(
-    State(ctx): Ctx,
-    Path(params): Params,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let query = query_map(raw);
-    let authority = authority(&headers);
+async fn list_revisions(State(ctx): Ctx, Path(params): Params, read: ReadQuery) -> Response {
     respond(with_scope(&ctx, &params, |scope_ref, scope| {
         let (api, _) = lookup(scope, param(&params, "api"))?;
-        let filter = parse_filter(&query, REVISION_FIELDS)?;
-        let (top, skip) = paging(&query, ctx.page_size)?;
-        let matching = api.revisions.values().filter(|rev| {
-            filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&|_| FieldValue::Str(rev.rev.to_string())))
-        });
-        let (items, total) = page_of(matching, top, skip);
-        let items = items
-            .into_iter()
-            .map(|rev| render::revision_item_json(scope_ref, api, rev))
-            .collect();
-        let page = Page {
-            uri: &uri,
-            authority: &authority,
-            query: &query,
-            top,
-            skip,
-            last: LastPage::EmptyNextLink,
-        };
-        Ok(page.answer(items, total))
+        let filter = read.filter(REVISION_FIELDS)?;
+        let matching = api
+            .revisions
+            .values()
+            .filter(|rev| admits(filter.as_ref(), &|_| FieldValue::Str(rev.rev.to_string())));
+        read.page(ctx.page_size, LastPage::EmptyNextLink, matching, |rev| {
+            render::revision_item_json(scope_ref, api, rev)
+        })
     }))
 }
 
-async fn list_operations(
-    State(ctx): Ctx,
-    Path(params): Params,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let query = query_map(raw);
-    let authority = authority(&headers);
+async fn list_operations(State(ctx): Ctx, Path(params): Params, read: ReadQuery) -> Response {
     respond(with_scope(&ctx, &params, |scope_ref, scope| {
         let name = param(&params, "api");
         let (_, rev) = lookup(scope, name)?;
-        let (top, skip) = paging(&query, ctx.page_size)?;
-        let (items, total) = page_of(rev.operations.iter(), top, skip);
-        let items = items
-            .into_iter()
-            .map(|op| render::operation_json(scope_ref, name, op))
-            .collect();
-        let page = Page {
-            uri: &uri,
-            authority: &authority,
-            query: &query,
-            top,
-            skip,
-            last: LastPage::EmptyNextLink,
-        };
-        Ok(page.answer(items, total))
+        read.page(
+            ctx.page_size,
+            LastPage::EmptyNextLink,
+            rev.operations.iter(),
+            |op| render::operation_json(scope_ref, name, op),
+        )
     }))
 }
 
@@ -555,34 +495,17 @@ fn schemas(
     }
 }
 
-async fn list_schemas(
-    State(ctx): Ctx,
-    Path(params): Params,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let query = query_map(raw);
-    let authority = authority(&headers);
+async fn list_schemas(State(ctx): Ctx, Path(params): Params, read: ReadQuery) -> Response {
     respond(with_scope(&ctx, &params, |scope_ref, scope| {
         let name = param(&params, "api");
         let (api, rev) = lookup(scope, name)?;
-        let (top, skip) = paging(&query, ctx.page_size)?;
         let all = schemas(scope_ref, api, rev);
-        let (items, total) = page_of(all.iter(), top, skip);
-        let items = items
-            .into_iter()
-            .map(|(id, ct, doc)| render::schema_json(scope_ref, name, id, ct, doc))
-            .collect();
-        let page = Page {
-            uri: &uri,
-            authority: &authority,
-            query: &query,
-            top,
-            skip,
-            last: LastPage::EmptyNextLink,
-        };
-        Ok(page.answer(items, total))
+        read.page(
+            ctx.page_size,
+            LastPage::EmptyNextLink,
+            all.iter(),
+            |(id, ct, doc)| render::schema_json(scope_ref, name, id, ct, doc),
+        )
     }))
 }
 
@@ -599,49 +522,28 @@ async fn get_schema(State(ctx): Ctx, Path(params): Params) -> Response {
     }))
 }
 
-async fn list_version_sets(
-    State(ctx): Ctx,
-    Path(params): Params,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let query = query_map(raw);
-    let authority = authority(&headers);
+async fn list_version_sets(State(ctx): Ctx, Path(params): Params, read: ReadQuery) -> Response {
     respond(with_scope(&ctx, &params, |scope_ref, scope| {
-        let filter = parse_filter(&query, VERSION_SET_FIELDS)?;
-        let (top, skip) = paging(&query, ctx.page_size)?;
+        let filter = read.filter(VERSION_SET_FIELDS)?;
         let matching = scope.version_sets.values().filter(|vs| {
-            filter.as_ref().is_none_or(|f| {
-                f.matches(&|field| match field {
-                    "name" => FieldValue::Str(vs.id.clone()),
-                    _ => FieldValue::Str(vs.display_name.clone()),
-                })
+            admits(filter.as_ref(), &|field| match field {
+                "name" => FieldValue::Str(vs.id.clone()),
+                _ => FieldValue::Str(vs.display_name.clone()),
             })
         });
-        let (items, total) = page_of(matching, top, skip);
-        let items = items
-            .into_iter()
-            .map(|vs| render::version_set_json(scope_ref, vs))
-            .collect();
-        let page = Page {
-            uri: &uri,
-            authority: &authority,
-            query: &query,
-            top,
-            skip,
-            last: LastPage::NoNextLink,
-        };
-        Ok(page.answer(items, total))
+        read.page(ctx.page_size, LastPage::NoNextLink, matching, |vs| {
+            render::version_set_json(scope_ref, vs)
+        })
     }))
 }
 
 async fn get_version_set(State(ctx): Ctx, Path(params): Params) -> Response {
     respond(with_scope(&ctx, &params, |scope_ref, scope| {
-        let vs = scope
-            .version_sets
-            .get(&key(param(&params, "vs")))
-            .ok_or_else(|| not_found("ApiVersionSet not found."))?;
+        let vs = by_name(
+            &scope.version_sets,
+            param(&params, "vs"),
+            "ApiVersionSet not found.",
+        )?;
         Ok(axum::Json(render::version_set_json(scope_ref, vs)).into_response())
     }))
 }
