@@ -20,6 +20,10 @@ pub mod metrics;
 pub mod paging;
 pub mod resource;
 pub mod retry;
+#[cfg(test)]
+mod test_env;
+#[cfg(test)]
+mod test_wire_form;
 pub mod throttle;
 mod tls;
 pub mod token_cache;

@@ -2,160 +2,200 @@
 //! `kind` an open string, unknown members kept in `extra` so a merge sends back
 //! what someone else wrote. Read-only members are stripped before any PUT (see
 //! [`super::ApicKind::read_only_members`]).
+//!
+//! Every shape here is also a PUT body, so a `None` member is left out rather than
+//! written as `null`: the body carries only the members that are set.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ApiProperties {
     /// 1-50 characters.
-    #[serde(default)]
     pub title: String,
     /// rest, graphql, grpc, soap, webhook, websocket — read as an open string
     /// (later versions add e.g. `mcp`).
-    #[serde(default)]
     pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Read-only on the API (derived from its versions): never sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle_stage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_of_service: Option<TermsOfService>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_documentation: Option<Vec<ExternalDocumentation>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contacts: Option<Vec<Contact>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<License>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<Map<String, Value>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct TermsOfService {
-    #[serde(default)]
     pub url: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ExternalDocumentation {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default)]
     pub url: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Contact {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct License {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ApiVersionProperties {
-    #[serde(default)]
     pub title: String,
     /// design, development, testing, preview, production, deprecated, retired.
-    #[serde(default)]
     pub lifecycle_stage: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ApiDefinitionProperties {
-    #[serde(default)]
     pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Read-only: set only by importSpecification; absent until an import completed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub specification: Option<SpecificationDetails>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct SpecificationDetails {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct EnvironmentProperties {
-    #[serde(default)]
     pub title: String,
     /// development, testing, staging, production.
-    #[serde(default)]
     pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<EnvironmentServer>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub onboarding: Option<Onboarding>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EnvironmentServer {
+    #[serde(rename = "type")]
+    pub server_type: Option<String>,
+    /// At most one entry.
+    pub management_portal_uri: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Onboarding {
+    pub instructions: Option<String>,
+    /// At most one entry.
+    pub developer_portal_uri: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeploymentProperties {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Service-relative: `/workspaces/{ws}/environments/{env}`.
+    pub environment_id: Option<String>,
+    /// Service-relative: `/workspaces/{ws}/apis/{api}/versions/{ver}/definitions/{def}`.
+    pub definition_id: Option<String>,
+    /// active | inactive.
+    pub state: Option<String>,
+    pub server: Option<DeploymentServer>,
+    pub custom_properties: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeploymentServer {
+    /// Each at most 200 characters.
+    pub runtime_uri: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MetadataSchemaProperties {
+    pub schema: String,
+    pub assigned_to: Option<Vec<MetadataAssignment>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MetadataAssignment {
+    /// api, environment, deployment.
+    pub entity: Option<String>,
+    pub required: Option<bool>,
+    pub deprecated: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// The documented server type label for APIM.
 pub const SERVER_TYPE_APIM: &str = "Azure API Management";
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EnvironmentServer {
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub server_type: Option<String>,
-    /// At most one entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub management_portal_uri: Option<Vec<String>>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
 
 impl EnvironmentServer {
     /// Compares server types ignoring case and punctuation: the service has been seen
@@ -171,77 +211,6 @@ impl EnvironmentServer {
             .as_deref()
             .is_some_and(|t| norm(t) == norm(expected))
     }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Onboarding {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instructions: Option<String>,
-    /// At most one entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub developer_portal_uri: Option<Vec<String>>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeploymentProperties {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Service-relative: `/workspaces/{ws}/environments/{env}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment_id: Option<String>,
-    /// Service-relative: `/workspaces/{ws}/apis/{api}/versions/{ver}/definitions/{def}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub definition_id: Option<String>,
-    /// active | inactive.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<DeploymentServer>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties: Option<Map<String, Value>>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeploymentServer {
-    /// Each at most 200 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_uri: Option<Vec<String>>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MetadataSchemaProperties {
-    #[serde(default)]
-    pub schema: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assigned_to: Option<Vec<MetadataAssignment>>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MetadataAssignment {
-    /// api, environment, deployment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deprecated: Option<bool>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// Where importSpecification reads the document from.
@@ -289,7 +258,144 @@ pub struct SpecificationExport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_wire_form::assert_wire_form;
     use serde_json::json;
+
+    // `None` members are left out of what is written; missing members take their
+    // defaults; unknown members are kept and written after the known ones, in key order.
+    #[test]
+    fn api_properties_wire_form() {
+        assert_wire_form::<ApiProperties>(&[
+            (
+                r#"{"zNew":1,"title":"Echo","kind":"rest","description":"d","summary":"s","lifecycleStage":"design","termsOfService":{"url":"https://t"},"externalDocumentation":[{"url":"https://e"}],"contacts":[{"name":"A","pager":"1"}],"license":{"name":"MIT"},"customProperties":{"b":2,"a":1},"aNew":null}"#,
+                r#"{"title":"Echo","kind":"rest","description":"d","summary":"s","lifecycleStage":"design","termsOfService":{"url":"https://t"},"externalDocumentation":[{"url":"https://e"}],"contacts":[{"name":"A","pager":"1"}],"license":{"name":"MIT"},"customProperties":{"a":1,"b":2},"aNew":null,"zNew":1}"#,
+            ),
+            (
+                r#"{"title":"Echo","kind":"mcp","description":null,"summary":null,"lifecycleStage":null,"termsOfService":null,"externalDocumentation":null,"contacts":null,"license":null,"customProperties":null}"#,
+                r#"{"title":"Echo","kind":"mcp"}"#,
+            ),
+            (r#"{}"#, r#"{"title":"","kind":""}"#),
+        ]);
+        assert!(serde_json::from_str::<ApiProperties>(r#"{"title":null}"#).is_err());
+    }
+
+    #[test]
+    fn api_property_parts_wire_form() {
+        assert_wire_form::<TermsOfService>(&[
+            (
+                r#"{"url":"https://t","x":[1]}"#,
+                r#"{"url":"https://t","x":[1]}"#,
+            ),
+            (r#"{}"#, r#"{"url":""}"#),
+        ]);
+        assert_wire_form::<ExternalDocumentation>(&[
+            (
+                r#"{"title":"T","description":"D","url":"https://e","x":true}"#,
+                r#"{"title":"T","description":"D","url":"https://e","x":true}"#,
+            ),
+            (
+                r#"{"url":"https://e","title":null,"description":null}"#,
+                r#"{"url":"https://e"}"#,
+            ),
+            (r#"{}"#, r#"{"url":""}"#),
+        ]);
+        assert_wire_form::<Contact>(&[
+            (
+                r#"{"email":"a@b","url":"https://c","name":"A","x":{}}"#,
+                r#"{"name":"A","url":"https://c","email":"a@b","x":{}}"#,
+            ),
+            (r#"{"name":null,"url":null,"email":null}"#, r#"{}"#),
+            (r#"{}"#, r#"{}"#),
+        ]);
+        assert_wire_form::<License>(&[
+            (
+                r#"{"name":"MIT","url":"https://l","identifier":"MIT","x":"y"}"#,
+                r#"{"name":"MIT","url":"https://l","identifier":"MIT","x":"y"}"#,
+            ),
+            (r#"{"name":null,"url":null,"identifier":null}"#, r#"{}"#),
+        ]);
+    }
+
+    #[test]
+    fn version_and_definition_wire_form() {
+        assert_wire_form::<ApiVersionProperties>(&[
+            (
+                r#"{"lifecycleStage":"production","title":"v1","x":1}"#,
+                r#"{"title":"v1","lifecycleStage":"production","x":1}"#,
+            ),
+            (r#"{}"#, r#"{"title":"","lifecycleStage":""}"#),
+        ]);
+        assert_wire_form::<ApiDefinitionProperties>(&[
+            (
+                r#"{"title":"OpenAPI","description":"d","specification":{"name":"openapi","version":"3.0.1","x":2},"x":1}"#,
+                r#"{"title":"OpenAPI","description":"d","specification":{"name":"openapi","version":"3.0.1","x":2},"x":1}"#,
+            ),
+            (
+                r#"{"title":"OpenAPI","description":null,"specification":null}"#,
+                r#"{"title":"OpenAPI"}"#,
+            ),
+            (r#"{}"#, r#"{"title":""}"#),
+        ]);
+        assert_wire_form::<SpecificationDetails>(&[
+            (r#"{"name":null,"version":null}"#, r#"{}"#),
+            (
+                r#"{"version":"2.0","name":"openapi"}"#,
+                r#"{"name":"openapi","version":"2.0"}"#,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn environment_wire_form() {
+        assert_wire_form::<EnvironmentProperties>(&[
+            (
+                r#"{"title":"APIM","kind":"production","description":"d","server":{"type":"Azure API Management","managementPortalUri":["https://m"],"x":3},"onboarding":{"instructions":"i","developerPortalUri":["https://p"]},"customProperties":{"k":"v"},"x":1}"#,
+                r#"{"title":"APIM","kind":"production","description":"d","server":{"type":"Azure API Management","managementPortalUri":["https://m"],"x":3},"onboarding":{"instructions":"i","developerPortalUri":["https://p"]},"customProperties":{"k":"v"},"x":1}"#,
+            ),
+            (
+                r#"{"title":"APIM","kind":"production","description":null,"server":{"type":null,"managementPortalUri":null},"onboarding":{},"customProperties":null}"#,
+                r#"{"title":"APIM","kind":"production","server":{},"onboarding":{}}"#,
+            ),
+            (r#"{}"#, r#"{"title":"","kind":""}"#),
+        ]);
+        assert_wire_form::<EnvironmentServer>(&[(
+            r#"{"type":"t","serverType":"not the member"}"#,
+            r#"{"type":"t","serverType":"not the member"}"#,
+        )]);
+        assert_wire_form::<Onboarding>(&[(r#"{"instructions":null}"#, r#"{}"#)]);
+    }
+
+    #[test]
+    fn deployment_wire_form() {
+        assert_wire_form::<DeploymentProperties>(&[
+            (
+                r#"{"title":"D","description":"d","environmentId":"/workspaces/default/environments/e","definitionId":"/workspaces/default/apis/a/versions/v/definitions/d","state":"active","server":{"runtimeUri":["https://r"],"x":2},"customProperties":{},"x":1}"#,
+                r#"{"title":"D","description":"d","environmentId":"/workspaces/default/environments/e","definitionId":"/workspaces/default/apis/a/versions/v/definitions/d","state":"active","server":{"runtimeUri":["https://r"],"x":2},"customProperties":{},"x":1}"#,
+            ),
+            (
+                r#"{"title":null,"description":null,"environmentId":null,"definitionId":null,"state":null,"server":{"runtimeUri":null},"customProperties":null}"#,
+                r#"{"server":{}}"#,
+            ),
+            (r#"{}"#, r#"{}"#),
+        ]);
+        assert_wire_form::<DeploymentServer>(&[(r#"{"runtimeUri":[]}"#, r#"{"runtimeUri":[]}"#)]);
+    }
+
+    #[test]
+    fn metadata_schema_wire_form() {
+        assert_wire_form::<MetadataSchemaProperties>(&[
+            (
+                r#"{"schema":"{}","assignedTo":[{"entity":"api","required":true,"deprecated":false,"x":2}],"x":1}"#,
+                r#"{"schema":"{}","assignedTo":[{"entity":"api","required":true,"deprecated":false,"x":2}],"x":1}"#,
+            ),
+            (
+                r#"{"schema":"{}","assignedTo":[{"entity":null,"required":null,"deprecated":null}]}"#,
+                r#"{"schema":"{}","assignedTo":[{}]}"#,
+            ),
+            (r#"{"assignedTo":null}"#, r#"{"schema":""}"#),
+        ]);
+        assert_wire_form::<MetadataAssignment>(&[(r#"{}"#, r#"{}"#)]);
+    }
 
     #[test]
     fn unknown_members_survive_a_round_trip() {

@@ -1,5 +1,6 @@
 //! APIM shapes (api-version 2024-05-01), read leniently: every member optional,
-//! unknown members kept in `extra`, `type` absent on plain REST APIs.
+//! unknown members kept in `extra`, `type` absent on plain REST APIs. These shapes
+//! are only read, never sent, so a `None` member is simply written as `null`.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -15,31 +16,25 @@ where
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ServiceProperties {
-    #[serde(default)]
     pub gateway_url: Option<String>,
-    #[serde(default)]
     pub developer_portal_url: Option<String>,
-    #[serde(default)]
     pub portal_url: Option<String>,
-    #[serde(default)]
     pub management_api_url: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(deserialize_with = "null_as_default")]
     pub hostname_configurations: Vec<HostnameConfiguration>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct HostnameConfiguration {
     /// `Proxy`, `DeveloperPortal`, `Management`, `Portal`, `Scm`, ...
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub host_name: String,
-    #[serde(default)]
     pub default_ssl_binding: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -106,63 +101,41 @@ impl ApiType {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ApiProperties {
-    #[serde(default)]
     pub display_name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub path: Option<String>,
-    #[serde(default)]
     pub service_url: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(deserialize_with = "null_as_default")]
     pub protocols: Vec<String>,
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub api_type: Option<String>,
-    #[serde(default)]
     pub api_revision: Option<String>,
-    #[serde(default)]
     pub is_current: Option<bool>,
-    #[serde(default)]
     pub is_online: Option<bool>,
-    #[serde(default)]
     pub api_version: Option<String>,
-    #[serde(default)]
     pub api_version_description: Option<String>,
-    #[serde(default)]
     pub api_version_set_id: Option<String>,
     /// Filled with `expandApiVersionSet=true`.
-    #[serde(default)]
     pub api_version_set: Option<VersionSetDetails>,
-    #[serde(default)]
     pub api_revision_description: Option<String>,
-    #[serde(default)]
     pub contact: Option<Value>,
-    #[serde(default)]
     pub license: Option<Value>,
-    #[serde(default)]
     pub terms_of_service_url: Option<String>,
-    #[serde(default)]
     pub subscription_required: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct VersionSetDetails {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub versioning_scheme: Option<String>,
-    #[serde(default)]
     pub version_query_name: Option<String>,
-    #[serde(default)]
     pub version_header_name: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -204,40 +177,27 @@ impl ApimApi {
 
 /// An item of `/apis/{id}/revisions` (flat, no `properties`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ApiRevision {
-    #[serde(default)]
     pub api_id: Option<String>,
-    #[serde(default)]
     pub api_revision: Option<String>,
-    #[serde(default)]
     pub is_current: Option<bool>,
-    #[serde(default)]
     pub is_online: Option<bool>,
-    #[serde(default)]
     pub created_date_time: Option<String>,
-    #[serde(default)]
     pub updated_date_time: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub private_url: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct VersionSetProperties {
-    #[serde(default)]
     pub display_name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub versioning_scheme: Option<String>,
-    #[serde(default)]
     pub version_query_name: Option<String>,
-    #[serde(default)]
     pub version_header_name: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -246,11 +206,9 @@ pub struct VersionSetProperties {
 pub type ApimVersionSet = ArmResource<VersionSetProperties>;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct WorkspaceProperties {
-    #[serde(default)]
     pub display_name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -259,20 +217,17 @@ pub struct WorkspaceProperties {
 pub type ApimWorkspace = ArmResource<WorkspaceProperties>;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct SchemaProperties {
-    #[serde(default)]
     pub content_type: Option<String>,
-    #[serde(default)]
     pub document: Option<SchemaDocument>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct SchemaDocument {
-    #[serde(default)]
     pub value: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -365,7 +320,108 @@ pub fn export_link(answer: &Value) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_wire_form::assert_wire_form;
     use serde_json::json;
+
+    // `None` members are written as `null`; missing members take their defaults;
+    // unknown members are kept and written after the known ones, in key order.
+    #[test]
+    fn service_properties_wire_form() {
+        assert_wire_form::<ServiceProperties>(&[
+            (
+                r#"{"zNew":1,"gatewayUrl":"https://g","developerPortalUrl":"https://d","portalUrl":"https://p","managementApiUrl":"https://m","hostnameConfigurations":[{"type":"Proxy","hostName":"h","defaultSslBinding":true,"certificate":null}],"aNew":"a"}"#,
+                r#"{"gatewayUrl":"https://g","developerPortalUrl":"https://d","portalUrl":"https://p","managementApiUrl":"https://m","hostnameConfigurations":[{"type":"Proxy","hostName":"h","defaultSslBinding":true,"certificate":null}],"aNew":"a","zNew":1}"#,
+            ),
+            (
+                r#"{"gatewayUrl":null,"hostnameConfigurations":null}"#,
+                r#"{"gatewayUrl":null,"developerPortalUrl":null,"portalUrl":null,"managementApiUrl":null,"hostnameConfigurations":[]}"#,
+            ),
+            (
+                r#"{}"#,
+                r#"{"gatewayUrl":null,"developerPortalUrl":null,"portalUrl":null,"managementApiUrl":null,"hostnameConfigurations":[]}"#,
+            ),
+        ]);
+        assert_wire_form::<HostnameConfiguration>(&[
+            (
+                r#"{"hostName":"h","type":"Scm","kind":"not the member"}"#,
+                r#"{"type":"Scm","hostName":"h","defaultSslBinding":null,"kind":"not the member"}"#,
+            ),
+            (
+                r#"{}"#,
+                r#"{"type":"","hostName":"","defaultSslBinding":null}"#,
+            ),
+        ]);
+        assert!(serde_json::from_str::<HostnameConfiguration>(r#"{"type":null}"#).is_err());
+    }
+
+    #[test]
+    fn api_properties_wire_form() {
+        assert_wire_form::<ApiProperties>(&[
+            (
+                r#"{"displayName":"Echo","description":"d","path":"echo","serviceUrl":"https://b","protocols":["https"],"type":"soap","apiRevision":"2","isCurrent":false,"isOnline":true,"apiVersion":"v1","apiVersionDescription":"vd","apiVersionSetId":"/x/apiVersionSets/vs","apiVersionSet":{"id":"/x/apiVersionSets/vs","name":"vs","description":"d","versioningScheme":"Segment","versionQueryName":"q","versionHeaderName":"h","x":2},"apiRevisionDescription":"rd","contact":{"name":"A"},"license":{"name":"MIT"},"termsOfServiceUrl":"https://t","subscriptionRequired":true,"authenticationSettings":{}}"#,
+                r#"{"displayName":"Echo","description":"d","path":"echo","serviceUrl":"https://b","protocols":["https"],"type":"soap","apiRevision":"2","isCurrent":false,"isOnline":true,"apiVersion":"v1","apiVersionDescription":"vd","apiVersionSetId":"/x/apiVersionSets/vs","apiVersionSet":{"id":"/x/apiVersionSets/vs","name":"vs","description":"d","versioningScheme":"Segment","versionQueryName":"q","versionHeaderName":"h","x":2},"apiRevisionDescription":"rd","contact":{"name":"A"},"license":{"name":"MIT"},"termsOfServiceUrl":"https://t","subscriptionRequired":true,"authenticationSettings":{}}"#,
+            ),
+            (
+                r#"{"protocols":null,"contact":null,"apiVersionSet":{}}"#,
+                r#"{"displayName":null,"description":null,"path":null,"serviceUrl":null,"protocols":[],"type":null,"apiRevision":null,"isCurrent":null,"isOnline":null,"apiVersion":null,"apiVersionDescription":null,"apiVersionSetId":null,"apiVersionSet":{"id":null,"name":null,"description":null,"versioningScheme":null,"versionQueryName":null,"versionHeaderName":null},"apiRevisionDescription":null,"contact":null,"license":null,"termsOfServiceUrl":null,"subscriptionRequired":null}"#,
+            ),
+            (
+                r#"{}"#,
+                r#"{"displayName":null,"description":null,"path":null,"serviceUrl":null,"protocols":[],"type":null,"apiRevision":null,"isCurrent":null,"isOnline":null,"apiVersion":null,"apiVersionDescription":null,"apiVersionSetId":null,"apiVersionSet":null,"apiRevisionDescription":null,"contact":null,"license":null,"termsOfServiceUrl":null,"subscriptionRequired":null}"#,
+            ),
+        ]);
+        assert_wire_form::<VersionSetDetails>(&[(
+            r#"{"name":"vs","x":1}"#,
+            r#"{"id":null,"name":"vs","description":null,"versioningScheme":null,"versionQueryName":null,"versionHeaderName":null,"x":1}"#,
+        )]);
+    }
+
+    #[test]
+    fn revision_and_version_set_wire_form() {
+        assert_wire_form::<ApiRevision>(&[
+            (
+                r#"{"apiId":"/apis/echo;rev=2","apiRevision":"2","isCurrent":false,"isOnline":true,"createdDateTime":"2024-01-01T00:00:00Z","updatedDateTime":"2024-01-02T00:00:00Z","description":"d","privateUrl":"/echo;rev=2","x":1}"#,
+                r#"{"apiId":"/apis/echo;rev=2","apiRevision":"2","isCurrent":false,"isOnline":true,"createdDateTime":"2024-01-01T00:00:00Z","updatedDateTime":"2024-01-02T00:00:00Z","description":"d","privateUrl":"/echo;rev=2","x":1}"#,
+            ),
+            (
+                r#"{}"#,
+                r#"{"apiId":null,"apiRevision":null,"isCurrent":null,"isOnline":null,"createdDateTime":null,"updatedDateTime":null,"description":null,"privateUrl":null}"#,
+            ),
+        ]);
+        assert_wire_form::<VersionSetProperties>(&[
+            (
+                r#"{"versioningScheme":"Header","displayName":"VS","versionHeaderName":"v","x":1}"#,
+                r#"{"displayName":"VS","description":null,"versioningScheme":"Header","versionQueryName":null,"versionHeaderName":"v","x":1}"#,
+            ),
+            (
+                r#"{}"#,
+                r#"{"displayName":null,"description":null,"versioningScheme":null,"versionQueryName":null,"versionHeaderName":null}"#,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn workspace_and_schema_wire_form() {
+        assert_wire_form::<WorkspaceProperties>(&[
+            (
+                r#"{"description":"d","displayName":"W","x":1}"#,
+                r#"{"displayName":"W","description":"d","x":1}"#,
+            ),
+            (r#"{}"#, r#"{"displayName":null,"description":null}"#),
+        ]);
+        assert_wire_form::<SchemaProperties>(&[
+            (
+                r#"{"contentType":"application/vnd.ms-azure-apim.swagger.definitions+json","document":{"value":"{}","definitions":{}},"x":1}"#,
+                r#"{"contentType":"application/vnd.ms-azure-apim.swagger.definitions+json","document":{"value":"{}","definitions":{}},"x":1}"#,
+            ),
+            (
+                r#"{"document":{}}"#,
+                r#"{"contentType":null,"document":{"value":null}}"#,
+            ),
+            (r#"{}"#, r#"{"contentType":null,"document":null}"#),
+        ]);
+        assert_wire_form::<SchemaDocument>(&[(r#"{"value":null}"#, r#"{"value":null}"#)]);
+    }
 
     #[test]
     fn absent_type_is_http_and_unknown_members_are_kept() {
