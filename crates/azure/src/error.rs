@@ -390,13 +390,13 @@ pub fn classify(status: u16, code: &str) -> ErrorClass {
     }
 }
 
-/// Stable PascalCase reason of an ARM answer.
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     haystack
         .to_ascii_lowercase()
         .contains(&needle.to_ascii_lowercase())
 }
 
+/// Stable PascalCase reason of an ARM answer.
 pub fn reason_for(status: u16, code: &str) -> &'static str {
     if code.eq_ignore_ascii_case(EXPORT_LINK_FAILED) {
         return EXPORT_LINK_FAILED;

@@ -304,13 +304,17 @@ impl ArmClient {
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut state = RetryState::default();
         let mut refreshed_token = false;
+        // Serialised once: an inline import can carry megabytes, and retries resend it.
+        let body = request.body.as_ref().map(|b| Bytes::from(b.to_string()));
         loop {
             let wait = inner.throttle.reserve(bucket, Instant::now());
             if !wait.is_zero() {
                 self.note_wait(wait);
                 tokio::time::sleep(wait).await;
             }
-            let (result, elapsed) = self.attempt(&request, bucket, &client_request_id).await?;
+            let (result, elapsed) = self
+                .attempt(&request, body.as_ref(), bucket, &client_request_id)
+                .await?;
             let method = request.method.as_str();
             let outcome = match result {
                 Err(err) => {
@@ -369,7 +373,10 @@ impl ArmClient {
             let retry_after = parse_retry_after(&headers, SystemTime::now());
             if status == 429 {
                 Counters::bump(&inner.counters.throttled);
-                if let Some(after) = retry_after {
+                // A wait longer than the policy allows is handed back to the caller
+                // (who requeues); holding every other request on this client that long
+                // would stall unrelated links sharing the identity.
+                if let Some(after) = retry_after.filter(|a| *a <= inner.retry.max_retry_after) {
                     inner.throttle.block_until(Instant::now() + after);
                 }
             }
@@ -419,6 +426,7 @@ impl ArmClient {
     async fn attempt(
         &self,
         request: &ArmRequest,
+        body: Option<&Bytes>,
         bucket: Bucket,
         client_request_id: &str,
     ) -> Result<(Result<(u16, HeaderMap, Bytes), reqwest::Error>, Duration), AzureError> {
@@ -438,10 +446,10 @@ impl ArmClient {
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        if let Some(body) = &request.body {
+        if let Some(body) = body {
             builder = builder
                 .header(CONTENT_TYPE, "application/json")
-                .body(body.to_string());
+                .body(body.clone());
         } else if request.method == Method::POST || request.method == Method::PUT {
             // ARM answers 411 to a bodiless POST without Content-Length.
             builder = builder.body(Vec::<u8>::new());
@@ -489,6 +497,10 @@ impl ArmClient {
         let shown = format!("https://{}/<export link>", url.host_str().unwrap_or(""));
         let inner = &self.inner;
         let mut state = RetryState::default();
+        let limited = RetryPolicy {
+            max_retries: inner.retry.max_retries.min(2),
+            ..inner.retry.clone()
+        };
         loop {
             let (result, elapsed) = {
                 let _permit = inner.semaphore.acquire().await.map_err(|_| {
@@ -497,10 +509,7 @@ impl ArmClient {
                 Counters::bump(&inner.counters.link_downloads);
                 let started = Instant::now();
                 let result = match inner.http.get(url.clone()).send().await {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        resp.bytes().await.map(|body| (status, body))
-                    }
+                    Ok(resp) => read_capped(resp, MAX_LINK_BYTES).await,
                     Err(e) => Err(e),
                 };
                 (result, started.elapsed())
@@ -518,19 +527,17 @@ impl ArmClient {
             }
             let failure = match result {
                 Ok((status, body)) if status < 300 => {
-                    if body.len() > MAX_LINK_BYTES {
+                    let Some(body) = body else {
                         return Err(AzureError::InvalidResponse {
                             method: "GET".into(),
                             path: shown,
                             message: format!("export larger than {MAX_LINK_BYTES} bytes"),
                         });
-                    }
-                    return String::from_utf8(body.to_vec()).map_err(|_| {
-                        AzureError::InvalidResponse {
-                            method: "GET".into(),
-                            path: shown,
-                            message: "export is not UTF-8".into(),
-                        }
+                    };
+                    return String::from_utf8(body).map_err(|_| AzureError::InvalidResponse {
+                        method: "GET".into(),
+                        path: shown,
+                        message: "export is not UTF-8".into(),
                     });
                 }
                 Ok((status, _)) => AzureError::Http(Box::new(HttpError {
@@ -557,10 +564,6 @@ impl ArmClient {
                     }
                 }
             };
-            let limited = RetryPolicy {
-                max_retries: inner.retry.max_retries.min(2),
-                ..inner.retry.clone()
-            };
             match limited.decide(outcome, true, &mut state) {
                 RetryDecision::Retry { delay, .. } => {
                     Counters::bump(&inner.counters.retries);
@@ -570,6 +573,29 @@ impl ArmClient {
             }
         }
     }
+}
+
+/// Reads a body of at most `cap` bytes without buffering more than that: `None` when
+/// the answer is larger (by its `Content-Length` or by what arrives).
+async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<(u16, Option<Vec<u8>>), reqwest::Error> {
+    let status = resp.status().as_u16();
+    if resp
+        .content_length()
+        .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > cap))
+    {
+        return Ok((status, None));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > cap {
+            return Ok((status, None));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, Some(body)))
 }
 
 #[cfg(test)]
