@@ -252,11 +252,12 @@ pub fn error_policy<R: LinkRunner>(
 }
 
 pub(crate) fn link_key(link: &ApiSourceLink) -> String {
-    format!(
-        "{}/{}",
-        link.namespace().unwrap_or_default(),
-        link.name_any()
-    )
+    key(&link.namespace().unwrap_or_default(), &link.name_any())
+}
+
+/// The key a link's memory is kept under: `namespace/name`.
+pub(crate) fn key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
 }
 
 async fn reconcile_link<R: LinkRunner>(
@@ -358,9 +359,4 @@ pub(crate) async fn report<R: LinkRunner>(
     Ok(())
 }
 
-pub(crate) fn add(at: Timestamp, d: Duration) -> Timestamp {
-    k8s_openapi::jiff::SignedDuration::try_from(d)
-        .ok()
-        .and_then(|d| at.checked_add(d).ok())
-        .unwrap_or(at)
-}
+pub(crate) use crate::schedule::add;

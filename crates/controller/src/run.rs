@@ -340,12 +340,17 @@ async fn run_controllers<R: LinkRunner>(
                 move |secret: PartialObjectMeta<Secret>| {
                     let refs = links_using_secret(&store, &secret);
                     for link in &refs {
-                        let key = format!(
-                            "{}/{}",
+                        let key = reconcile::key(
                             link.namespace.as_deref().unwrap_or_default(),
-                            link.name
+                            &link.name,
                         );
-                        mapper_ctx.credentials_changed(key);
+                        // The watch's initial list (and every re-list) replays every
+                        // Secret: only links already passed in this process can have
+                        // seen an older version. A link not seen yet GETs its Secret on
+                        // its first pass, which keeps its scheduled rhythm.
+                        if mapper_ctx.memory(&key).is_some() {
+                            mapper_ctx.credentials_changed(key);
+                        }
                     }
                     refs
                 },

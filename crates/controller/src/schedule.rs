@@ -45,7 +45,7 @@ pub fn unit_hash(parts: impl Hash) -> f64 {
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-fn add(at: Timestamp, d: Duration) -> Timestamp {
+pub(crate) fn add(at: Timestamp, d: Duration) -> Timestamp {
     SignedDuration::try_from(d)
         .ok()
         .and_then(|d| at.checked_add(d).ok())
