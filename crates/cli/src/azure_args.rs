@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use apilink_azure::config::{ENV_ARM_AUDIENCE, ENV_ARM_ENDPOINT, ENV_AUTHORITY_HOST, ENV_CLOUD};
-use apilink_azure::{ArmClient, ArmClientOptions, CloudConfig, CredentialConfig, build_credential};
-use apilink_engine::{AzureClients, Engine, EngineOptions, Progress, WriteBudget};
+use apilink_azure::{
+    ArmClient, ArmClientOptions, ArmObserver, AzureError, CloudConfig, CredentialConfig,
+    build_credential,
+};
+use apilink_engine::{AzureClients, Engine, EngineOptions, PUBLIC_PORTAL, Progress, WriteBudget};
+use azure_core::credentials::TokenCredential;
 
 /// The Azure portal of a known cloud, for the environment's management portal link.
 pub fn portal_for(cloud: &CloudConfig) -> Option<String> {
     match cloud.arm_endpoint.host_str()? {
-        "management.azure.com" => Some("https://portal.azure.com".into()),
+        "management.azure.com" => Some(PUBLIC_PORTAL.into()),
         "management.usgovcloudapi.net" => Some("https://portal.azure.us".into()),
         "management.chinacloudapi.cn" => Some("https://portal.azure.cn".into()),
         _ => None,
@@ -125,29 +129,36 @@ impl AzureArgs {
         let cloud = self.cloud()?;
         let credential =
             build_credential(&self.credential_config(), &cloud).context("Azure credentials")?;
-        let concurrency = self.concurrency.max(1);
-        let arm = ArmClient::new(
-            &cloud,
-            credential,
-            ArmClientOptions {
-                max_concurrency: concurrency * 2,
-                request_timeout: Duration::from_secs(60),
-                ..ArmClientOptions::default()
+        let options = EngineOptions {
+            concurrency: self.concurrency.max(1),
+            write_budget: WriteBudget {
+                max_writes_per_pass: self.max_writes,
+                writes_per_second: self.writes_per_second,
             },
-        )
-        .context("ARM client")?;
-        Ok(Engine::new(
-            AzureClients::new(arm),
-            EngineOptions {
-                concurrency,
-                write_budget: WriteBudget {
-                    max_writes_per_pass: self.max_writes,
-                    writes_per_second: self.writes_per_second,
-                },
-                portal_base: self.portal_base(&cloud),
-                import_deadline: None,
-                progress,
-            },
-        ))
+            portal_base: self.portal_base(&cloud),
+            progress,
+        };
+        arm_engine(&cloud, credential, None, options).context("ARM client")
     }
+}
+
+/// An engine over one ARM client (one identity), sized for `options.concurrency`
+/// APIs at once: the one recipe shared by the CLI and the controller.
+pub fn arm_engine(
+    cloud: &CloudConfig,
+    credential: Arc<dyn TokenCredential>,
+    observer: Option<Arc<dyn ArmObserver>>,
+    options: EngineOptions,
+) -> Result<Engine<AzureClients>, AzureError> {
+    let arm = ArmClient::new(
+        cloud,
+        credential,
+        ArmClientOptions {
+            max_concurrency: options.concurrency.max(1) * 2,
+            request_timeout: Duration::from_secs(60),
+            observer,
+            ..ArmClientOptions::default()
+        },
+    )?;
+    Ok(Engine::new(AzureClients::new(arm), options))
 }

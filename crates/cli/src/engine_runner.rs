@@ -7,13 +7,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::Context;
-use apilink_azure::{
-    ArmClient, ArmClientOptions, ArmObserver, CloudConfig, CredentialConfig, ErrorClass,
-    build_credential,
-};
+use apilink_azure::{ArmObserver, CloudConfig, CredentialConfig, ErrorClass, build_credential};
 use apilink_controller::Metrics;
 use apilink_controller::runner::{
     CleanupOutcome, CleanupRequest, Credentials, LinkRunner, OperationCounts, PassMode, RunError,
@@ -25,7 +21,7 @@ use apilink_core::spec::LinkSpec;
 use apilink_engine::{AzureClients, Engine, EngineOptions, PassError, PassReport};
 use sha2::{Digest, Sha256};
 
-use crate::azure_args::portal_for;
+use crate::azure_args::{arm_engine, portal_for};
 
 /// Reason of a spec the CRD accepted but the engine cannot use.
 const INVALID_SPEC: &str = "InvalidSpec";
@@ -63,7 +59,7 @@ pub fn from_environment(metrics: &Metrics) -> anyhow::Result<EngineRunner> {
     let concurrency = std::env::var("APILINK_ENGINE_CONCURRENCY")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(8);
+        .unwrap_or(EngineOptions::default().concurrency);
     let observer: Arc<dyn ArmObserver> = Arc::new(metrics.clone());
     Ok(EngineRunner::new(EngineRunnerConfig {
         cloud,
@@ -102,26 +98,19 @@ impl EngineRunner {
                     format!("Azure credentials: {e}"),
                 )
             })?;
-        let concurrency = self.config.concurrency.max(1);
-        let arm = ArmClient::new(
+        let options = EngineOptions {
+            concurrency: self.config.concurrency.max(1),
+            portal_base: self.config.portal_base.clone(),
+            ..EngineOptions::default()
+        };
+        let engine = arm_engine(
             &self.config.cloud,
             credential,
-            ArmClientOptions {
-                max_concurrency: concurrency * 2,
-                request_timeout: Duration::from_secs(60),
-                observer: self.config.observer.clone(),
-                ..ArmClientOptions::default()
-            },
+            self.config.observer.clone(),
+            options,
         )
+        .map(Arc::new)
         .map_err(|e| RunError::new(e.class(), e.reason(), format!("ARM client: {e}")))?;
-        let engine = Arc::new(Engine::new(
-            AzureClients::new(arm),
-            EngineOptions {
-                concurrency,
-                portal_base: self.config.portal_base.clone(),
-                ..EngineOptions::default()
-            },
-        ));
         // A rotated Secret leaves its old client behind; keep the map from growing.
         if engines.len() >= 64 {
             engines.clear();
@@ -211,12 +200,7 @@ fn count(n: usize) -> u32 {
 fn sync_outcome(report: &PassReport) -> SyncOutcome {
     let (applied, failed) = operation_counts(report);
     let mut warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
-    warnings.extend(
-        report
-            .failures
-            .iter()
-            .map(|f| format!("{}: {}: {}", f.operation, f.reason, f.message)),
-    );
+    warnings.extend(report.failures.iter().map(ToString::to_string));
     SyncOutcome {
         discovered: count(report.apis.discovered),
         synced: count(report.apis.synced),

@@ -5,11 +5,10 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use apilink_controller::crd::{GROUP, KIND, VERSION};
 use apilink_core::{LinkId, LinkSettings, LinkSpec};
 use serde::Deserialize;
 
-pub const API_VERSION: &str = "apilink.dev/v1alpha1";
-pub const KIND: &str = "ApiSourceLink";
 const DEFAULT_NAMESPACE: &str = "default";
 
 #[derive(Debug, Deserialize)]
@@ -39,9 +38,9 @@ pub fn parse(text: &str, source: &str) -> anyhow::Result<LinkFile> {
     let document: Document =
         serde_yaml::from_str(text).with_context(|| format!("{source} is not a link manifest"))?;
     if let Some(api_version) = &document.api_version
-        && api_version != API_VERSION
+        && *api_version != format!("{GROUP}/{VERSION}")
     {
-        bail!("{source}: apiVersion is {api_version:?}, expected {API_VERSION:?}");
+        bail!("{source}: apiVersion is {api_version:?}, expected \"{GROUP}/{VERSION}\"");
     }
     if let Some(kind) = &document.kind
         && kind != KIND

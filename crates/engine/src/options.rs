@@ -1,7 +1,6 @@
 //! How the engine runs a pass: parallelism, the write budget, the portal, progress.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::progress::Progress;
 
@@ -30,8 +29,6 @@ pub struct EngineOptions {
     /// Azure portal base URL for the environment's management portal URI; `None`
     /// leaves the URI out (e.g. for a sovereign cloud without a known portal).
     pub portal_base: Option<String>,
-    /// Deadline of one importSpecification operation; `None`: the ARM client's.
-    pub import_deadline: Option<Duration>,
     /// Receives progress events (the CLI draws a progress line from them).
     pub progress: Option<Arc<dyn Progress>>,
 }
@@ -42,7 +39,6 @@ impl Default for EngineOptions {
             concurrency: 8,
             write_budget: WriteBudget::default(),
             portal_base: Some(PUBLIC_PORTAL.to_string()),
-            import_deadline: None,
             progress: None,
         }
     }
@@ -54,7 +50,6 @@ impl std::fmt::Debug for EngineOptions {
             .field("concurrency", &self.concurrency)
             .field("write_budget", &self.write_budget)
             .field("portal_base", &self.portal_base)
-            .field("import_deadline", &self.import_deadline)
             .field("progress", &self.progress.is_some())
             .finish()
     }
