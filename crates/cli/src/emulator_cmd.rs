@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use apilink_emulator::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FEDERATED_SUBJECT, Emulator, EmulatorConfig,
-    Seed, ThrottleConfig,
+    ApicContract, ConditionalHeaders, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_FEDERATED_SUBJECT, Emulator, EmulatorConfig, ImportAnswer, Seed, ThrottleConfig,
 };
 
 #[derive(Debug, clap::Args)]
@@ -30,6 +30,25 @@ pub struct EmulatorArgs {
     /// How many polls an API Center import needs before it is done.
     #[arg(long, default_value_t = 1)]
     lro_polls: u32,
+    /// Read API Center's contract leniently: undeclared custom properties kept, no
+    /// custom-property limits, If-Match honoured, imports advertise Azure-AsyncOperation too.
+    #[arg(long)]
+    lax: bool,
+    /// What API Center does with If-Match / If-None-Match (default: ignored, or honoured
+    /// with --lax).
+    #[arg(long, value_name = "MODE", value_parser = parse_conditional_headers)]
+    conditional_headers: Option<ConditionalHeaders>,
+}
+
+fn parse_conditional_headers(text: &str) -> Result<ConditionalHeaders, String> {
+    match text {
+        "honoured" => Ok(ConditionalHeaders::Honoured),
+        "ignored" => Ok(ConditionalHeaders::Ignored),
+        "refused" => Ok(ConditionalHeaders::Refused),
+        other => Err(format!(
+            "'{other}' is not one of honoured, ignored, refused"
+        )),
+    }
 }
 
 impl EmulatorArgs {
@@ -51,9 +70,58 @@ impl EmulatorArgs {
                 ThrottleConfig::default()
             },
             lro_polls_before_done: self.lro_polls,
+            apic_contract: self.apic_contract(),
             ..EmulatorConfig::default()
         })
     }
+
+    fn apic_contract(&self) -> ApicContract {
+        let profile = if self.lax {
+            ApicContract::lax()
+        } else {
+            ApicContract::strict()
+        };
+        ApicContract {
+            conditional_headers: self
+                .conditional_headers
+                .unwrap_or(profile.conditional_headers),
+            ..profile
+        }
+    }
+}
+
+/// One line naming the API Center contract, e.g.
+/// `strict (undeclared custom properties refused, limits enforced, If-Match ignored, import: Location only)`.
+fn describe_contract(contract: &ApicContract) -> String {
+    let profile = if *contract == ApicContract::strict() {
+        "strict"
+    } else if *contract == ApicContract::lax() {
+        "lax"
+    } else {
+        "custom"
+    };
+    let custom = if contract.refuse_undeclared_custom_properties {
+        "refused"
+    } else {
+        "kept"
+    };
+    let limits = if contract.enforce_custom_property_limits {
+        "enforced"
+    } else {
+        "not enforced"
+    };
+    let headers = match contract.conditional_headers {
+        ConditionalHeaders::Honoured => "honoured",
+        ConditionalHeaders::Ignored => "ignored",
+        ConditionalHeaders::Refused => "refused",
+    };
+    let import = match contract.import_answer {
+        ImportAnswer::LocationOnly => "Location only",
+        ImportAnswer::LocationAndAsyncOperation => "Location + Azure-AsyncOperation",
+    };
+    format!(
+        "{profile} (undeclared custom properties {custom}, custom-property limits {limits}, If-Match/If-None-Match {headers}, import 202: {import})"
+    )
 }
 
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
@@ -122,6 +190,11 @@ pub fn banner(emulator: &Emulator, api_centers: &[String]) -> String {
             emulator.api_center_resource_id(service)
         );
     }
+    let _ = writeln!(
+        out,
+        "  API Center contract   {}",
+        describe_contract(&emulator.apic_contract())
+    );
     let _ = writeln!(out, "  Admin                 {endpoint}_emulator/info");
     let _ = writeln!(out);
     let _ = writeln!(
@@ -180,6 +253,53 @@ mod tests {
         )));
         assert!(text.contains(&emulator.apim_resource_id("contoso-apim")));
         assert!(text.contains(&emulator.api_center_resource_id("contoso-catalog")));
+        assert!(
+            text.contains("  API Center contract   strict (undeclared custom properties refused, custom-property limits enforced, If-Match/If-None-Match ignored, import 202: Location only)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_contract_flags_pick_the_profile_and_the_header_mode() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: EmulatorArgs,
+        }
+        let contract = |argv: &[&str]| {
+            let mut full = vec!["x"];
+            full.extend_from_slice(argv);
+            Wrapper::try_parse_from(full)
+                .expect("args")
+                .args
+                .config()
+                .expect("config")
+                .apic_contract
+        };
+        assert_eq!(contract(&[]), ApicContract::strict());
+        assert_eq!(contract(&["--lax"]), ApicContract::lax());
+        assert_eq!(
+            contract(&["--conditional-headers", "refused"]),
+            ApicContract {
+                conditional_headers: ConditionalHeaders::Refused,
+                ..ApicContract::strict()
+            }
+        );
+        let lax_ignoring = contract(&["--lax", "--conditional-headers", "ignored"]);
+        assert_eq!(
+            lax_ignoring,
+            ApicContract {
+                conditional_headers: ConditionalHeaders::Ignored,
+                ..ApicContract::lax()
+            }
+        );
+        assert!(describe_contract(&lax_ignoring).starts_with("custom ("));
+        assert!(
+            describe_contract(&ApicContract::lax())
+                .starts_with("lax (undeclared custom properties kept")
+        );
+        assert!(Wrapper::try_parse_from(["x", "--conditional-headers", "sometimes"]).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Admin routes under `/_emulator` (no authentication; loopback clients only): the call
-//! log, fault rules, throttling, seeding and changing APIM, and API Center snapshots.
+//! log, fault rules, throttling, API Center's contract, seeding and changing APIM, and API
+//! Center snapshots.
 //! Bodies are YAML or JSON.
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::apim::{
     ApiPatch, ApiSeed, ApimError, ApimHandle, DefinitionUpdate, NewRevision, Seed, VersionSetSeed,
 };
 use crate::calls::CallFilter;
+use crate::config::ApicContract;
 use crate::faults::FaultRule;
 use crate::front::Shared;
 
@@ -100,6 +102,10 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
             get(faults).post(add_faults).delete(clear_faults),
         )
         .route("/_emulator/throttle", get(throttle).put(set_throttle))
+        .route(
+            "/_emulator/apic-contract",
+            get(apic_contract).put(set_apic_contract),
+        )
         .route("/_emulator/seed", post(seed))
         .route("/_emulator/apim", get(apim_state))
         .route(
@@ -197,6 +203,20 @@ async fn set_throttle(State(state): Admin, body: Bytes) -> Response {
         Ok(switch) => {
             state.shared.throttle.set_enabled(switch.enabled);
             Json(json!(state.shared.throttle.config())).into_response()
+        }
+        Err(e) => bad_request(e),
+    }
+}
+
+async fn apic_contract(State(state): Admin) -> Response {
+    Json(json!(state.shared.apic.contract())).into_response()
+}
+
+async fn set_apic_contract(State(state): Admin, body: Bytes) -> Response {
+    match parse::<ApicContract>(&body) {
+        Ok(contract) => {
+            state.shared.apic.set_contract(contract);
+            Json(json!(state.shared.apic.contract())).into_response()
         }
         Err(e) => bad_request(e),
     }

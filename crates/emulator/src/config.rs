@@ -1,4 +1,5 @@
-//! What an emulator is started with: ids, principals and their roles, paging, throttling.
+//! What an emulator is started with: ids, principals and their roles, paging, throttling,
+//! and how strictly API Center reads its contract.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -39,6 +40,9 @@ pub struct EmulatorConfig {
     pub throttle: ThrottleConfig,
     /// How long an APIM export link (a SAS-style URL) stays valid; 5 minutes in Azure.
     pub export_link_ttl: Duration,
+    /// How API Center reads the parts of its contract that the specification leaves open
+    /// or that a lenient emulator could let slip; strict by default.
+    pub apic_contract: ApicContract,
 }
 
 impl Default for EmulatorConfig {
@@ -58,7 +62,74 @@ impl Default for EmulatorConfig {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             throttle: ThrottleConfig::default(),
             export_link_ttl: Duration::from_secs(300),
+            apic_contract: ApicContract::default(),
         }
+    }
+}
+
+/// What API Center does with `If-Match` / `If-None-Match`. The 2024-03-01 specification
+/// declares neither header, so whether the service honours them is unverified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConditionalHeaders {
+    /// Preconditions are checked: a mismatch answers 412 `PreconditionFailed`.
+    Honoured,
+    /// The headers have no effect at all.
+    Ignored,
+    /// A request carrying either header answers 400 `InvalidRequestHeader`; nothing is written.
+    Refused,
+}
+
+/// The headers a 202 from `importSpecification` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportAnswer {
+    /// `Location` and `Retry-After`, as the specification declares (final state via location).
+    LocationOnly,
+    /// `Location`, `Azure-AsyncOperation` and `Retry-After`.
+    LocationAndAsyncOperation,
+}
+
+/// How strictly the emulated API Center reads the 2024-03-01 contract. Schema members,
+/// their lengths and formats are enforced in every profile; this covers what goes beyond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApicContract {
+    /// A custom property that no metadata schema assigned to the entity kind declares: refused with 400 (strict) or kept (lax).
+    pub refuse_undeclared_custom_properties: bool,
+    /// Enforce ApicLimits' custom-property limits (count per entity, members per object-valued property).
+    pub enforce_custom_property_limits: bool,
+    pub conditional_headers: ConditionalHeaders,
+    pub import_answer: ImportAnswer,
+}
+
+impl ApicContract {
+    /// Everything a client may not rely on is refused or withheld: undeclared custom
+    /// properties and limits are enforced, conditional headers are ignored, imports
+    /// advertise only `Location`.
+    pub fn strict() -> Self {
+        Self {
+            refuse_undeclared_custom_properties: true,
+            enforce_custom_property_limits: true,
+            conditional_headers: ConditionalHeaders::Ignored,
+            import_answer: ImportAnswer::LocationOnly,
+        }
+    }
+
+    /// The forgiving reading: custom properties are kept as sent, preconditions are
+    /// honoured and imports advertise both polling URLs.
+    pub fn lax() -> Self {
+        Self {
+            refuse_undeclared_custom_properties: false,
+            enforce_custom_property_limits: false,
+            conditional_headers: ConditionalHeaders::Honoured,
+            import_answer: ImportAnswer::LocationAndAsyncOperation,
+        }
+    }
+}
+
+impl Default for ApicContract {
+    fn default() -> Self {
+        Self::strict()
     }
 }
 
@@ -227,6 +298,27 @@ pub struct BucketConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_api_center_contract_is_strict_by_default_and_reads_as_snake_case_json() {
+        assert_eq!(ApicContract::default(), ApicContract::strict());
+        assert_eq!(
+            EmulatorConfig::default().apic_contract,
+            ApicContract::strict()
+        );
+        let json = serde_json::to_value(ApicContract::lax()).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "refuse_undeclared_custom_properties": false,
+                "enforce_custom_property_limits": false,
+                "conditional_headers": "honoured",
+                "import_answer": "location-and-async-operation",
+            })
+        );
+        let back: ApicContract = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, ApicContract::lax());
+    }
 
     #[test]
     fn object_ids_are_stable_uuid_shaped_and_distinct() {

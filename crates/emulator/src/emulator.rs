@@ -13,7 +13,7 @@ use crate::admin::{self, AdminState};
 use crate::apic::{ApiCenter, ApicOptions, LinkFetcher};
 use crate::apim::{self, ApimContext, ApimHandle, ApimStore};
 use crate::calls::{CallLog, CallRecord};
-use crate::config::EmulatorConfig;
+use crate::config::{ApicContract, EmulatorConfig};
 use crate::error::EmulatorError;
 use crate::faults::{FaultRule, FaultSet};
 use crate::front::{Front, Routers, Shared};
@@ -125,6 +125,7 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
             services: config.api_center_services.clone(),
             page_size: config.apic_page_size,
             lro_polls_before_done: config.lro_polls_before_done,
+            contract: config.apic_contract,
             ..ApicOptions::default()
         },
         fetcher,
@@ -323,6 +324,17 @@ impl Emulator {
     /// Turns ARM throttling enforcement on or off at run time.
     pub fn set_throttling(&self, enabled: bool) {
         self.shared.throttle.set_enabled(enabled);
+    }
+
+    /// Changes how API Center reads its contract, for every request that starts after this
+    /// call (e.g. a test that needs honoured preconditions).
+    pub fn set_apic_contract(&self, contract: ApicContract) {
+        self.shared.apic.set_contract(contract);
+    }
+
+    /// The contract API Center requests are read with now.
+    pub fn apic_contract(&self) -> ApicContract {
+        self.shared.apic.contract()
     }
 
     /// Changes APIM ("someone changed APIM").

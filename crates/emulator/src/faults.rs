@@ -94,6 +94,14 @@ pub enum FaultKind {
     DropConnection,
     /// The long-running operation this request starts needs this many more polls.
     SlowLro { extra_polls: u32 },
+    /// The API Center import this request starts is accepted (202) as usual, then fails
+    /// with 400 and this code when it completes: the `Location` poll answers
+    /// `{"error": {code, message}}`. An empty message gets a generated one.
+    ImportFails {
+        code: String,
+        #[serde(default)]
+        message: String,
+    },
 }
 
 impl FaultKind {
@@ -103,6 +111,7 @@ impl FaultKind {
             FaultKind::Latency { ms } => format!("latency:{ms}ms"),
             FaultKind::DropConnection => "drop".to_string(),
             FaultKind::SlowLro { extra_polls } => format!("slow_lro:+{extra_polls}"),
+            FaultKind::ImportFails { code, .. } => format!("import_fails:{code}"),
         }
     }
 }
@@ -235,5 +244,16 @@ mod tests {
         let drop: FaultRule =
             serde_json::from_str(r#"{"kind":{"type":"drop_connection"}}"#).unwrap();
         assert_eq!(drop.kind, FaultKind::DropConnection);
+        let import: FaultRule = serde_json::from_str(
+            r#"{"path_contains":"/importSpecification","kind":{"type":"import_fails","code":"InvalidApiSpecification"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            import.kind,
+            FaultKind::ImportFails {
+                code: "InvalidApiSpecification".into(),
+                message: String::new()
+            }
+        );
     }
 }

@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use serde_json::json;
 use tower::ServiceExt;
 
-use crate::apic::ApiCenter;
+use crate::apic::{ApiCenter, OperationFault};
 use crate::arm::{APIC_API_VERSION, APIM_API_VERSION, ArmError};
 use crate::arm_path::{APIC_NAMESPACE, APIM_NAMESPACE, ArmPath, canonicalize};
 use crate::calls::{CallKind, CallLog, CallRecord};
@@ -169,12 +169,9 @@ impl Front {
                     response
                 }
                 other => {
-                    let slow_lro = match other {
-                        Some(FaultKind::SlowLro { extra_polls }) => Some(extra_polls),
-                        _ => None,
-                    };
+                    let operation_fault = other.and_then(operation_fault);
                     match record.kind {
-                        CallKind::Arm => self.arm(request, &mut record, slow_lro).await,
+                        CallKind::Arm => self.arm(request, &mut record, operation_fault).await,
                         CallKind::Token | CallKind::ManagedIdentity => {
                             route(&self.routers.identity, request).await
                         }
@@ -197,10 +194,10 @@ impl Front {
         &self,
         request: Request<Body>,
         record: &mut CallRecord,
-        slow_lro: Option<u32>,
+        operation_fault: Option<OperationFault>,
     ) -> Response<Body> {
         let headers = request.headers().clone();
-        let mut response = self.arm_checked(request, slow_lro).await;
+        let mut response = self.arm_checked(request, operation_fault).await;
         record.request_id = Some(arm_ids(&headers, &mut response));
         response
     }
@@ -208,7 +205,7 @@ impl Front {
     async fn arm_checked(
         &self,
         mut request: Request<Body>,
-        slow_lro: Option<u32>,
+        operation_fault: Option<OperationFault>,
     ) -> Response<Body> {
         let shared = &self.shared;
         let method = request.method().clone();
@@ -284,8 +281,10 @@ impl Front {
                 return response;
             }
         };
-        if let Some(extra) = slow_lro {
-            shared.apic.add_slow_lro_polls(extra);
+        // Only a request that gets this far can start an operation; the fault travels
+        // with it so that it touches that operation and no other.
+        if let Some(fault) = operation_fault {
+            request.extensions_mut().insert(fault);
         }
         let canonical = canonicalize(&path, &shared.subscription_id, &shared.resource_group);
         if canonical != path {
@@ -304,6 +303,28 @@ impl Front {
         };
         set_ratelimit(&mut response, category, remaining);
         response
+    }
+}
+
+/// The part of a fault that concerns the operation a request starts, if any.
+fn operation_fault(kind: FaultKind) -> Option<OperationFault> {
+    match kind {
+        FaultKind::SlowLro { extra_polls } => Some(OperationFault {
+            extra_polls,
+            failure: None,
+        }),
+        FaultKind::ImportFails { code, message } => {
+            let message = if message.is_empty() {
+                format!("Injected fault: the import failed with {code}.")
+            } else {
+                message
+            };
+            Some(OperationFault {
+                extra_polls: 0,
+                failure: Some(ArmError::new(StatusCode::BAD_REQUEST, &code, message)),
+            })
+        }
+        FaultKind::Status { .. } | FaultKind::Latency { .. } | FaultKind::DropConnection => None,
     }
 }
 

@@ -33,9 +33,10 @@ mod tls;
 pub use apim::{ApimError, ApimHandle, Seed};
 pub use calls::{CallKind, CallRecord};
 pub use config::{
-    BucketConfig, DEFAULT_API_CENTER_SERVICE, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_FEDERATED_SUBJECT, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID,
-    EmulatorConfig, Principal, Role, RoleAssignment, ThrottleConfig,
+    ApicContract, BucketConfig, ConditionalHeaders, DEFAULT_API_CENTER_SERVICE, DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET, DEFAULT_FEDERATED_SUBJECT, DEFAULT_RESOURCE_GROUP,
+    DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, EmulatorConfig, ImportAnswer, Principal, Role,
+    RoleAssignment, ThrottleConfig,
 };
 pub use emulator::{Emulator, start};
 pub use error::EmulatorError;

@@ -8,8 +8,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use apilink_emulator::apim::ApiPatch;
-use apilink_emulator::{EmulatorConfig, Seed};
+use apilink_emulator::apim::{
+    ApiPatch, CertificateSource, ProxyHostnameSeed, WorkspaceGatewaySeed, WorkspaceSeed,
+};
+use apilink_emulator::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION_ID,
+    EmulatorConfig, Principal, Role, RoleAssignment, Seed,
+};
 use common::{APIM, apim_url, get_json, start, token};
 use serde_json::Value;
 
@@ -665,5 +670,282 @@ async fn ten_thousand_synthetic_apis_list_quickly() {
         started.elapsed() < Duration::from_secs(60),
         "took {:?}",
         started.elapsed()
+    );
+}
+
+/// The default APIM with two custom domains (neither bound by default) and three
+/// workspaces: `team-a` and `team-b` share gateway `shared-gw` (team-b with a custom
+/// host), `team-c` has none.
+fn gateway_seed() -> Seed {
+    let mut seed = Seed::default();
+    let service = &mut seed.services[0];
+    service.proxy_hostnames = vec![
+        ProxyHostnameSeed::new("api.contoso.example", false),
+        ProxyHostnameSeed {
+            certificate_source: CertificateSource::Managed,
+            ..ProxyHostnameSeed::new("api2.contoso.example", false)
+        },
+    ];
+    let with_gateway = |id: &str, hostnames: &[&str]| WorkspaceSeed {
+        gateways: vec![WorkspaceGatewaySeed {
+            hostnames: hostnames.iter().map(|h| h.to_string()).collect(),
+            ..WorkspaceGatewaySeed::new("shared-gw")
+        }],
+        ..WorkspaceSeed::new(id)
+    };
+    service.workspaces = vec![
+        with_gateway("team-a", &[]),
+        with_gateway("team-b", &["team-b.contoso.example"]),
+        WorkspaceSeed::new("team-c"),
+    ];
+    seed
+}
+
+fn gateways_url(em: &apilink_emulator::Emulator, suffix: &str) -> String {
+    format!(
+        "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ApiManagement/gateways{suffix}",
+        em.arm_endpoint().as_str().trim_end_matches('/'),
+        em.subscription_id(),
+        em.resource_group()
+    )
+}
+
+#[tokio::test]
+async fn custom_proxy_hostnames_are_listed_after_the_default_host_in_order() {
+    let (em, client) = start(EmulatorConfig {
+        seed: gateway_seed(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let token = token(&em, &client).await;
+    let (status, service) = get_json(
+        &client,
+        &apim_url(&em, "contoso-apim", &format!("?api-version={APIM}")),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let hostnames = service["properties"]["hostnameConfigurations"]
+        .as_array()
+        .unwrap();
+    let proxies: Vec<(&str, bool, &str)> = hostnames
+        .iter()
+        .filter(|h| h["type"] == "Proxy")
+        .map(|h| {
+            (
+                h["hostName"].as_str().unwrap(),
+                h["defaultSslBinding"].as_bool().unwrap(),
+                h["certificateSource"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        proxies,
+        [
+            ("contoso-apim.azure-api.net", true, "BuiltIn"),
+            ("api.contoso.example", false, "KeyVault"),
+            ("api2.contoso.example", false, "Managed"),
+        ]
+    );
+    assert!(hostnames[1]["keyVaultId"].is_string());
+    assert!(hostnames[2].get("keyVaultId").is_none());
+    assert!(hostnames.iter().any(|h| h["type"] == "DeveloperPortal"));
+
+    // Exported documents name the gateway people call: the first custom domain.
+    let url = apim_url(
+        &em,
+        "contoso-apim",
+        &format!("/apis/echo-api?api-version={APIM}&format=openapi%2Bjson-link&export=true"),
+    );
+    let (status, body) = get_json(&client, &url, &token).await;
+    assert_eq!(status, 200, "{body}");
+    let doc: Value =
+        serde_json::from_str(&download(&client, body["value"]["link"].as_str().unwrap()).await)
+            .unwrap();
+    assert_eq!(doc["servers"][0]["url"], "https://api.contoso.example/echo");
+}
+
+#[tokio::test]
+async fn workspace_links_name_gateways_whose_connections_carry_the_hosts() {
+    let rg_scope =
+        format!("/subscriptions/{DEFAULT_SUBSCRIPTION_ID}/resourceGroups/{DEFAULT_RESOURCE_GROUP}");
+    let mut principal = Principal::default_for(DEFAULT_SUBSCRIPTION_ID);
+    principal
+        .roles
+        .push(RoleAssignment::new(Role::Reader, &rg_scope));
+    let (em, client) = start(EmulatorConfig {
+        seed: gateway_seed(),
+        principals: vec![principal],
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let token = token(&em, &client).await;
+    let gateway_id = em.apim().gateway_resource_id("shared-gw");
+    let service_id = em.apim_resource_id("contoso-apim");
+
+    let (status, links) = get_json(
+        &client,
+        &apim_url(
+            &em,
+            "contoso-apim",
+            &format!("/workspaceLinks?api-version={APIM}"),
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{links}");
+    let links = links["value"].as_array().unwrap();
+    assert_eq!(links.len(), 3);
+    assert_eq!(links[0]["name"], "team-a");
+    assert_eq!(
+        links[0]["type"],
+        "Microsoft.ApiManagement/service/workspaceLinks"
+    );
+    assert_eq!(
+        links[0]["properties"]["workspaceId"],
+        format!("{service_id}/workspaces/team-a")
+    );
+    assert_eq!(
+        links[0]["properties"]["gateways"],
+        serde_json::json!([{ "id": gateway_id }])
+    );
+    assert_eq!(links[2]["properties"]["gateways"], serde_json::json!([]));
+    let (status, one) = get_json(
+        &client,
+        &apim_url(
+            &em,
+            "contoso-apim",
+            &format!("/workspaceLinks/TEAM-B?api-version={APIM}"),
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(one["name"], "team-b");
+    let (status, _) = get_json(
+        &client,
+        &apim_url(
+            &em,
+            "contoso-apim",
+            &format!("/workspaceLinks/nope?api-version={APIM}"),
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let (status, gateways) = get_json(
+        &client,
+        &gateways_url(&em, &format!("?api-version={APIM}")),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{gateways}");
+    assert_eq!(gateways["value"].as_array().unwrap().len(), 1);
+    let gateway = &gateways["value"][0];
+    assert_eq!(gateway["id"], gateway_id);
+    assert_eq!(gateway["type"], "Microsoft.ApiManagement/gateways");
+    assert_eq!(gateway["sku"]["name"], "WorkspaceGatewayPremium");
+    assert_eq!(gateway["properties"]["provisioningState"], "Succeeded");
+
+    let (status, connections) = get_json(
+        &client,
+        &gateways_url(
+            &em,
+            &format!("/shared-gw/configConnections?api-version={APIM}"),
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{connections}");
+    let connections = connections["value"].as_array().unwrap();
+    assert_eq!(connections.len(), 2, "one connection per workspace served");
+    let a = &connections[0];
+    assert_eq!(a["name"], "team-a");
+    assert_eq!(
+        a["type"],
+        "Microsoft.ApiManagement/gateways/configConnections"
+    );
+    assert_eq!(a["id"], format!("{gateway_id}/configConnections/team-a"));
+    assert_eq!(
+        a["properties"]["sourceId"],
+        format!("{service_id}/workspaces/team-a")
+    );
+    let host = a["properties"]["defaultHostname"].as_str().unwrap();
+    assert!(
+        host.starts_with("team-a-")
+            && host.ends_with(".shared-gw.gateway.westeurope.azure-api.net"),
+        "{host}"
+    );
+    assert!(a["properties"].get("hostnames").is_none());
+    let b = &connections[1];
+    assert_ne!(
+        b["properties"]["defaultHostname"],
+        a["properties"]["defaultHostname"]
+    );
+    assert_eq!(
+        b["properties"]["hostnames"],
+        serde_json::json!(["team-b.contoso.example"])
+    );
+    let (status, one) = get_json(
+        &client,
+        &gateways_url(
+            &em,
+            &format!("/shared-gw/configConnections/team-b?api-version={APIM}"),
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(one, *b);
+    let (status, missing) = get_json(
+        &client,
+        &gateways_url(
+            &em,
+            &format!("/gone-gw/configConnections?api-version={APIM}"),
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(missing["error"]["code"], "ResourceNotFound");
+}
+
+#[tokio::test]
+async fn the_apim_service_reader_role_reads_workspace_links_but_not_gateways() {
+    let (em, client) = start(EmulatorConfig {
+        seed: gateway_seed(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let token = common::token_for(&em, &client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET).await;
+    let (status, _) = get_json(
+        &client,
+        &apim_url(
+            &em,
+            "contoso-apim",
+            &format!("/workspaceLinks?api-version={APIM}"),
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "workspaceLinks are under service/*");
+    let (status, denied) = get_json(
+        &client,
+        &gateways_url(
+            &em,
+            &format!("/shared-gw/configConnections?api-version={APIM}"),
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(denied["error"]["code"], "AuthorizationFailed");
+    assert!(
+        denied["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Microsoft.ApiManagement/gateways/configConnections/read"),
+        "{denied}"
     );
 }

@@ -1,5 +1,10 @@
 //! `importSpecification` (a long-running operation), `exportSpecification`, and the
 //! operation status (`Azure-AsyncOperation`) and result (`Location`) URLs.
+//!
+//! The result URL answers 202 while the operation runs, 200 without a body once it
+//! succeeded, and the operation's ARM error (status and `{"error": {code, message}}`) once
+//! it failed. The status URL always answers 200 with `{status, error?}`; it is advertised
+//! only under [`ImportAnswer::LocationAndAsyncOperation`].
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +20,7 @@ use super::spec::{ImportRequest, SourceFormat, check_document};
 use super::store::{State, resolve};
 use super::validate;
 use crate::arm::{APIC_API_VERSION, ArmError};
+use crate::config::ImportAnswer;
 
 const AZURE_ASYNC_OPERATION: &str = "azure-asyncoperation";
 
@@ -79,10 +85,18 @@ impl ApiCenter {
             },
         };
 
+        // An injected failure replaces whatever the content would have given: the request
+        // itself was acceptable, the operation fails later.
+        let result = match &context.fault.failure {
+            Some(failure) => Err(failure.clone()),
+            None => result,
+        };
+
         let mut state = self.lock();
         self.check_definition_exists(&state, path)?;
         let polls = self.options.lro_polls_before_done.max(1);
-        let extra = std::mem::take(&mut state.extra_polls);
+        let extra =
+            std::mem::take(&mut state.extra_polls).saturating_add(context.fault.extra_polls);
         let operation = Operation {
             id: uuid::Uuid::new_v4().to_string(),
             subscription_id: self.options.subscription_id.clone(),
@@ -101,11 +115,13 @@ impl ApiCenter {
             "location",
             &format!("{}{}{query}", context.origin, operation.result_path()),
         );
-        set_header(
-            &mut response,
-            AZURE_ASYNC_OPERATION,
-            &format!("{}{}{query}", context.origin, operation.status_id()),
-        );
+        if context.contract.import_answer == ImportAnswer::LocationAndAsyncOperation {
+            set_header(
+                &mut response,
+                AZURE_ASYNC_OPERATION,
+                &format!("{}{}{query}", context.origin, operation.status_id()),
+            );
+        }
         set_header(
             &mut response,
             "retry-after",
@@ -191,7 +207,8 @@ impl ApiCenter {
                 );
                 Ok(response)
             }
-            Phase::Succeeded => Ok(empty_response(StatusCode::NO_CONTENT, None)),
+            // The specification's 200 for importSpecification has no body.
+            Phase::Succeeded => Ok(empty_response(StatusCode::OK, None)),
             Phase::Failed(error) => Err(error),
         }
     }

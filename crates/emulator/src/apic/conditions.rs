@@ -1,8 +1,10 @@
-//! `If-Match` / `If-None-Match` preconditions on writes.
+//! `If-Match` / `If-None-Match` preconditions on writes, when the contract honours them.
 
 use axum::http::{HeaderMap, StatusCode, header};
 
+use super::routes::RequestContext;
 use crate::arm::ArmError;
+use crate::config::ConditionalHeaders;
 
 #[derive(Debug, Default)]
 pub(crate) struct Preconditions {
@@ -38,7 +40,16 @@ fn failed(message: String) -> ArmError {
 }
 
 impl Preconditions {
-    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
+    /// The preconditions a request sets. Under `Ignored` there are none; `Refused` never
+    /// gets here (the request was turned away on arrival).
+    pub(crate) fn of(context: &RequestContext) -> Self {
+        match context.contract.conditional_headers {
+            ConditionalHeaders::Honoured => Self::from_headers(&context.headers),
+            ConditionalHeaders::Ignored | ConditionalHeaders::Refused => Self::default(),
+        }
+    }
+
+    fn from_headers(headers: &HeaderMap) -> Self {
         Preconditions {
             if_match: tags(headers, header::IF_MATCH),
             if_none_match: tags(headers, header::IF_NONE_MATCH),

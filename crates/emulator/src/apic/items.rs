@@ -136,7 +136,7 @@ impl ApiCenter {
         if kind == Kind::MetadataSchema {
             metadata::check_schema_document(&properties)?;
         }
-        let preconditions = Preconditions::from_headers(&context.headers);
+        let preconditions = Preconditions::of(context);
 
         let mut state = self.lock();
         let root = state
@@ -145,7 +145,13 @@ impl ApiCenter {
         let parent = resolve(root, path.parent_chain()).map_err(|depth| missing(path, depth))?;
         let existing = parent.child(kind, path.name());
         preconditions.check(&path.display_name(), existing.map(|n| n.etag.as_str()))?;
-        metadata::check_custom_properties(root, kind, &properties)?;
+        metadata::check_custom_properties(
+            root,
+            kind,
+            &properties,
+            &context.contract,
+            &self.options.limits,
+        )?;
         if kind == Kind::Deployment {
             check_references(root, path, &properties)?;
         }
@@ -197,7 +203,7 @@ impl ApiCenter {
         path: &ItemPath,
     ) -> Result<Response, ArmError> {
         let kind = path.kind();
-        let preconditions = Preconditions::from_headers(&context.headers);
+        let preconditions = Preconditions::of(context);
         let mut state = self.lock();
         let root = state
             .service_mut(&path.service)

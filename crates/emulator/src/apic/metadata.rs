@@ -4,13 +4,16 @@
 //! entities it is assigned to. Values are checked against a subset of JSON Schema
 //! (`type`, `enum`, `minLength`, `maxLength`, `pattern`, `minimum`, `maximum`, `items`,
 //! `minItems`, `maxItems`, `properties`, `required`), which covers what the portal's
-//! metadata designer produces.
+//! metadata designer produces. Depending on the contract, custom properties no schema
+//! declares for the entity kind are refused, and the plan's custom-property limits hold.
 
 use serde_json::{Map, Value};
 
+use super::ApicLimits;
 use super::kind::Kind;
 use super::store::Node;
 use crate::arm::ArmError;
+use crate::config::ApicContract;
 
 /// Checks the `schema` member of a metadata schema: a JSON Schema document as a string.
 pub(crate) fn check_schema_document(properties: &Map<String, Value>) -> Result<(), ArmError> {
@@ -75,11 +78,15 @@ fn assignment(schema: &Node, entity: &str) -> Option<Assignment> {
     Some(Assignment { required })
 }
 
-/// Enforces the metadata schemas of `service` on the custom properties of a `kind` entity.
+/// Enforces the metadata schemas of `service` on the custom properties of a `kind` entity:
+/// the contract's limits and declared-only rule first, then every assigned schema's
+/// requirement and value.
 pub(crate) fn check_custom_properties(
     service: &Node,
     kind: Kind,
     properties: &Map<String, Value>,
+    contract: &ApicContract,
+    limits: &ApicLimits,
 ) -> Result<(), ArmError> {
     let Some(entity) = kind.metadata_entity() else {
         return Ok(());
@@ -87,6 +94,14 @@ pub(crate) fn check_custom_properties(
     let custom = properties
         .get("customProperties")
         .and_then(Value::as_object);
+    if let Some(custom) = custom {
+        if contract.enforce_custom_property_limits {
+            check_limits(custom, entity, limits)?;
+        }
+        if contract.refuse_undeclared_custom_properties {
+            check_declared(service, custom, entity)?;
+        }
+    }
     for schema in service.collection(Kind::MetadataSchema) {
         let Some(assignment) = assignment(schema, entity) else {
             continue;
@@ -123,6 +138,61 @@ pub(crate) fn check_custom_properties(
                     ));
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+fn check_limits(
+    custom: &Map<String, Value>,
+    entity: &str,
+    limits: &ApicLimits,
+) -> Result<(), ArmError> {
+    let max = limits.custom_properties_per_entity;
+    if custom.len() > max {
+        return Err(ArmError::validation(
+            "properties.customProperties",
+            format!(
+                "'properties.customProperties' has {} custom properties; the plan allows at most {max} per {entity}.",
+                custom.len()
+            ),
+        ));
+    }
+    let max = limits.members_per_object_property;
+    for (name, value) in custom {
+        if let Value::Object(members) = value
+            && members.len() > max
+        {
+            return Err(ArmError::validation(
+                &format!("properties.customProperties.{name}"),
+                format!(
+                    "Custom property '{name}' has {} members; an object-valued custom property may have at most {max}.",
+                    members.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every key must be the name of a metadata schema assigned to `entity` (deprecated
+/// assignments still declare the property; they only stop requiring it).
+fn check_declared(
+    service: &Node,
+    custom: &Map<String, Value>,
+    entity: &str,
+) -> Result<(), ArmError> {
+    for name in custom.keys() {
+        let declared = service
+            .collection(Kind::MetadataSchema)
+            .any(|schema| schema.name == *name && assignment(schema, entity).is_some());
+        if !declared {
+            return Err(ArmError::validation(
+                &format!("properties.customProperties.{name}"),
+                format!(
+                    "Custom property '{name}' is not defined by any metadata schema assigned to '{entity}'"
+                ),
+            ));
         }
     }
     Ok(())

@@ -7,12 +7,31 @@
 //! - an API's read-only `lifecycleStage` is derived from its versions: the most advanced
 //!   stage among versions still in use (design..production); if all are deprecated or
 //!   retired, the least final of those; `design` without versions;
-//! - plan limits answer 409 `QuotaExceeded`;
+//! - plan limits on resource counts answer 409 `QuotaExceeded`;
 //! - deployment references must be service-relative and point into the deployment's own
 //!   workspace (the definition: into its own API); full ARM ids are rejected;
+//! - a contact's `email` must look like an address (`local@domain`), although the
+//!   specification gives it only a length; a license `identifier` (SPDX) is not checked
+//!   as a URI, although the specification says `format: uri`;
 //! - `importSpecification` always answers 202; the operation completes on the poll after
-//!   `lro_polls_before_done` polls (either URL counts), and only then sets the content;
+//!   `lro_polls_before_done` polls (either URL counts), and only then sets the content.
+//!   The `Location` URL answers 202 + `Retry-After` while running, 200 with an empty body
+//!   on success, and the failure's ARM error (status + `{"error": {code, message}}`) on
+//!   failure; a `FaultKind::ImportFails` on the POST makes an accepted import fail so;
 //! - `exportSpecification` without an imported document answers 400 `SpecificationNotFound`.
+//!
+//! What goes beyond the schema is the [`ApicContract`] (strict by default, changeable at
+//! run time with [`ApiCenter::set_contract`]):
+//! - undeclared custom properties: a `customProperties` key that no metadata schema
+//!   assigned to the entity kind declares is 400 `ValidationError` `Custom property
+//!   '{name}' is not defined by any metadata schema assigned to '{entity}'` (strict) or
+//!   kept (lax); values of declared ones and required assignments are enforced in both;
+//! - custom-property limits ([`ApicLimits::custom_properties_per_entity`],
+//!   [`ApicLimits::members_per_object_property`]): 400 `ValidationError` (strict only);
+//! - `If-Match` / `If-None-Match`: honoured (412 `PreconditionFailed`, lax), ignored
+//!   (strict) or refused (400 `InvalidRequestHeader` on any request carrying one);
+//! - the 202 of `importSpecification` carries `Location` + `Retry-After` (strict) or also
+//!   `Azure-AsyncOperation` (lax).
 
 mod actions;
 mod conditions;
@@ -40,7 +59,12 @@ use axum::routing::any;
 
 use store::{Node, State, key};
 
-/// Plan limits, per service unless said otherwise. Exceeding one answers 409 `QuotaExceeded`.
+use crate::arm::ArmError;
+use crate::config::ApicContract;
+
+/// Plan limits, per service unless said otherwise. Exceeding a resource count answers 409
+/// `QuotaExceeded`; exceeding a custom-property limit answers 400 `ValidationError` (only
+/// when [`ApicContract::enforce_custom_property_limits`] is set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApicLimits {
     pub apis: usize,
@@ -50,6 +74,10 @@ pub struct ApicLimits {
     pub environments: usize,
     /// Largest document `importSpecification` accepts with format `inline`.
     pub max_inline_specification_bytes: usize,
+    /// Keys in one entity's `customProperties`.
+    pub custom_properties_per_entity: usize,
+    /// Members of one object-valued custom property.
+    pub members_per_object_property: usize,
 }
 
 impl ApicLimits {
@@ -62,6 +90,8 @@ impl ApicLimits {
             deployments_per_api: 10,
             environments: 20,
             max_inline_specification_bytes: 3 * 1024 * 1024,
+            custom_properties_per_entity: 20,
+            members_per_object_property: 10,
         }
     }
 
@@ -70,6 +100,7 @@ impl ApicLimits {
         ApicLimits {
             apis: 200,
             versions_per_api: 5,
+            custom_properties_per_entity: 10,
             ..ApicLimits::standard()
         }
     }
@@ -94,6 +125,8 @@ pub struct ApicOptions {
     /// `Retry-After` (seconds) on operation answers.
     pub lro_retry_after_secs: u64,
     pub limits: ApicLimits,
+    /// The contract the service starts with; [`ApiCenter::set_contract`] changes it.
+    pub contract: ApicContract,
 }
 
 impl Default for ApicOptions {
@@ -106,8 +139,18 @@ impl Default for ApicOptions {
             lro_polls_before_done: 1,
             lro_retry_after_secs: 1,
             limits: ApicLimits::default(),
+            contract: ApicContract::default(),
         }
     }
+}
+
+/// What a fault rule asks of the long-running operation one request starts (carried as a
+/// request extension from the fault layer to the route).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OperationFault {
+    pub extra_polls: u32,
+    /// The operation is accepted, then fails with this error when it completes.
+    pub failure: Option<ArmError>,
 }
 
 /// Resolves an https URL given to importSpecification with format "link" to its content
@@ -118,6 +161,8 @@ pub type LinkFetcher = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct ApiCenter {
     options: ApicOptions,
     fetch_link: LinkFetcher,
+    /// Separate from `state` so that a request reads it once, before taking the tree lock.
+    contract: Mutex<ApicContract>,
     state: Mutex<State>,
 }
 
@@ -142,6 +187,7 @@ impl ApiCenter {
                 .insert(key(name), Node::new_service(id, name));
         }
         Arc::new(ApiCenter {
+            contract: Mutex::new(options.contract),
             options,
             fetch_link,
             state: Mutex::new(state),
@@ -191,6 +237,22 @@ impl ApiCenter {
 
     pub fn options(&self) -> &ApicOptions {
         &self.options
+    }
+
+    /// The contract requests are read with now.
+    pub fn contract(&self) -> ApicContract {
+        *self
+            .contract
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Changes the contract for every request that starts after this call.
+    pub fn set_contract(&self, contract: ApicContract) {
+        *self
+            .contract
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = contract;
     }
 
     /// A poisoned lock only means another request panicked mid-way; the tree is still usable.

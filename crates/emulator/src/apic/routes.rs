@@ -8,9 +8,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::ApiCenter;
 use super::path::{SubscriptionTarget, Target, parse_resource_group_path, parse_subscription_path};
-use crate::arm::ArmError;
+use super::{ApiCenter, OperationFault};
+use crate::arm::{APIC_API_VERSION, ArmError};
+use crate::config::{ApicContract, ConditionalHeaders};
 
 /// Request bodies above this size are refused; it leaves room above the inline import limit
 /// so that limit can answer with its own, clearer error.
@@ -26,10 +27,20 @@ pub(crate) struct RequestContext {
     pub origin: String,
     /// The request path as the client sent it.
     pub path: String,
+    /// Read once per request, so one request never sees two contracts.
+    pub contract: ApicContract,
+    /// What fault injection asks of an operation this request starts.
+    pub fault: OperationFault,
 }
 
 impl RequestContext {
-    fn new(method: Method, headers: HeaderMap, original: &Uri) -> Self {
+    fn new(
+        method: Method,
+        headers: HeaderMap,
+        original: &Uri,
+        contract: ApicContract,
+        fault: OperationFault,
+    ) -> Self {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -42,7 +53,35 @@ impl RequestContext {
             query: original.query().unwrap_or_default().to_string(),
             origin: format!("https://{host}"),
             path: original.path().to_string(),
+            contract,
+            fault,
         }
+    }
+
+    /// Under [`ConditionalHeaders::Refused`], a request carrying `If-Match` or
+    /// `If-None-Match` is refused before anything is read or written.
+    fn check_conditional_headers(&self) -> Result<(), ArmError> {
+        if self.contract.conditional_headers != ConditionalHeaders::Refused {
+            return Ok(());
+        }
+        for name in [header::IF_MATCH, header::IF_NONE_MATCH] {
+            if self.headers.contains_key(&name) {
+                let shown = if name == header::IF_MATCH {
+                    "If-Match"
+                } else {
+                    "If-None-Match"
+                };
+                return Err(ArmError::new(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestHeader",
+                    format!(
+                        "The request header '{shown}' is not supported by Microsoft.ApiCenter api-version {APIC_API_VERSION}."
+                    ),
+                )
+                .with_target(shown));
+            }
+        }
+        Ok(())
     }
 
     /// The absolute URL of this request's path, without a query.
@@ -99,7 +138,18 @@ pub(crate) async fn resource_group_scope(
         Ok(read) => read,
         Err(error) => return error.into_response(),
     };
-    let context = RequestContext::new(parts.method, parts.headers, &original);
+    let fault = parts
+        .extensions
+        .get::<OperationFault>()
+        .cloned()
+        .unwrap_or_default();
+    let context = RequestContext::new(
+        parts.method,
+        parts.headers,
+        &original,
+        apic.contract(),
+        fault,
+    );
     apic.resource_group_request(&context, &subscription, &resource_group, &rest, &body)
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -114,6 +164,8 @@ pub(crate) async fn subscription_scope(
         request.method().clone(),
         request.headers().clone(),
         &original,
+        apic.contract(),
+        OperationFault::default(),
     );
     apic.subscription_request(&context, &subscription, &rest)
         .unwrap_or_else(IntoResponse::into_response)
@@ -140,6 +192,7 @@ impl ApiCenter {
         body: &[u8],
     ) -> Result<Response, ArmError> {
         self.check_subscription(subscription)?;
+        context.check_conditional_headers()?;
         if !resource_group.eq_ignore_ascii_case(&self.options.resource_group) {
             return Err(ArmError::new(
                 StatusCode::NOT_FOUND,
@@ -190,6 +243,7 @@ impl ApiCenter {
         rest: &str,
     ) -> Result<Response, ArmError> {
         self.check_subscription(subscription)?;
+        context.check_conditional_headers()?;
         if context.method != Method::GET {
             return Err(method_not_allowed(&context.method, "this resource"));
         }

@@ -4,12 +4,21 @@
 use super::kind::Kind;
 use super::store::LIFECYCLE_STAGES;
 
-/// A string member: length bounds in characters and whether it must be an absolute URI.
+/// A string member: length bounds in characters and the shape its value must have.
 #[derive(Debug)]
 pub(crate) struct Text {
     pub min: usize,
     pub max: Option<usize>,
-    pub uri: bool,
+    pub format: TextFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextFormat {
+    Plain,
+    /// An absolute URI (`format: uri`).
+    Uri,
+    /// An e-mail address: `local@domain`.
+    Email,
 }
 
 #[derive(Debug)]
@@ -40,7 +49,7 @@ const fn text(min: usize, max: Option<usize>) -> Schema {
     Schema::Text(Text {
         min,
         max,
-        uri: false,
+        format: TextFormat::Plain,
     })
 }
 
@@ -48,7 +57,15 @@ const fn uri(max: usize) -> Schema {
     Schema::Text(Text {
         min: 0,
         max: Some(max),
-        uri: true,
+        format: TextFormat::Uri,
+    })
+}
+
+const fn email(max: usize) -> Schema {
+    Schema::Text(Text {
+        min: 0,
+        max: Some(max),
+        format: TextFormat::Email,
     })
 }
 
@@ -88,11 +105,13 @@ static EXTERNAL_DOCUMENTATION: ObjectSchema = ObjectSchema {
 };
 static EXTERNAL_DOCUMENTATION_ITEM: Schema = Schema::Object(&EXTERNAL_DOCUMENTATION);
 
+// The specification gives `email` only a length; the address shape is checked as well
+// because a contact e-mail that is not an address is not a contact.
 static CONTACT: ObjectSchema = ObjectSchema {
     fields: &[
         ("name", text(0, Some(100))),
         ("url", uri(200)),
-        ("email", text(0, Some(100))),
+        ("email", email(100)),
     ],
     required: &[],
     read_only: &[],

@@ -1,6 +1,7 @@
 //! Tests of the API Center module, driven through `ApiCenter::router()` with
 //! `tower::ServiceExt::oneshot`. This file holds the harness; the tests are in `tests/`.
 
+mod contract;
 mod crud;
 mod import;
 mod listing;
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{ApiCenter, ApicOptions, LinkFetcher};
+use crate::config::ApicContract;
 
 pub(super) const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
 pub(super) const RG: &str = "rg-apilink";
@@ -69,6 +71,16 @@ pub(super) fn no_links() -> LinkFetcher {
 impl Harness {
     pub(super) fn new() -> Self {
         Self::with(ApicOptions::default(), no_links())
+    }
+
+    pub(super) fn with_contract(contract: ApicContract) -> Self {
+        Self::with(
+            ApicOptions {
+                contract,
+                ..ApicOptions::default()
+            },
+            no_links(),
+        )
     }
 
     pub(super) fn with(options: ApicOptions, fetcher: LinkFetcher) -> Self {
@@ -198,6 +210,21 @@ impl Harness {
             );
         }
     }
+}
+
+/// Declares metadata schema `name` (any JSON value) for the given entity kinds, optional.
+pub(super) async fn declare(h: &Harness, name: &str, entities: &[&str]) {
+    let assigned: Vec<Value> = entities
+        .iter()
+        .map(|entity| json!({ "entity": entity }))
+        .collect();
+    let reply = h
+        .put(
+            &format!("{}/metadataSchemas/{name}", service_path()),
+            json!({ "properties": { "schema": "{}", "assignedTo": assigned } }),
+        )
+        .await;
+    assert!(reply.status.is_success(), "{name}: {}", reply.body);
 }
 
 pub(super) fn api_body(title: &str) -> Value {

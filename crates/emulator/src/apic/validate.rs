@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::kind::Kind;
-use super::schema::{ObjectSchema, Schema, Text, properties_schema};
+use super::schema::{ObjectSchema, Schema, Text, TextFormat, properties_schema};
 use crate::arm::ArmError;
 
 /// Parses a request body that must be one JSON object.
@@ -120,13 +120,35 @@ fn validate_text(rule: &Text, value: &Value, path: &str) -> Result<Value, ArmErr
             format!("The member '{path}' must be at most {max} characters long (it has {length})."),
         ));
     }
-    if rule.uri && url::Url::parse(text).is_err() {
-        return Err(ArmError::validation(
-            path,
-            format!("The member '{path}' must be an absolute URI; '{text}' is not."),
-        ));
+    match rule.format {
+        TextFormat::Plain => {}
+        TextFormat::Uri if url::Url::parse(text).is_err() => {
+            return Err(ArmError::validation(
+                path,
+                format!("The member '{path}' must be an absolute URI; '{text}' is not."),
+            ));
+        }
+        TextFormat::Email if !is_email(text) => {
+            return Err(ArmError::validation(
+                path,
+                format!("The member '{path}' must be an e-mail address; '{text}' is not."),
+            ));
+        }
+        TextFormat::Uri | TextFormat::Email => {}
     }
     Ok(value.clone())
+}
+
+/// `local@domain`: one `@`, no whitespace, a non-empty local part and a domain of
+/// non-empty dot-separated labels. Deliberately no stricter than that.
+fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !text.chars().any(char::is_whitespace)
+        && domain.split('.').all(|label| !label.is_empty())
 }
 
 fn validate_object(schema: &ObjectSchema, value: &Value, path: &str) -> Result<Value, ArmError> {

@@ -8,12 +8,12 @@ use jiff::Timestamp;
 use super::ApimError;
 use super::literal;
 use super::model::{
-    Api, ApiType, ApimState, Literal, Operation, Revision, Revisions, Scope, Service, VersionSet,
-    Workspace, key,
+    Api, ApiType, ApimState, CertificateSource, Literal, Operation, ProxyHostname, Revision,
+    Revisions, Scope, Service, VersionSet, Workspace, WorkspaceGateway, key,
 };
 use super::seed::{
-    ApiSeed, OperationSeed, RevisionSeed, Seed, ServiceSeed, VersionSetSeed, WorkspaceSeed,
-    operations_of,
+    ApiSeed, OperationSeed, ProxyHostnameSeed, RevisionSeed, Seed, ServiceSeed, VersionSetSeed,
+    WorkspaceGatewaySeed, WorkspaceSeed, operations_of,
 };
 
 /// Hands out increasing generation numbers; ETags derive from them.
@@ -42,6 +42,93 @@ pub(crate) fn validate_service_name(name: &str) -> Result<(), ApimError> {
             "service name '{name}' must be 1-50 letters, digits and hyphens, starting with a letter"
         )))
     }
+}
+
+/// A DNS host name: dot-separated labels of letters, digits and hyphens.
+fn validate_host_name(what: &str, host: &str) -> Result<(), ApimError> {
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if host.len() <= 253 && host.contains('.') && host.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(invalid(format!("{what} '{host}' is not a host name")))
+    }
+}
+
+/// The service's custom domains: `customProxyHostname` first (bound by default), then
+/// `proxyHostnames`. APIM refuses a host twice, its own default host, and two hostnames
+/// bound by default.
+fn build_proxy_hostnames(
+    seed: &ServiceSeed,
+    default_host: &str,
+) -> Result<Vec<ProxyHostname>, ApimError> {
+    let shorthand = seed
+        .custom_proxy_hostname
+        .as_ref()
+        .map(|host| ProxyHostnameSeed {
+            host_name: host.clone(),
+            default_ssl_binding: true,
+            certificate_source: CertificateSource::KeyVault,
+        });
+    let mut hostnames: Vec<ProxyHostname> = Vec::new();
+    for h in shorthand.iter().chain(&seed.proxy_hostnames) {
+        validate_host_name("proxy hostname", &h.host_name)?;
+        let taken = h.host_name.eq_ignore_ascii_case(default_host)
+            || hostnames
+                .iter()
+                .any(|o| o.host_name.eq_ignore_ascii_case(&h.host_name));
+        if taken {
+            return Err(ApimError::Conflict(format!(
+                "hostname '{}' is already configured on '{}'",
+                h.host_name, seed.name
+            )));
+        }
+        hostnames.push(ProxyHostname {
+            host_name: h.host_name.clone(),
+            default_ssl_binding: h.default_ssl_binding,
+            certificate_source: h.certificate_source,
+        });
+    }
+    if hostnames.iter().filter(|h| h.default_ssl_binding).count() > 1 {
+        return Err(invalid(format!(
+            "'{}': only one hostname can have defaultSslBinding",
+            seed.name
+        )));
+    }
+    Ok(hostnames)
+}
+
+fn build_workspace_gateways(
+    workspace: &str,
+    seeds: &[WorkspaceGatewaySeed],
+) -> Result<Vec<WorkspaceGateway>, ApimError> {
+    let mut gateways: Vec<WorkspaceGateway> = Vec::new();
+    for g in seeds {
+        // Gateway names follow the service-name rule.
+        validate_service_name(&g.name)
+            .map_err(|_| invalid(format!("workspace '{workspace}': gateway name '{}' must be 1-50 letters, digits and hyphens, starting with a letter", g.name)))?;
+        if gateways
+            .iter()
+            .any(|o| o.name.eq_ignore_ascii_case(&g.name))
+        {
+            return Err(invalid(format!(
+                "workspace '{workspace}': gateway '{}' appears twice",
+                g.name
+            )));
+        }
+        for host in &g.hostnames {
+            validate_host_name("gateway hostname", host)?;
+        }
+        gateways.push(WorkspaceGateway {
+            name: g.name.clone(),
+            hostnames: g.hostnames.clone(),
+        });
+    }
+    Ok(gateways)
 }
 
 /// APIM's id rule (`^[^*#&+:<>?]+$`, up to 256 characters); `;` is reserved for
@@ -88,6 +175,16 @@ fn build_service(
         None if consumption => None,
         None => Some(format!("https://{lower}.portal.azure-api.net")),
     };
+    let gateway_url = seed
+        .gateway_url
+        .clone()
+        .unwrap_or_else(|| format!("https://{lower}.azure-api.net"));
+    let default_host = gateway_url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let proxy_hostnames = build_proxy_hostnames(seed, &default_host)?;
     let root = build_scope(&seed.version_sets, &seed.apis, generations)?;
     let mut workspaces = BTreeMap::new();
     for ws in &seed.workspaces {
@@ -112,15 +209,12 @@ fn build_service(
             .publisher_email
             .clone()
             .unwrap_or_else(|| "apis@contoso.example".to_string()),
-        gateway_url: seed
-            .gateway_url
-            .clone()
-            .unwrap_or_else(|| format!("https://{lower}.azure-api.net")),
+        gateway_url,
         portal_url,
         developer_portal_url,
         management_api_url: (!consumption)
             .then(|| format!("https://{lower}.management.azure-api.net")),
-        custom_proxy_hostname: seed.custom_proxy_hostname.clone(),
+        proxy_hostnames,
         created: Timestamp::now(),
         root,
         workspaces,
@@ -136,6 +230,7 @@ fn build_workspace(
         id: seed.id.clone(),
         display_name: seed.display_name.clone().unwrap_or_else(|| seed.id.clone()),
         description: seed.description.clone(),
+        gateways: build_workspace_gateways(&seed.id, &seed.gateways)?,
         scope: build_scope(&seed.version_sets, &seed.apis, generations)?,
     })
 }
@@ -416,7 +511,16 @@ fn dump_service(s: &Service) -> ServiceSeed {
         gateway_url: Some(s.gateway_url.clone()),
         portal_url: Some(s.portal_url.clone()),
         developer_portal_url: Some(s.developer_portal_url.clone()),
-        custom_proxy_hostname: s.custom_proxy_hostname.clone(),
+        custom_proxy_hostname: None,
+        proxy_hostnames: s
+            .proxy_hostnames
+            .iter()
+            .map(|h| ProxyHostnameSeed {
+                host_name: h.host_name.clone(),
+                default_ssl_binding: h.default_ssl_binding,
+                certificate_source: h.certificate_source,
+            })
+            .collect(),
         version_sets,
         apis,
         workspaces: s
@@ -428,6 +532,14 @@ fn dump_service(s: &Service) -> ServiceSeed {
                     id: w.id.clone(),
                     display_name: Some(w.display_name.clone()),
                     description: w.description.clone(),
+                    gateways: w
+                        .gateways
+                        .iter()
+                        .map(|g| WorkspaceGatewaySeed {
+                            name: g.name.clone(),
+                            hostnames: g.hostnames.clone(),
+                        })
+                        .collect(),
                     version_sets,
                     apis,
                 }
@@ -547,6 +659,13 @@ mod tests {
             "services:\n  - name: a\n    apis: [{id: x, revisions: [{rev: 1}]}]\n",
             "services:\n  - name: 1a\n",
             "services:\n  - name: a\n    apis: [{id: x, operations: ['nonsense']}]\n",
+            "services:\n  - name: a\n    proxyHostnames: [{hostName: a.azure-api.net}]\n",
+            "services:\n  - name: a\n    customProxyHostname: x.example\n    proxyHostnames: [{hostName: X.example}]\n",
+            "services:\n  - name: a\n    proxyHostnames: [{hostName: x.example, defaultSslBinding: true}, {hostName: y.example, defaultSslBinding: true}]\n",
+            "services:\n  - name: a\n    proxyHostnames: [{hostName: 'not a host'}]\n",
+            "services:\n  - name: a\n    workspaces: [{id: w, gateways: [{name: g}, {name: G}]}]\n",
+            "services:\n  - name: a\n    workspaces: [{id: w, gateways: [{name: 9g}]}]\n",
+            "services:\n  - name: a\n    workspaces: [{id: w, gateways: [{name: g, hostnames: [nodots]}]}]\n",
         ];
         for case in cases {
             assert!(build(case).is_err(), "accepted: {case}");
@@ -555,7 +674,7 @@ mod tests {
 
     #[test]
     fn dump_then_load_round_trips() {
-        let yaml = "services:\n  - name: a\n    versionSets: [{id: vs, displayName: VS}]\n    apis:\n      - {id: x, versionSet: vs, version: '', operations: ['GET /a A']}\n      - {id: y, versionSet: vs, version: v2, path: x, revision: 2, revisions: [{rev: 1, description: old}]}\n    workspaces: [{id: w, apis: [{id: z, type: graphql}]}]\n";
+        let yaml = "services:\n  - name: a\n    customProxyHostname: api.a.example\n    proxyHostnames: [{hostName: b.example, certificateSource: Managed}]\n    versionSets: [{id: vs, displayName: VS}]\n    apis:\n      - {id: x, versionSet: vs, version: '', operations: ['GET /a A']}\n      - {id: y, versionSet: vs, version: v2, path: x, revision: 2, revisions: [{rev: 1, description: old}]}\n    workspaces: [{id: w, gateways: [{name: gw, hostnames: [w.example]}], apis: [{id: z, type: graphql}]}]\n";
         let state = build(yaml).unwrap();
         let dumped = dump_state(&state);
         let mut n = 0;
@@ -575,6 +694,34 @@ mod tests {
         assert_eq!(
             a.root.apis["x"].revisions[&1].operations,
             state.services["a"].root.apis["x"].revisions[&1].operations
+        );
+        assert_eq!(a.proxy_hostnames, state.services["a"].proxy_hostnames);
+        assert_eq!(a.proxy_hostnames.len(), 2);
+        assert!(a.proxy_hostnames[0].default_ssl_binding);
+        assert_eq!(
+            a.proxy_hostnames[1].certificate_source,
+            CertificateSource::Managed
+        );
+        assert_eq!(
+            a.workspaces["w"].gateways,
+            state.services["a"].workspaces["w"].gateways
+        );
+    }
+
+    #[test]
+    fn the_gateway_clients_call_is_the_custom_domain_bound_by_default_else_the_first() {
+        let state = build("services:\n  - name: a\n  - name: b\n    proxyHostnames: [{hostName: one.example}, {hostName: two.example}]\n  - name: c\n    proxyHostnames: [{hostName: one.example}, {hostName: two.example, defaultSslBinding: true}]\n").unwrap();
+        assert_eq!(
+            state.services["a"].effective_gateway(),
+            "https://a.azure-api.net"
+        );
+        assert_eq!(
+            state.services["b"].effective_gateway(),
+            "https://one.example"
+        );
+        assert_eq!(
+            state.services["c"].effective_gateway(),
+            "https://two.example"
         );
     }
 }

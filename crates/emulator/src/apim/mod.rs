@@ -4,6 +4,7 @@
 mod documents;
 mod export;
 mod filter;
+mod gateways;
 mod literal;
 mod load;
 pub mod model;
@@ -18,11 +19,12 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use thiserror::Error;
 
 pub(crate) use documents::xml_escape as documents_xml_escape;
+pub use model::CertificateSource;
 pub use mutate::{ApiPatch, DefinitionUpdate, NewRevision};
 pub(crate) use routes::{ApimContext, router};
 pub use seed::{
-    ApiSeed, OperationDetail, OperationSeed, RevisionSeed, Seed, ServiceSeed, VersionSetSeed,
-    WorkspaceSeed,
+    ApiSeed, OperationDetail, OperationSeed, ProxyHostnameSeed, RevisionSeed, Seed, ServiceSeed,
+    VersionSetSeed, WorkspaceGatewaySeed, WorkspaceSeed,
 };
 
 use model::ApimState;
@@ -83,6 +85,14 @@ impl ApimStore {
         )
     }
 
+    /// The ARM id of a workspace gateway (a top-level resource in the same group).
+    pub fn gateway_id(&self, gateway: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ApiManagement/gateways/{gateway}",
+            self.subscription_id, self.resource_group
+        )
+    }
+
     pub fn service_names(&self) -> Vec<String> {
         self.read()
             .state
@@ -124,6 +134,11 @@ impl ApimHandle {
     /// The ARM id of an APIM service.
     pub fn resource_id(&self, service: &str) -> String {
         self.store.service_id(service)
+    }
+
+    /// The ARM id of a workspace gateway (`Microsoft.ApiManagement/gateways/{name}`).
+    pub fn gateway_resource_id(&self, gateway: &str) -> String {
+        self.store.gateway_id(gateway)
     }
 
     pub fn service_names(&self) -> Vec<String> {

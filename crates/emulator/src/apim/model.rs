@@ -221,7 +221,44 @@ pub struct Workspace {
     pub id: String,
     pub display_name: String,
     pub description: Option<String>,
+    /// Workspace gateways serving the workspace, in link order.
+    pub gateways: Vec<WorkspaceGateway>,
     pub scope: Scope,
+}
+
+/// One workspace's use of a workspace gateway: the gateway's name and the custom hosts of
+/// the config connection between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceGateway {
+    pub name: String,
+    pub hostnames: Vec<String>,
+}
+
+/// Where the certificate of a hostname comes from; `BuiltIn` is APIM's own host's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CertificateSource {
+    Managed,
+    #[default]
+    KeyVault,
+    Custom,
+}
+
+impl CertificateSource {
+    pub fn wire(self) -> &'static str {
+        match self {
+            CertificateSource::Managed => "Managed",
+            CertificateSource::KeyVault => "KeyVault",
+            CertificateSource::Custom => "Custom",
+        }
+    }
+}
+
+/// A custom domain on the service's gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyHostname {
+    pub host_name: String,
+    pub default_ssl_binding: bool,
+    pub certificate_source: CertificateSource,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -236,19 +273,35 @@ pub struct Service {
     pub portal_url: Option<String>,
     pub developer_portal_url: Option<String>,
     pub management_api_url: Option<String>,
-    pub custom_proxy_hostname: Option<String>,
+    /// Custom gateway domains, in the service's order.
+    pub proxy_hostnames: Vec<ProxyHostname>,
     pub created: Timestamp,
     pub root: Scope,
     pub workspaces: BTreeMap<String, Workspace>,
 }
 
 impl Service {
-    /// The base URL clients call: the custom proxy domain when one is bound by default.
+    /// The base URL clients call: a custom domain (the one bound by default, else the
+    /// first) when there is one, else the default gateway.
     pub fn effective_gateway(&self) -> String {
-        match &self.custom_proxy_hostname {
-            Some(host) => format!("https://{host}"),
+        let custom = self
+            .proxy_hostnames
+            .iter()
+            .find(|h| h.default_ssl_binding)
+            .or(self.proxy_hostnames.first());
+        match custom {
+            Some(h) => format!("https://{}", h.host_name),
             None => self.gateway_url.trim_end_matches('/').to_string(),
         }
+    }
+
+    /// The host of `gatewayUrl`, as its `Proxy` hostname configuration names it.
+    pub fn default_gateway_host(&self) -> String {
+        self.gateway_url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
     }
 
     pub fn scope(&self, workspace: Option<&str>) -> Option<&Scope> {

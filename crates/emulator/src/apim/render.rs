@@ -4,7 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use super::documents::braces;
-use super::model::{Api, Operation, Revision, Service, VersionSet, VersioningScheme, Workspace};
+use super::model::{
+    Api, CertificateSource, Operation, Revision, Service, VersionSet, VersioningScheme, Workspace,
+};
 
 /// Where an entity lives: the service level or one workspace.
 pub(crate) struct ScopeRef<'a> {
@@ -43,22 +45,38 @@ pub(crate) fn service_json(service_id: &str, s: &Service) -> Value {
             .trim_end_matches('/')
             .to_string()
     };
+    // APIM lists its own host as a Proxy entry too, bound by default unless a custom
+    // domain is.
     let mut hostnames = vec![json!({
         "type": "Proxy",
-        "hostName": host(&s.gateway_url),
+        "hostName": s.default_gateway_host(),
         "negotiateClientCertificate": false,
-        "defaultSslBinding": s.custom_proxy_hostname.is_none(),
+        "defaultSslBinding": !s.proxy_hostnames.iter().any(|h| h.default_ssl_binding),
         "certificateSource": "BuiltIn",
     })];
-    if let Some(custom) = &s.custom_proxy_hostname {
-        hostnames.push(json!({
-            "type": "Proxy",
-            "hostName": custom,
-            "negotiateClientCertificate": false,
-            "defaultSslBinding": true,
-            "certificateSource": "KeyVault",
-            "keyVaultId": format!("https://{}-kv.vault.azure.net/secrets/gateway-tls", s.name.to_ascii_lowercase()),
-        }));
+    for custom in &s.proxy_hostnames {
+        let mut entry = Map::new();
+        entry.insert("type".into(), json!("Proxy"));
+        entry.insert("hostName".into(), json!(custom.host_name));
+        if custom.certificate_source == CertificateSource::KeyVault {
+            entry.insert(
+                "keyVaultId".into(),
+                json!(format!(
+                    "https://{}-kv.vault.azure.net/secrets/gateway-tls",
+                    s.name.to_ascii_lowercase()
+                )),
+            );
+        }
+        entry.insert("negotiateClientCertificate".into(), json!(false));
+        entry.insert(
+            "defaultSslBinding".into(),
+            json!(custom.default_ssl_binding),
+        );
+        entry.insert(
+            "certificateSource".into(),
+            json!(custom.certificate_source.wire()),
+        );
+        hostnames.push(Value::Object(entry));
     }
     if let Some(dev) = &s.developer_portal_url {
         hostnames.push(json!({
@@ -132,6 +150,84 @@ pub(crate) fn workspace_json(service_id: &str, w: &Workspace) -> Value {
         "name": w.id,
         "properties": Value::Object(properties),
     })
+}
+
+/// One item of `GET {service}/workspaceLinks`: the gateways serving a workspace (none
+/// for a workspace the service's own gateway serves).
+pub(crate) fn workspace_link_json(
+    service_id: &str,
+    w: &Workspace,
+    gateway_id: &dyn Fn(&str) -> String,
+) -> Value {
+    let gateways: Vec<Value> = w
+        .gateways
+        .iter()
+        .map(|g| json!({ "id": gateway_id(&g.name) }))
+        .collect();
+    json!({
+        "id": format!("{service_id}/workspaceLinks/{}", w.id),
+        "name": w.id,
+        "type": "Microsoft.ApiManagement/service/workspaceLinks",
+        "etag": "AAAAAAAWN/4=",
+        "properties": {
+            "workspaceId": format!("{service_id}/workspaces/{}", w.id),
+            "gateways": gateways,
+        },
+    })
+}
+
+/// A workspace gateway as `GET .../Microsoft.ApiManagement/gateways/{name}` answers it
+/// (premium workspace gateways carry no `frontend`; their hosts are on the connections).
+pub(crate) fn gateway_json(gateway_id: &str, g: &GatewayView) -> Value {
+    json!({
+        "id": gateway_id,
+        "name": g.name,
+        "type": "Microsoft.ApiManagement/gateways",
+        "location": g.location,
+        "etag": "AAAAAAAmREI=",
+        "tags": {},
+        "properties": {
+            "provisioningState": "Succeeded",
+            "targetProvisioningState": "",
+            "createdAtUtc": iso(&g.created),
+            "virtualNetworkType": "None",
+        },
+        "sku": {"name": "WorkspaceGatewayPremium", "capacity": 1},
+    })
+}
+
+/// One item of `GET {gateway}/configConnections`.
+pub(crate) fn config_connection_json(gateway_id: &str, c: &ConnectionView) -> Value {
+    let mut p = Map::new();
+    p.insert("provisioningState".into(), json!("Succeeded"));
+    p.insert("sourceId".into(), json!(c.source_id));
+    p.insert("defaultHostname".into(), json!(c.default_hostname));
+    if !c.hostnames.is_empty() {
+        p.insert("hostnames".into(), json!(c.hostnames));
+    }
+    json!({
+        "id": format!("{gateway_id}/configConnections/{}", c.name),
+        "name": c.name,
+        "type": "Microsoft.ApiManagement/gateways/configConnections",
+        "etag": "AAAAAAAWN/4=",
+        "properties": Value::Object(p),
+    })
+}
+
+/// A workspace gateway, gathered from the workspaces that name it.
+pub(crate) struct GatewayView {
+    pub name: String,
+    pub location: String,
+    pub created: jiff::Timestamp,
+    pub connections: Vec<ConnectionView>,
+}
+
+/// The config connection between a gateway and one workspace.
+pub(crate) struct ConnectionView {
+    pub name: String,
+    pub source_id: String,
+    pub default_hostname: String,
+    pub hostnames: Vec<String>,
 }
 
 fn scheme(s: VersioningScheme) -> &'static str {

@@ -18,8 +18,9 @@ use super::ApimStore;
 use super::documents::{self, DocInfo};
 use super::export::{ExportRequest, export};
 use super::filter::{FieldValue, Filter};
+use super::gateways;
 use super::model::{Api, ApiType, Revision, Scope, Service, key, split_revision};
-use super::render::{self, ScopeRef};
+use super::render::{self, GatewayView, ScopeRef};
 use crate::arm::{APIM_API_VERSION, ArmError};
 use crate::links::ExportLinks;
 
@@ -34,6 +35,9 @@ type Params = Path<HashMap<String, String>>;
 
 const BASE: &str =
     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ApiManagement/service";
+/// Workspace gateways are resources of their own, beside the services.
+const GATEWAYS: &str =
+    "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ApiManagement/gateways";
 
 const API_FIELDS: &[&str] = &[
     "name",
@@ -56,6 +60,24 @@ pub(crate) fn router(ctx: Arc<ApimContext>) -> Router {
         .route(
             &format!("{BASE}/{{svc}}/workspaces/{{ws}}"),
             get(get_workspace),
+        )
+        .route(
+            &format!("{BASE}/{{svc}}/workspaceLinks"),
+            get(list_workspace_links),
+        )
+        .route(
+            &format!("{BASE}/{{svc}}/workspaceLinks/{{ws}}"),
+            get(get_workspace_link),
+        )
+        .route(GATEWAYS, get(list_gateways))
+        .route(&format!("{GATEWAYS}/{{gw}}"), get(get_gateway))
+        .route(
+            &format!("{GATEWAYS}/{{gw}}/configConnections"),
+            get(list_config_connections),
+        )
+        .route(
+            &format!("{GATEWAYS}/{{gw}}/configConnections/{{cc}}"),
+            get(get_config_connection),
         );
     for prefix in [
         format!("{BASE}/{{svc}}"),
@@ -350,6 +372,98 @@ async fn get_workspace(State(ctx): Ctx, Path(params): Params) -> Response {
     respond(with_service(&ctx, &params, |s, id| {
         let w = by_name(&s.workspaces, param(&params, "ws"), "Workspace not found.")?;
         Ok(axum::Json(render::workspace_json(&id, w)).into_response())
+    }))
+}
+
+async fn list_workspace_links(State(ctx): Ctx, Path(params): Params, read: ReadQuery) -> Response {
+    let gateway_id = |name: &str| ctx.store.gateway_id(name);
+    respond(with_service(&ctx, &params, |s, id| {
+        read.page(
+            ctx.page_size,
+            LastPage::NoNextLink,
+            s.workspaces.values(),
+            |w| render::workspace_link_json(&id, w, &gateway_id),
+        )
+    }))
+}
+
+async fn get_workspace_link(State(ctx): Ctx, Path(params): Params) -> Response {
+    let gateway_id = |name: &str| ctx.store.gateway_id(name);
+    respond(with_service(&ctx, &params, |s, id| {
+        let w = by_name(&s.workspaces, param(&params, "ws"), "Workspace not found.")?;
+        Ok(axum::Json(render::workspace_link_json(&id, w, &gateway_id)).into_response())
+    }))
+}
+
+/// Every workspace gateway of the emulated resource group.
+fn all_gateways(ctx: &ApimContext) -> BTreeMap<String, GatewayView> {
+    let inner = ctx.store.read();
+    gateways::gateways(&inner.state, &|service, workspace| {
+        format!("{}/workspaces/{workspace}", ctx.store.service_id(service))
+    })
+}
+
+fn with_gateway<T>(
+    ctx: &ApimContext,
+    params: &HashMap<String, String>,
+    f: impl FnOnce(&GatewayView, String) -> Result<T, ArmError>,
+) -> Result<T, ArmError> {
+    let all = all_gateways(ctx);
+    let name = param(params, "gw");
+    let gateway = all.get(&key(name)).ok_or_else(|| {
+        not_found(format!(
+            "The Resource 'Microsoft.ApiManagement/gateways/{name}' under resource group '{}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+            param(params, "rg")
+        ))
+    })?;
+    f(gateway, ctx.store.gateway_id(&gateway.name))
+}
+
+async fn list_gateways(State(ctx): Ctx, read: ReadQuery) -> Response {
+    let all = all_gateways(&ctx);
+    respond(
+        read.page(ctx.page_size, LastPage::NoNextLink, all.values(), |g| {
+            render::gateway_json(&ctx.store.gateway_id(&g.name), g)
+        }),
+    )
+}
+
+async fn get_gateway(State(ctx): Ctx, Path(params): Params) -> Response {
+    respond(with_gateway(&ctx, &params, |g, id| {
+        Ok(axum::Json(render::gateway_json(&id, g)).into_response())
+    }))
+}
+
+async fn list_config_connections(
+    State(ctx): Ctx,
+    Path(params): Params,
+    read: ReadQuery,
+) -> Response {
+    respond(with_gateway(&ctx, &params, |g, id| {
+        read.page(
+            ctx.page_size,
+            LastPage::NoNextLink,
+            g.connections.iter(),
+            |c| render::config_connection_json(&id, c),
+        )
+    }))
+}
+
+async fn get_config_connection(State(ctx): Ctx, Path(params): Params) -> Response {
+    respond(with_gateway(&ctx, &params, |g, id| {
+        let wanted = param(&params, "cc");
+        let c = g
+            .connections
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| {
+                not_found(format!(
+                    "The Resource 'Microsoft.ApiManagement/gateways/{}/configConnections/{wanted}' under resource group '{}' was not found.",
+                    g.name,
+                    param(&params, "rg")
+                ))
+            })?;
+        Ok(axum::Json(render::config_connection_json(&id, c)).into_response())
     }))
 }
 

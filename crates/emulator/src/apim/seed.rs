@@ -5,7 +5,8 @@
 //! services:
 //!   - name: contoso-apim
 //!     sku: Developer                  # Consumption has no developer portal
-//!     customProxyHostname: api.contoso.example
+//!     proxyHostnames:                 # custom gateway domains, in the service's order
+//!       - {hostName: api.contoso.example, defaultSslBinding: false}
 //!     versionSets:
 //!       - {id: orders, displayName: Orders, versioningScheme: Segment}
 //!     apis:
@@ -20,14 +21,17 @@
 //!         revisions:                  # other, non-current revisions
 //!           - {rev: 2, description: Adds paging}
 //!     workspaces:
-//!       - {id: team-a, displayName: Team A, apis: [...]}
+//!       - id: team-a
+//!         displayName: Team A
+//!         gateways: [{name: team-a-gw, hostnames: [team-a.contoso.example]}]
+//!         apis: [...]
 //! ```
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::model::{ApiType, Contact, License, Operation, VersioningScheme};
+use super::model::{ApiType, CertificateSource, Contact, License, Operation, VersioningScheme};
 
 /// APIM instances to start with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,9 +88,13 @@ pub struct ServiceSeed {
         skip_serializing_if = "Option::is_none"
     )]
     pub developer_portal_url: Option<Option<String>>,
-    /// A custom gateway domain, bound as the default `Proxy` hostname.
+    /// A custom gateway domain bound as the default `Proxy` hostname (shorthand for a
+    /// first `proxyHostnames` entry with `defaultSslBinding: true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_proxy_hostname: Option<String>,
+    /// Custom gateway domains (`Proxy` hostname configurations), in the service's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_hostnames: Vec<ProxyHostnameSeed>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub version_sets: Vec<VersionSetSeed>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -107,6 +115,7 @@ impl ServiceSeed {
             portal_url: None,
             developer_portal_url: None,
             custom_proxy_hostname: None,
+            proxy_hostnames: Vec::new(),
             version_sets: Vec::new(),
             apis: Vec::new(),
             workspaces: Vec::new(),
@@ -114,7 +123,30 @@ impl ServiceSeed {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A custom domain on the service's gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProxyHostnameSeed {
+    pub host_name: String,
+    /// At most one hostname of a service is bound by default.
+    #[serde(default)]
+    pub default_ssl_binding: bool,
+    /// `Managed`, `KeyVault` (default) or `Custom`.
+    #[serde(default)]
+    pub certificate_source: CertificateSource,
+}
+
+impl ProxyHostnameSeed {
+    pub fn new(host_name: &str, default_ssl_binding: bool) -> Self {
+        Self {
+            host_name: host_name.to_string(),
+            default_ssl_binding,
+            certificate_source: CertificateSource::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkspaceSeed {
     pub id: String,
@@ -122,10 +154,44 @@ pub struct WorkspaceSeed {
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Workspace gateways serving this workspace, in link order. Without any, the
+    /// workspace is served by the service's gateway (v2 tiers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<WorkspaceGatewaySeed>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub version_sets: Vec<VersionSetSeed>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apis: Vec<ApiSeed>,
+}
+
+impl WorkspaceSeed {
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A workspace gateway (`Microsoft.ApiManagement/gateways/{name}`, in the service's
+/// resource group) serving a workspace through a config connection. Workspaces naming
+/// the same gateway share it, each with its own connection and host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkspaceGatewaySeed {
+    pub name: String,
+    /// The connection's `hostnames` (custom domains); its `defaultHostname` is derived.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+}
+
+impl WorkspaceGatewaySeed {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            hostnames: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::config::ConditionalHeaders;
 
 const ENV_ID: &str = "/workspaces/default/environments/prod";
 const DEF_ID: &str = "/workspaces/default/apis/echo-api/versions/ver-1/definitions/openapi";
@@ -85,6 +86,7 @@ async fn default_workspace_exists_and_workspaces_have_crud() {
 #[tokio::test]
 async fn api_crud_round_trip_uses_the_envelope_and_etags() {
     let h = Harness::new();
+    declare(&h, "owner", &["api"]).await;
     let target = ws("/apis/echo-api");
     let body = json!({ "properties": {
         "title": "Echo API",
@@ -224,8 +226,11 @@ async fn names_are_case_insensitive_and_keep_their_casing() {
 }
 
 #[tokio::test]
-async fn etags_guard_writes() {
-    let h = Harness::new();
+async fn etags_guard_writes_when_preconditions_are_honoured() {
+    let h = Harness::with_contract(ApicContract {
+        conditional_headers: ConditionalHeaders::Honoured,
+        ..ApicContract::strict()
+    });
     let target = ws("/apis/echo-api");
     let absent_if_match = h
         .put_with(&target, api_body("Echo"), &[("if-match", "*")])

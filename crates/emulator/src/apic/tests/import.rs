@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::{HOST, Harness, Reply, SVC, no_links, ws};
 use crate::apic::{ApicOptions, LinkFetcher};
+use crate::config::{ApicContract, ImportAnswer};
 
 const DEFINITION: &str = "/apis/echo-api/versions/ver-1/definitions/openapi";
 
@@ -38,8 +39,17 @@ fn local(url: &str) -> String {
 }
 
 struct Started {
-    status_url: String,
     result_url: String,
+    /// Advertised only under `ImportAnswer::LocationAndAsyncOperation`.
+    status_url: Option<String>,
+}
+
+/// Imports get both polling URLs advertised.
+fn with_status_url() -> Harness {
+    Harness::with_contract(ApicContract {
+        import_answer: ImportAnswer::LocationAndAsyncOperation,
+        ..ApicContract::strict()
+    })
 }
 
 async fn start_import(h: &Harness, body: Value) -> Started {
@@ -49,11 +59,12 @@ async fn start_import(h: &Harness, body: Value) -> Started {
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     assert_eq!(reply.header("retry-after"), Some("1"));
     let result_url = reply.header("location").expect("Location").to_string();
-    let status_url = reply
-        .header("azure-asyncoperation")
-        .expect("Azure-AsyncOperation")
-        .to_string();
-    for url in [&result_url, &status_url] {
+    let status_url = reply.header("azure-asyncoperation").map(str::to_string);
+    assert_eq!(
+        status_url.is_some(),
+        h.apic.contract().import_answer == ImportAnswer::LocationAndAsyncOperation
+    );
+    for url in std::iter::once(&result_url).chain(status_url.as_ref()) {
         assert!(
             url.starts_with(&format!("https://{HOST}/subscriptions/")),
             "{url}"
@@ -65,24 +76,26 @@ async fn start_import(h: &Harness, body: Value) -> Started {
         assert!(url.ends_with("?api-version=2024-03-01"), "{url}");
     }
     Started {
-        status_url: local(&status_url),
         result_url: local(&result_url),
+        status_url: status_url.as_deref().map(local),
     }
 }
 
 async fn status(h: &Harness, started: &Started) -> Reply {
-    let reply = h.get(&started.status_url).await;
+    let url = started.status_url.as_ref().expect("status URL advertised");
+    let reply = h.get(url).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply
 }
 
-/// Polls the status URL until a terminal status, at most `bound` times.
+/// Polls the Location URL until it stops answering 202, at most `bound` times.
 async fn finish(h: &Harness, started: &Started, bound: usize) -> Reply {
     for _ in 0..bound {
-        let reply = status(h, started).await;
-        if reply.body["status"] != "InProgress" {
+        let reply = h.get(&started.result_url).await;
+        if reply.status != StatusCode::ACCEPTED {
             return reply;
         }
+        assert_eq!(reply.header("retry-after"), Some("1"));
     }
     panic!("operation still running after {bound} polls");
 }
@@ -102,7 +115,7 @@ fn fetcher(links: &[(&str, &str)]) -> LinkFetcher {
 
 #[tokio::test]
 async fn inline_import_is_a_long_running_operation() {
-    let h = Harness::new();
+    let h = with_status_url();
     h.seed().await;
     let started = start_import(
         &h,
@@ -134,7 +147,8 @@ async fn inline_import_is_a_long_running_operation() {
     assert_eq!(done.body["status"], "Succeeded");
     assert!(done.body["endTime"].is_string());
     let result = h.get(&started.result_url).await;
-    assert_eq!(result.status, StatusCode::NO_CONTENT);
+    assert_eq!(result.status, StatusCode::OK);
+    assert_eq!(result.body, Value::Null);
 
     let after = h.get(&definition()).await;
     assert_eq!(
@@ -161,6 +175,7 @@ async fn polls_on_either_url_count_towards_completion() {
     let options = ApicOptions {
         lro_polls_before_done: 3,
         lro_retry_after_secs: 7,
+        contract: ApicContract::lax(),
         ..ApicOptions::default()
     };
     let h = Harness::with(options, no_links());
@@ -173,7 +188,7 @@ async fn polls_on_either_url_count_towards_completion() {
         .await;
     assert_eq!(reply.header("retry-after"), Some("7"));
     let started = Started {
-        status_url: local(reply.header("azure-asyncoperation").expect("header")),
+        status_url: Some(local(reply.header("azure-asyncoperation").expect("header"))),
         result_url: local(reply.header("location").expect("header")),
     };
     let first = h.get(&started.result_url).await;
@@ -188,10 +203,7 @@ async fn polls_on_either_url_count_towards_completion() {
         h.get(&started.result_url).await.status,
         StatusCode::ACCEPTED
     );
-    assert_eq!(
-        h.get(&started.result_url).await.status,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(h.get(&started.result_url).await.status, StatusCode::OK);
     assert_eq!(status(&h, &started).await.body["status"], "Succeeded");
     // The YAML document's own version is recorded when none is declared.
     let after = h.get(&definition()).await;
@@ -208,17 +220,17 @@ async fn slow_operation_fault_adds_polls_to_the_next_operation() {
     h.apic.add_slow_lro_polls(2);
     let slow = start_import(&h, import_body("inline", OPENAPI_JSON, "openapi", None)).await;
     for _ in 0..3 {
-        assert_eq!(status(&h, &slow).await.body["status"], "InProgress");
+        assert_eq!(h.get(&slow.result_url).await.status, StatusCode::ACCEPTED);
     }
-    assert_eq!(status(&h, &slow).await.body["status"], "Succeeded");
+    assert_eq!(h.get(&slow.result_url).await.status, StatusCode::OK);
     // Used up: the following operation is back to normal.
     let normal = start_import(
         &h,
         import_body("inline", SWAGGER_JSON, "openapi", Some("2.0")),
     )
     .await;
-    assert_eq!(status(&h, &normal).await.body["status"], "InProgress");
-    assert_eq!(status(&h, &normal).await.body["status"], "Succeeded");
+    assert_eq!(h.get(&normal.result_url).await.status, StatusCode::ACCEPTED);
+    assert_eq!(h.get(&normal.result_url).await.status, StatusCode::OK);
     assert_eq!(export(&h).await.body["value"], SWAGGER_JSON);
 }
 
@@ -228,7 +240,7 @@ async fn link_import_reads_through_the_fetcher() {
     let h = Harness::with(ApicOptions::default(), fetcher(&[(link, OPENAPI_JSON)]));
     h.seed().await;
     let started = start_import(&h, import_body("link", link, "openapi", Some("3.0.1"))).await;
-    assert_eq!(finish(&h, &started, 5).await.body["status"], "Succeeded");
+    assert_eq!(finish(&h, &started, 5).await.status, StatusCode::OK);
     assert_eq!(export(&h).await.body["value"], OPENAPI_JSON);
 }
 
@@ -237,7 +249,7 @@ async fn failed_link_fetch_fails_the_operation_and_keeps_the_content() {
     let h = Harness::new();
     h.seed().await;
     let first = start_import(&h, import_body("inline", OPENAPI_JSON, "openapi", None)).await;
-    assert_eq!(finish(&h, &first, 5).await.body["status"], "Succeeded");
+    assert_eq!(finish(&h, &first, 5).await.status, StatusCode::OK);
 
     let broken = start_import(
         &h,
@@ -245,14 +257,13 @@ async fn failed_link_fetch_fails_the_operation_and_keeps_the_content() {
     )
     .await;
     let failed = finish(&h, &broken, 5).await;
-    assert_eq!(failed.body["status"], "Failed");
-    assert_eq!(
-        failed.body["error"]["code"],
-        "SpecificationLinkNotAccessible"
-    );
-    let result = h.get(&broken.result_url).await;
-    assert_eq!(result.status, StatusCode::BAD_REQUEST);
-    assert_eq!(result.code(), "SpecificationLinkNotAccessible");
+    assert_eq!(failed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(failed.code(), "SpecificationLinkNotAccessible");
+    assert!(!failed.message().is_empty());
+    // A finished operation answers the same on every later poll.
+    let again = h.get(&broken.result_url).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(again.body, failed.body);
     assert_eq!(export(&h).await.body["value"], OPENAPI_JSON);
 }
 
@@ -273,11 +284,8 @@ async fn documents_that_do_not_match_their_specification_fail() {
     for body in cases {
         let started = start_import(&h, body.clone()).await;
         let done = finish(&h, &started, 5).await;
-        assert_eq!(done.body["status"], "Failed", "{body}");
-        assert_eq!(
-            done.body["error"]["code"], "InvalidApiSpecification",
-            "{body}"
-        );
+        assert_eq!(done.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(done.code(), "InvalidApiSpecification", "{body}");
     }
     assert!(
         h.get(&definition()).await.body["properties"]
@@ -293,8 +301,8 @@ async fn documents_that_do_not_match_their_specification_fail() {
     ] {
         let started = start_import(&h, import_body("inline", content, name, version)).await;
         assert_eq!(
-            finish(&h, &started, 5).await.body["status"],
-            "Succeeded",
+            finish(&h, &started, 5).await.status,
+            StatusCode::OK,
             "{name}"
         );
     }
@@ -395,13 +403,13 @@ async fn deleting_the_definition_fails_a_running_import() {
     let started = start_import(&h, import_body("inline", OPENAPI_JSON, "openapi", None)).await;
     assert_eq!(h.delete(&definition()).await.status, StatusCode::OK);
     let done = finish(&h, &started, 5).await;
-    assert_eq!(done.body["status"], "Failed");
-    assert_eq!(done.body["error"]["code"], "ResourceNotFound");
+    assert_eq!(done.status, StatusCode::NOT_FOUND);
+    assert_eq!(done.code(), "ResourceNotFound");
     let unknown = h
         .get(
             &started
-                .status_url
-                .replace("operationStatuses/", "operationStatuses/0"),
+                .result_url
+                .replace("operationResults/", "operationResults/0"),
         )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);

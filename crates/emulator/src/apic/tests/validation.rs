@@ -63,7 +63,13 @@ async fn bodies_must_be_json_objects() {
 
 #[tokio::test]
 async fn unknown_members_are_rejected_and_read_only_ones_ignored() {
-    let h = Harness::new();
+    for contract in [ApicContract::strict(), ApicContract::lax()] {
+        unknown_members_are_rejected_under(contract).await;
+    }
+}
+
+async fn unknown_members_are_rejected_under(contract: ApicContract) {
+    let h = Harness::with_contract(contract);
     let target = ws("/apis/echo-api");
     let unknown = h
         .put(
@@ -82,6 +88,93 @@ async fn unknown_members_are_rejected_and_read_only_ones_ignored() {
         )
         .await;
     assert_eq!(nested.target(), "properties.license.spdx");
+
+    // Every entity type, nested objects included, knows only its declared members.
+    let cases = [
+        (
+            ws("/apis/echo-api"),
+            json!({"properties": {"title": "Echo", "kind": "rest", "contacts": [{"name": "A", "phone": "1"}]}}),
+            "properties.contacts[0].phone",
+        ),
+        (
+            ws("/apis/echo-api"),
+            json!({"properties": {"title": "Echo", "kind": "rest", "termsOfService": {"url": "https://t.example", "text": "x"}}}),
+            "properties.termsOfService.text",
+        ),
+        (
+            ws("/apis/echo-api"),
+            json!({"properties": {"title": "Echo", "kind": "rest", "externalDocumentation": [{"url": "https://d.example", "kind": "x"}]}}),
+            "properties.externalDocumentation[0].kind",
+        ),
+        (
+            ws("/apis/echo-api/versions/ver-1"),
+            json!({"properties": {"title": "v1", "lifecycleStage": "design", "description": "x"}}),
+            "properties.description",
+        ),
+        (
+            ws("/apis/echo-api/versions/ver-1/definitions/openapi"),
+            json!({"properties": {"title": "OpenAPI", "format": "inline"}}),
+            "properties.format",
+        ),
+        (
+            ws("/environments/prod"),
+            json!({"properties": {"title": "P", "kind": "production", "type": "production"}}),
+            "properties.type",
+        ),
+        (
+            ws("/environments/prod"),
+            json!({"properties": {"title": "P", "kind": "production", "server": {"url": "https://x.example"}}}),
+            "properties.server.url",
+        ),
+        (
+            ws("/environments/prod"),
+            json!({"properties": {"title": "P", "kind": "production", "onboarding": {"contact": "x"}}}),
+            "properties.onboarding.contact",
+        ),
+        (
+            ws("/apis/echo-api/deployments/dep-1"),
+            json!({"properties": {"server": {"runtimeUri": [], "type": "x"}}}),
+            "properties.server.type",
+        ),
+        (
+            ws("/apis/echo-api/deployments/dep-1"),
+            json!({"properties": {"apiId": "/workspaces/default/apis/echo-api"}}),
+            "properties.apiId",
+        ),
+        (
+            format!("{}/metadataSchemas/owner", service_path()),
+            json!({"properties": {"schema": "{}", "title": "Owner"}}),
+            "properties.title",
+        ),
+        (
+            format!("{}/metadataSchemas/owner", service_path()),
+            json!({"properties": {"schema": "{}", "assignedTo": [{"entity": "api", "optional": true}]}}),
+            "properties.assignedTo[0].optional",
+        ),
+        (
+            ws(""),
+            json!({"properties": {"title": "Default", "kind": "team"}}),
+            "properties.kind",
+        ),
+    ];
+    assert_eq!(
+        h.put(&target, api_body("Echo")).await.status,
+        StatusCode::CREATED
+    );
+    h.put(&ws("/apis/echo-api/versions/ver-1"), version_body("design"))
+        .await;
+    for (path, body, member) in cases {
+        let reply = h.put(&path, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{member}: {}",
+            reply.body
+        );
+        assert_eq!(reply.code(), "ValidationError", "{member}");
+        assert_eq!(reply.target(), member);
+    }
+    assert_eq!(h.delete(&target).await.status, StatusCode::OK);
 
     let with_read_only = h
         .put(
@@ -229,7 +322,13 @@ async fn enums_are_enforced() {
 
 #[tokio::test]
 async fn lengths_and_counts_are_enforced() {
-    let h = Harness::new();
+    for contract in [ApicContract::strict(), ApicContract::lax()] {
+        lengths_and_counts_are_enforced_under(contract).await;
+    }
+}
+
+async fn lengths_and_counts_are_enforced_under(contract: ApicContract) {
+    let h = Harness::with_contract(contract);
     h.seed().await;
     let api = |properties: Value| {
         let mut body = json!({"properties": {"title": "Echo", "kind": "rest"}});
@@ -242,7 +341,89 @@ async fn lengths_and_counts_are_enforced() {
     };
     let doc = json!({"title": "Docs", "url": "https://docs.contoso.com"});
     let long_uri = format!("https://contoso.com/{}", "p".repeat(190));
+    let long_email = format!("{}@contoso.com", "e".repeat(89));
+    assert_eq!(long_email.len(), 101);
     let cases = [
+        (
+            ws("/apis/echo-api"),
+            api(json!({"contacts": [{"name": "n".repeat(101)}]})),
+            "properties.contacts[0].name",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"contacts": [{"name": "A"}, {"email": long_email}]})),
+            "properties.contacts[1].email",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"contacts": [{"email": "platform at contoso.com"}]})),
+            "properties.contacts[0].email",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"contacts": [{"email": "platform@"}]})),
+            "properties.contacts[0].email",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"contacts": [{"url": "/team/platform"}]})),
+            "properties.contacts[0].url",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"contacts": [{"url": long_uri.clone()}]})),
+            "properties.contacts[0].url",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"license": {"name": "l".repeat(101)}})),
+            "properties.license.name",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"license": {"url": "licenses/mit"}})),
+            "properties.license.url",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"license": {"url": long_uri.clone()}})),
+            "properties.license.url",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"license": {"identifier": "i".repeat(51)}})),
+            "properties.license.identifier",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"termsOfService": {"url": long_uri.clone()}})),
+            "properties.termsOfService.url",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"externalDocumentation": [{"url": "docs.contoso.com"}]})),
+            "properties.externalDocumentation[0].url",
+        ),
+        (
+            ws("/apis/echo-api"),
+            api(json!({"externalDocumentation": [{"url": long_uri.clone()}]})),
+            "properties.externalDocumentation[0].url",
+        ),
+        (
+            ws("/apis/echo-api/deployments/dep-1"),
+            json!({"properties": {"server": {"runtimeUri": ["contoso.azure-api.net/echo"]}}}),
+            "properties.server.runtimeUri[0]",
+        ),
+        (
+            ws("/environments/prod"),
+            json!({"properties": {"title": "t".repeat(51), "kind": "production"}}),
+            "properties.title",
+        ),
+        (
+            ws("/environments/prod"),
+            json!({"properties": {"title": "", "kind": "production"}}),
+            "properties.title",
+        ),
         (
             ws("/apis/echo-api"),
             api(json!({"title": "t".repeat(51)})),
@@ -336,11 +517,18 @@ async fn lengths_and_counts_are_enforced() {
         assert!(reply.message().contains(member), "{}", reply.message());
     }
     // The bounds themselves are allowed.
+    let email_100 = format!("{}@contoso.com", "e".repeat(88));
     let at_limits = api(json!({
         "title": "t".repeat(50),
         "description": "d".repeat(1000),
         "summary": "s".repeat(200),
         "externalDocumentation": vec![doc; 20],
+        "contacts": [{
+            "name": "n".repeat(100),
+            "email": email_100,
+            "url": format!("https://contoso.com/{}", "p".repeat(180)),
+        }],
+        "license": {"name": "l".repeat(100), "identifier": "i".repeat(50)},
     }));
     assert_eq!(
         h.put(&ws("/apis/echo-api"), at_limits).await.status,
@@ -364,7 +552,13 @@ async fn lengths_and_counts_are_enforced() {
 
 #[tokio::test]
 async fn required_metadata_is_enforced_on_assigned_entities() {
-    let h = Harness::new();
+    for contract in [ApicContract::strict(), ApicContract::lax()] {
+        required_metadata_is_enforced_under(contract).await;
+    }
+}
+
+async fn required_metadata_is_enforced_under(contract: ApicContract) {
+    let h = Harness::with_contract(contract);
     h.seed().await;
     let schema_path = format!("{}/metadataSchemas/owner", service_path());
     let bad_schema = h
@@ -422,6 +616,39 @@ async fn required_metadata_is_enforced_on_assigned_entities() {
         .await
         .status,
         StatusCode::CREATED
+    );
+    // A deprecated assignment no longer requires the property, but still declares it.
+    let tier_path = format!("{}/metadataSchemas/tier", service_path());
+    let tier = json!({"properties": {
+        "schema": "{\"type\":\"string\",\"enum\":[\"gold\",\"silver\"]}",
+        "assignedTo": [{"entity": "deployment", "required": true, "deprecated": true}]
+    }});
+    assert_eq!(h.put(&tier_path, tier).await.status, StatusCode::CREATED);
+    assert_eq!(
+        h.put(
+            &ws("/apis/new-api/deployments/dep-1"),
+            json!({"properties": {}})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let bronze = h
+        .put(
+            &ws("/apis/new-api/deployments/dep-1"),
+            json!({"properties": {"customProperties": {"tier": "bronze"}}}),
+        )
+        .await;
+    assert_eq!(bronze.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bronze.target(), "properties.customProperties.tier");
+    assert_eq!(
+        h.put(
+            &ws("/apis/new-api/deployments/dep-1"),
+            json!({"properties": {"customProperties": {"tier": "gold"}}})
+        )
+        .await
+        .status,
+        StatusCode::OK
     );
     // Once the schema is gone, nothing is required.
     assert_eq!(h.delete(&schema_path).await.status, StatusCode::OK);
