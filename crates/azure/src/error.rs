@@ -153,6 +153,69 @@ pub enum AzureError {
     /// The caller passed something unusable (bad resource id, bad name, bad config).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+
+    /// API Center accepted an importSpecification and then reported that the import
+    /// failed (the document, or the link to it, is the problem). Fixing it is up to
+    /// whoever owns the document, so it is not retried like a transient failure.
+    #[error("{0}")]
+    ImportFailed(Box<ImportFailure>),
+}
+
+/// Why API Center could not import a specification into one definition.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "importSpecification into {definition} failed: {code}: {message} (x-ms-request-id: {request_id})",
+    code = error.code,
+    message = error.message,
+    request_id = request_id.as_deref().unwrap_or("none"),
+)]
+pub struct ImportFailure {
+    /// The service-relative definition path, e.g.
+    /// `/workspaces/default/apis/echo/versions/v1/definitions/openapi`.
+    pub definition: String,
+    /// The HTTP status of the answer that reported the failure: the error status of a
+    /// `Location` poll, or 200 for an operation status or a synchronous answer.
+    pub status: u16,
+    pub error: ArmErrorBody,
+    pub request_id: Option<String>,
+}
+
+impl ImportFailure {
+    /// The ARM error code the service gave (e.g. `InvalidApiSpecification`).
+    pub fn code(&self) -> &str {
+        &self.error.code
+    }
+
+    /// The service's explanation, for a status message.
+    pub fn message(&self) -> &str {
+        &self.error.message
+    }
+
+    /// `x-ms-request-id` of the answer that reported the failure.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    pub fn definition(&self) -> &str {
+        &self.definition
+    }
+
+    /// Only a code that says "try again" (or "gone", "busy") keeps its class: whatever
+    /// else makes an accepted import fail is in the document or its link, and retrying
+    /// the same document every few seconds would only repeat the failure.
+    pub fn class(&self) -> ErrorClass {
+        let code = self.error.code.as_str();
+        if code_is(code, THROTTLE_CODES) {
+            return ErrorClass::RetrySlow;
+        }
+        if code_is(code, TRANSIENT_OPERATION_CODES) {
+            return ErrorClass::RetryFast;
+        }
+        match classify(400, code) {
+            class @ (ErrorClass::RetryFast | ErrorClass::NotFound | ErrorClass::Conflict) => class,
+            _ => ErrorClass::NeedsUser,
+        }
+    }
 }
 
 /// Code given to a failed download of an APIM export link (not an ARM code: the
@@ -193,6 +256,14 @@ const THROTTLE_CODES: &[&str] = &[
     "TenantRequestsThrottled",
 ];
 
+/// Codes an operation reports when the service itself failed, not the request.
+const TRANSIENT_OPERATION_CODES: &[&str] = &[
+    "InternalServerError",
+    "InternalError",
+    "ServiceUnavailable",
+    "GatewayTimeout",
+];
+
 const NOT_FOUND_CODES: &[&str] = &[
     "ResourceNotFound",
     "NotFound",
@@ -224,6 +295,7 @@ impl AzureError {
             AzureError::OperationFailed { error, .. } => classify(400, &error.code),
             AzureError::InvalidResponse { .. } => ErrorClass::RetrySlow,
             AzureError::InvalidInput(_) => ErrorClass::NeedsUser,
+            AzureError::ImportFailed(failure) => failure.class(),
         }
     }
 
@@ -245,6 +317,10 @@ impl AzureError {
             },
             AzureError::InvalidResponse { .. } => "AzureInvalidResponse",
             AzureError::InvalidInput(_) => "InvalidSpec",
+            AzureError::ImportFailed(failure) => match reason_for(400, failure.code()) {
+                "AzureRequestFailed" | "InvalidRequest" => "SpecificationImportFailed",
+                other => other,
+            },
         }
     }
 
@@ -268,6 +344,8 @@ impl AzureError {
             ErrorClass::NotFound => Some(Duration::from_secs(30)),
             ErrorClass::NeedsUser => match self {
                 AzureError::Auth { .. } => Some(Duration::from_secs(180)),
+                // The document is fixed in APIM, not in the link's spec: try again slowly.
+                AzureError::ImportFailed(_) => Some(Duration::from_secs(300)),
                 _ => None,
             },
         }
@@ -295,6 +373,7 @@ impl AzureError {
         match self {
             AzureError::Http(e) => Some(e.error.code.as_str()),
             AzureError::OperationFailed { error, .. } => Some(error.code.as_str()),
+            AzureError::ImportFailed(failure) => Some(failure.code()),
             _ => None,
         }
     }
@@ -305,6 +384,15 @@ impl AzureError {
         match self {
             AzureError::Http(e) => Some(e.error.message.as_str()),
             AzureError::OperationFailed { error, .. } => Some(error.message.as_str()),
+            AzureError::ImportFailed(failure) => Some(failure.message()),
+            _ => None,
+        }
+    }
+
+    /// The import failure, when this error is one.
+    pub fn import_failure(&self) -> Option<&ImportFailure> {
+        match self {
+            AzureError::ImportFailed(failure) => Some(failure),
             _ => None,
         }
     }
@@ -322,9 +410,23 @@ impl AzureError {
         let names = |provider: &str| {
             contains_ignore_case(message, provider) || contains_ignore_case(path, provider)
         };
-        if names("Microsoft.ApiManagement") {
+        if names("Microsoft.ApiManagement/gateways") || names("/configConnections") {
+            // Workspace gateways are resources of their own, outside the APIM service:
+            // the service-level reader role does not reach them.
+            Some(
+                "grant the identity Reader on the APIM workspace gateways (or their resource group): their config connections give the runtime host of workspace APIs",
+            )
+        } else if names("Microsoft.ApiManagement") {
             Some(
                 "grant the identity the \"API Management Service Reader Role\" (or Reader) on the APIM service",
+            )
+        } else if names("Microsoft.ApiCenter/services/metadataSchemas")
+            || (names("Microsoft.ApiCenter") && names("/metadataSchemas"))
+        {
+            // Metadata schemas live on the service, not in a workspace: a role assigned
+            // on a workspace does not cover them.
+            Some(
+                "grant the identity the \"Azure API Center Service Contributor\" role (or Contributor) on the API Center service itself: metadata schemas are service-level, so Microsoft.ApiCenter/services/metadataSchemas/write needs an assignment on the service, not on a workspace",
             )
         } else if names("Microsoft.ApiCenter") {
             Some(
@@ -340,6 +442,7 @@ impl AzureError {
         match self {
             AzureError::Http(e) => e.request_id.as_deref(),
             AzureError::OperationFailed { request_id, .. } => request_id.as_deref(),
+            AzureError::ImportFailed(failure) => failure.request_id(),
             _ => None,
         }
     }
@@ -621,6 +724,116 @@ mod tests {
         };
         assert_eq!(auth.class(), ErrorClass::NeedsUser);
         assert_eq!(auth.reason(), "AuthenticationFailed");
+    }
+
+    fn import_failure(code: &str) -> AzureError {
+        AzureError::ImportFailed(Box::new(ImportFailure {
+            definition: "/workspaces/default/apis/echo/versions/v1/definitions/openapi".into(),
+            status: 400,
+            error: ArmErrorBody {
+                code: code.into(),
+                message: "the document is not OpenAPI".into(),
+                ..Default::default()
+            },
+            request_id: Some("poll-rid".into()),
+        }))
+    }
+
+    #[test]
+    fn import_failures_need_the_user_unless_transient() {
+        let err = import_failure("InvalidApiSpecification");
+        assert_eq!(err.class(), ErrorClass::NeedsUser);
+        assert_eq!(err.reason(), "SpecificationImportFailed");
+        assert_eq!(
+            err.requeue_hint(),
+            Some(Duration::from_secs(300)),
+            "no retry storm, and no wait for a spec change either"
+        );
+        assert_eq!(err.arm_code(), Some("InvalidApiSpecification"));
+        assert_eq!(err.arm_message(), Some("the document is not OpenAPI"));
+        assert_eq!(err.request_id(), Some("poll-rid"));
+        let failure = err.import_failure().unwrap();
+        assert_eq!(failure.code(), "InvalidApiSpecification");
+        assert_eq!(failure.message(), "the document is not OpenAPI");
+        assert_eq!(failure.request_id(), Some("poll-rid"));
+        assert!(failure.definition().ends_with("/definitions/openapi"));
+        let text = err.to_string();
+        for part in [
+            "importSpecification",
+            "/definitions/openapi",
+            "InvalidApiSpecification",
+            "the document is not OpenAPI",
+            "poll-rid",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+        for code in [
+            "ValidationError",
+            "BadRequest",
+            "",
+            "OperationFailed",
+            "Whatever",
+        ] {
+            assert_eq!(
+                import_failure(code).class(),
+                ErrorClass::NeedsUser,
+                "{code}"
+            );
+        }
+        assert_eq!(
+            import_failure("InternalServerError").class(),
+            ErrorClass::RetryFast
+        );
+        assert_eq!(
+            import_failure("AnotherOperationInProgress").class(),
+            ErrorClass::RetryFast
+        );
+        assert_eq!(
+            import_failure("TooManyRequests").class(),
+            ErrorClass::RetrySlow
+        );
+        assert!(import_failure("TooManyRequests").is_throttled());
+        assert_eq!(
+            import_failure("ResourceNotFound").class(),
+            ErrorClass::NotFound
+        );
+        assert!(http(400, "x").import_failure().is_none());
+    }
+
+    #[test]
+    fn metadata_schema_writes_name_the_role_at_service_scope() {
+        let denied = |path: &str, message: &str| {
+            AzureError::Http(Box::new(HttpError {
+                method: "PUT".into(),
+                path: path.into(),
+                status: 403,
+                error: ArmErrorBody {
+                    code: "AuthorizationFailed".into(),
+                    message: message.into(),
+                    ..Default::default()
+                },
+                request_id: None,
+                client_request_id: "cid".into(),
+                retry_after: None,
+            }))
+        };
+        let by_message = denied(
+            "/x",
+            "does not have authorization to perform action 'Microsoft.ApiCenter/services/metadataSchemas/write' over scope '/s'",
+        );
+        let by_path = denied(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiCenter/services/c/metadataSchemas/owner",
+            "does not have authorization",
+        );
+        for err in [by_message, by_path] {
+            assert_eq!(err.class(), ErrorClass::NeedsUser);
+            let remedy = err.remedy().unwrap();
+            assert!(
+                remedy.contains("Azure API Center Service Contributor"),
+                "{remedy}"
+            );
+            assert!(remedy.contains("metadataSchemas/write"), "{remedy}");
+        }
     }
 
     #[test]

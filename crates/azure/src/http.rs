@@ -2,7 +2,9 @@
 //! `x-ms-client-request-id`, bounds concurrency, paces on low quota, retries what is
 //! worth retrying (honouring `Retry-After`), counts calls and reports to an observer.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use azure_core::credentials::TokenCredential;
@@ -154,6 +156,8 @@ struct Inner {
     counters: Counters,
     observer: Option<Arc<dyn ArmObserver>>,
     lro: LroOptions,
+    /// What has been learned about a service's behaviour (see [`ArmClient::learned`]).
+    learned: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }
 
 /// Cheap to clone; clones share the token, the limits and the counters.
@@ -231,6 +235,7 @@ impl ArmClient {
                 counters: Counters::default(),
                 observer: options.observer,
                 lro: options.lro,
+                learned: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -241,6 +246,31 @@ impl ArmClient {
 
     pub fn lro_options(&self) -> &LroOptions {
         &self.inner.lro
+    }
+
+    /// Shared state of type `T` for `key`, created on first use and kept for this
+    /// client's life. Service clients are cheap and callers may build one per call, so
+    /// what they learn about a service (e.g. whether it accepts conditional headers)
+    /// lives here, where every service client built on this ARM client finds it.
+    pub(crate) fn learned<T: Any + Send + Sync + Default>(&self, key: &str) -> Arc<T> {
+        let key = format!("{}:{key}", std::any::type_name::<T>());
+        let mut map = self
+            .inner
+            .learned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = map
+            .entry(key)
+            .or_insert_with(|| Arc::new(T::default()) as Arc<dyn Any + Send + Sync>);
+        match Arc::clone(entry).downcast::<T>() {
+            Ok(state) => state,
+            // The key carries the type name, so this only guards the impossible.
+            Err(_) => {
+                let fresh = Arc::new(T::default());
+                *entry = fresh.clone();
+                fresh
+            }
+        }
     }
 
     /// Counters since creation.

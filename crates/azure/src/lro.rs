@@ -1,6 +1,11 @@
 //! Long-running operations: a 201/202 answer is followed to its end through
 //! `Azure-AsyncOperation` (a status body) or `Location` (202 while running, then
 //! 200/204), waiting `Retry-After` between polls, always under a deadline.
+//!
+//! Actions (POST, e.g. importSpecification) have their own, stricter follower,
+//! [`wait_for_action`]: every final answer is read, and a failure the service reports
+//! — an error answer to a `Location` poll, a `Failed` status, an error-shaped body —
+//! comes back as [`ActionOutcome::Failed`] rather than as a transport-level error.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -216,6 +221,224 @@ async fn drive<T: PollTransport>(
     }
 }
 
+/// How an action ended, when the service reported an end.
+#[derive(Debug, Clone)]
+pub enum ActionOutcome {
+    /// Done: the final answer (200/201/204), read and found not to be a failure.
+    Done(ArmResponse),
+    /// The service reported that the action failed.
+    Failed {
+        /// HTTP status of the answer that reported it (the error status of a poll, or
+        /// the 2xx of a status body or synchronous answer).
+        status: u16,
+        error: ArmErrorBody,
+        request_id: Option<String>,
+    },
+}
+
+/// Follows an action's first answer (`initial`, the answer to the POST) the way the
+/// contract declares it: 200/201/204 mean done (the body, if any, is still read);
+/// 202 is polled through `Azure-AsyncOperation` when given, else `Location`, waiting
+/// `Retry-After` between polls, within `budget`. Transient failures of a poll stay
+/// errors (their class decides about retrying); failures the service reports about
+/// the action are [`ActionOutcome::Failed`].
+pub async fn wait_for_action(
+    client: &ArmClient,
+    initial: ArmResponse,
+    operation: &str,
+    budget: Duration,
+) -> Result<ActionOutcome, AzureError> {
+    let options = client.lro_options().clone();
+    drive_action(client, &options, initial, operation, budget).await
+}
+
+fn invalid(answer: &ArmResponse, message: String) -> AzureError {
+    AzureError::InvalidResponse {
+        method: answer.method.to_string(),
+        path: answer.path.clone(),
+        message,
+    }
+}
+
+fn failed(answer: &ArmResponse, error: ArmErrorBody) -> ActionOutcome {
+    ActionOutcome::Failed {
+        status: answer.status,
+        error,
+        request_id: answer.request_id().map(str::to_string),
+    }
+}
+
+/// The error a status body reports, or one made up when it names none.
+fn reported_error(
+    error: Option<ArmErrorBody>,
+    status: OperationStatus,
+    operation: &str,
+) -> ArmErrorBody {
+    error
+        .filter(|e| !e.code.is_empty())
+        .unwrap_or_else(|| ArmErrorBody {
+            code: format!("Operation{status:?}"),
+            message: format!("{operation} ended {status:?} without an error body"),
+            ..Default::default()
+        })
+}
+
+/// Reads a final (non-202) answer: an error-shaped body or a terminal failure status
+/// is a failure even under a 2xx status.
+fn judge_final(answer: ArmResponse, operation: &str) -> Result<ActionOutcome, AzureError> {
+    if !matches!(answer.status, 200 | 201 | 204) {
+        return Err(invalid(
+            &answer,
+            format!(
+                "{operation} answered HTTP {}; the contract has 200, 202 or an error",
+                answer.status
+            ),
+        ));
+    }
+    if answer.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActionOutcome::Done(answer));
+    }
+    let body: serde_json::Value = match serde_json::from_slice(&answer.body) {
+        Ok(body) => body,
+        Err(e) => {
+            return Err(invalid(
+                &answer,
+                format!(
+                    "{operation} answered HTTP {} with a body that is not JSON: {e}",
+                    answer.status
+                ),
+            ));
+        }
+    };
+    let Some(object) = body.as_object() else {
+        return Ok(ActionOutcome::Done(answer));
+    };
+    if let Some(error) = object
+        .get("error")
+        .filter(|e| e.is_object())
+        .and_then(|e| serde_json::from_value::<ArmErrorBody>(e.clone()).ok())
+        .filter(|e| !e.code.is_empty())
+    {
+        return Ok(failed(&answer, error));
+    }
+    // Some providers put the error object at the top level.
+    if object
+        .get("code")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|c| !c.is_empty())
+        && object
+            .get("message")
+            .is_some_and(serde_json::Value::is_string)
+        && let Ok(error) = serde_json::from_value::<ArmErrorBody>(body.clone())
+    {
+        return Ok(failed(&answer, error));
+    }
+    if let Some(status) = object.get("status").and_then(serde_json::Value::as_str) {
+        match OperationStatus::parse(status) {
+            OperationStatus::Succeeded => {}
+            terminal @ (OperationStatus::Failed | OperationStatus::Canceled) => {
+                let error = object
+                    .get("error")
+                    .and_then(|e| serde_json::from_value::<ArmErrorBody>(e.clone()).ok());
+                return Ok(failed(&answer, reported_error(error, terminal, operation)));
+            }
+            OperationStatus::InProgress => {
+                return Err(invalid(
+                    &answer,
+                    format!(
+                        "{operation} answered HTTP {} with status {status:?} and nothing to poll",
+                        answer.status
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(ActionOutcome::Done(answer))
+}
+
+/// A poll answered with an error status: a definite 4xx is the service reporting the
+/// action's failure; anything else (5xx, throttling, auth, a vanished operation) is
+/// left to the error's own class.
+fn poll_error(error: AzureError) -> Result<ActionOutcome, AzureError> {
+    match error {
+        AzureError::Http(http)
+            if (400..500).contains(&http.status)
+                && !matches!(http.status, 401 | 403 | 404 | 408 | 429) =>
+        {
+            Ok(ActionOutcome::Failed {
+                status: http.status,
+                error: http.error,
+                request_id: http.request_id,
+            })
+        }
+        other => Err(other),
+    }
+}
+
+async fn drive_action<T: PollTransport>(
+    transport: &T,
+    options: &LroOptions,
+    initial: ArmResponse,
+    operation: &str,
+    budget: Duration,
+) -> Result<ActionOutcome, AzureError> {
+    if initial.status != 202 {
+        return judge_final(initial, operation);
+    }
+    let deadline = Instant::now() + budget;
+    let async_operation = header_url(transport, &initial, "azure-asyncoperation")?;
+    let location = header_url(transport, &initial, "location")?;
+    let mut delay = poll_interval(&initial, options);
+
+    if let Some(status_url) = async_operation {
+        loop {
+            wait_or_deadline(delay, deadline, operation, budget).await?;
+            let answer = match transport.poll(status_url.clone()).await {
+                Ok(answer) => answer,
+                Err(e) => return poll_error(e),
+            };
+            let body: StatusBody = answer.json()?;
+            match OperationStatus::parse(&body.status) {
+                OperationStatus::InProgress => delay = poll_interval(&answer, options),
+                OperationStatus::Succeeded => {
+                    if location.is_none() {
+                        return Ok(ActionOutcome::Done(answer));
+                    }
+                    // The result is at `Location`: read it at once.
+                    delay = Duration::ZERO;
+                    break;
+                }
+                terminal @ (OperationStatus::Failed | OperationStatus::Canceled) => {
+                    return Ok(failed(
+                        &answer,
+                        reported_error(body.error, terminal, operation),
+                    ));
+                }
+            }
+        }
+    }
+
+    let Some(location) = location else {
+        return Err(invalid(
+            &initial,
+            "202 Accepted without Azure-AsyncOperation or Location".into(),
+        ));
+    };
+    loop {
+        if !delay.is_zero() {
+            wait_or_deadline(delay, deadline, operation, budget).await?;
+        }
+        let answer = match transport.poll(location.clone()).await {
+            Ok(answer) => answer,
+            Err(e) => return poll_error(e),
+        };
+        if answer.status != 202 {
+            return judge_final(answer, operation);
+        }
+        delay = poll_interval(&answer, options);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,7 +463,7 @@ mod tests {
 
     /// Answers polls from a script and records the URLs polled.
     struct Script {
-        answers: Mutex<VecDeque<ArmResponse>>,
+        answers: Mutex<VecDeque<Result<ArmResponse, AzureError>>>,
         polled: Mutex<Vec<String>>,
         /// Once the script is exhausted, answer this forever (None: fail the test).
         forever: Option<ArmResponse>,
@@ -248,6 +471,12 @@ mod tests {
 
     impl Script {
         fn new(answers: Vec<ArmResponse>) -> Self {
+            Self::results(answers.into_iter().map(Ok).collect())
+        }
+
+        /// A script whose polls may also fail (an error status, after the client's
+        /// own retries).
+        fn results(answers: Vec<Result<ArmResponse, AzureError>>) -> Self {
             Self {
                 answers: Mutex::new(answers.into()),
                 polled: Mutex::new(Vec::new()),
@@ -265,9 +494,9 @@ mod tests {
             self.polled.lock().unwrap().push(url.path().to_string());
             let next = self.answers.lock().unwrap().pop_front();
             let next = next
-                .or_else(|| self.forever.clone())
+                .or_else(|| self.forever.clone().map(Ok))
                 .expect("the script ran out");
-            async move { Ok(next) }
+            async move { next }
         }
 
         fn resolve_link(&self, value: &str) -> Result<Url, AzureError> {
@@ -415,6 +644,238 @@ mod tests {
         .await
         .unwrap_err();
         assert!(matches!(err, AzureError::InvalidResponse { .. }), "{err:?}");
+    }
+
+    fn http_error(status: u16, code: &str, message: &str) -> AzureError {
+        AzureError::Http(Box::new(crate::error::HttpError {
+            method: "GET".into(),
+            path: "/results/import1".into(),
+            status,
+            error: ArmErrorBody {
+                code: code.into(),
+                message: message.into(),
+                ..Default::default()
+            },
+            request_id: Some("poll-request-id".into()),
+            client_request_id: "cid".into(),
+            retry_after: None,
+        }))
+    }
+
+    async fn action(script: &Script, initial: ArmResponse) -> Result<ActionOutcome, AzureError> {
+        drive_action(
+            script,
+            &options(),
+            initial,
+            "importSpecification",
+            Duration::from_secs(60),
+        )
+        .await
+    }
+
+    fn failure(outcome: ActionOutcome) -> (u16, ArmErrorBody, Option<String>) {
+        match outcome {
+            ActionOutcome::Failed {
+                status,
+                error,
+                request_id,
+            } => (status, error, request_id),
+            ActionOutcome::Done(answer) => panic!("expected a failure, got {}", answer.status),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn action_location_only_honours_retry_after_and_ends_on_200_or_204() {
+        for last in [
+            answer(204, &[], ""),
+            answer(200, &[], ""),
+            answer(200, &[], "{}"),
+        ] {
+            let script = Script::new(vec![
+                answer(202, &[("retry-after", "7")], ""),
+                answer(202, &[], ""),
+                last,
+            ]);
+            let initial = answer(
+                202,
+                &[
+                    ("location", "/results/import1?api-version=x"),
+                    ("retry-after", "3"),
+                ],
+                "",
+            );
+            let started = Instant::now();
+            let done = action(&script, initial).await.unwrap();
+            assert!(matches!(done, ActionOutcome::Done(_)), "{done:?}");
+            assert_eq!(script.polled(), ["/results/import1"; 3]);
+            // 3 s asked by the POST, 7 s by the first poll, then the 5 s default.
+            assert_eq!(started.elapsed(), Duration::from_secs(15));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn action_retry_after_is_bounded() {
+        let script = Script::new(vec![answer(204, &[], "")]);
+        let initial = answer(
+            202,
+            &[("location", "/results/import1"), ("retry-after", "86400")],
+            "",
+        );
+        let started = Instant::now();
+        action(&script, initial).await.unwrap();
+        assert_eq!(started.elapsed(), LroOptions::default().max_poll_interval);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn action_failing_on_its_location_poll_is_reported_with_code_and_request_id() {
+        let script = Script::results(vec![
+            Ok(answer(202, &[], "")),
+            Err(http_error(
+                400,
+                "InvalidApiSpecification",
+                "line 3: not OpenAPI",
+            )),
+        ]);
+        let initial = answer(202, &[("location", "/results/import1")], "");
+        let (status, error, request_id) = failure(action(&script, initial).await.unwrap());
+        assert_eq!(status, 400);
+        assert_eq!(error.code, "InvalidApiSpecification");
+        assert_eq!(error.message, "line 3: not OpenAPI");
+        assert_eq!(request_id.as_deref(), Some("poll-request-id"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_poll_failures_stay_errors() {
+        for (status, code) in [
+            (503, "ServiceUnavailable"),
+            (500, ""),
+            (429, "TooManyRequests"),
+            (403, "AuthorizationFailed"),
+            (404, "ResourceNotFound"),
+        ] {
+            let script = Script::results(vec![Err(http_error(status, code, "m"))]);
+            let initial = answer(202, &[("location", "/results/import1")], "");
+            let err = action(&script, initial).await.unwrap_err();
+            assert_eq!(err.status(), Some(status), "{err:?}");
+        }
+        let script = Script::results(vec![Err(http_error(503, "", "busy"))]);
+        let initial = answer(202, &[("azure-asyncoperation", "/operations/op1")], "");
+        let err = action(&script, initial).await.unwrap_err();
+        assert!(err.class().is_retryable(), "{err:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn action_async_operation_failed_or_canceled_is_reported() {
+        let script = Script::new(vec![
+            answer(200, &[], r#"{"status":"Running"}"#),
+            answer(
+                200,
+                &[("x-ms-request-id", "status-rid")],
+                r#"{"status":"Failed","error":{"code":"InvalidApiSpecification","message":"bad"}}"#,
+            ),
+        ]);
+        let initial = answer(
+            202,
+            &[
+                ("azure-asyncoperation", "/operations/op1"),
+                ("location", "/results/op1"),
+            ],
+            "",
+        );
+        let (status, error, request_id) = failure(action(&script, initial).await.unwrap());
+        assert_eq!(
+            (status, error.code.as_str()),
+            (200, "InvalidApiSpecification")
+        );
+        assert_eq!(request_id.as_deref(), Some("status-rid"));
+        assert_eq!(script.polled(), ["/operations/op1", "/operations/op1"]);
+
+        let script = Script::new(vec![answer(200, &[], r#"{"status":"Canceled"}"#)]);
+        let initial = answer(202, &[("azure-asyncoperation", "/operations/op2")], "");
+        let (_, error, _) = failure(action(&script, initial).await.unwrap());
+        assert_eq!(error.code, "OperationCanceled");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn action_async_operation_success_reads_the_location_result() {
+        let script = Script::new(vec![
+            answer(200, &[], r#"{"status":"Succeeded"}"#),
+            answer(
+                200,
+                &[],
+                r#"{"error":{"code":"InvalidApiSpecification","message":"late"}}"#,
+            ),
+        ]);
+        let initial = answer(
+            202,
+            &[
+                ("azure-asyncoperation", "/operations/op1"),
+                ("location", "/results/op1"),
+            ],
+            "",
+        );
+        let (_, error, _) = failure(action(&script, initial).await.unwrap());
+        assert_eq!(error.message, "late");
+        assert_eq!(script.polled(), ["/operations/op1", "/results/op1"]);
+
+        let script = Script::new(vec![answer(200, &[], r#"{"status":"Succeeded"}"#)]);
+        let initial = answer(202, &[("azure-asyncoperation", "/operations/op3")], "");
+        assert!(matches!(
+            action(&script, initial).await.unwrap(),
+            ActionOutcome::Done(_)
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn synchronous_action_answers_are_read() {
+        let script = Script::new(Vec::new());
+        for done in [
+            answer(200, &[], ""),
+            answer(200, &[], "{}"),
+            answer(201, &[], "{}"),
+            answer(204, &[], ""),
+            answer(200, &[], r#"{"status":"Succeeded"}"#),
+            answer(200, &[], "[]"),
+        ] {
+            let outcome = action(&script, done).await.unwrap();
+            assert!(matches!(outcome, ActionOutcome::Done(_)), "{outcome:?}");
+        }
+        for (body, code) in [
+            (
+                r#"{"error":{"code":"InvalidApiSpecification","message":"m"}}"#,
+                "InvalidApiSpecification",
+            ),
+            (r#"{"code":"Flat","message":"m"}"#, "Flat"),
+            (
+                r#"{"status":"Failed","error":{"code":"ImportFailed","message":"m"}}"#,
+                "ImportFailed",
+            ),
+            (r#"{"status":"failed"}"#, "OperationFailed"),
+        ] {
+            let (status, error, _) =
+                failure(action(&script, answer(200, &[], body)).await.unwrap());
+            assert_eq!((status, error.code.as_str()), (200, code), "{body}");
+        }
+        for odd in [
+            answer(200, &[], "<html>ok</html>"),
+            answer(200, &[], r#"{"status":"Running"}"#),
+            answer(203, &[], ""),
+            answer(202, &[], ""),
+        ] {
+            let err = action(&script, odd).await.unwrap_err();
+            assert!(matches!(err, AzureError::InvalidResponse { .. }), "{err:?}");
+        }
+        assert!(script.polled().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_never_ending_action_hits_the_deadline() {
+        let mut script = Script::new(Vec::new());
+        script.forever = Some(answer(202, &[("retry-after", "10")], ""));
+        let initial = answer(202, &[("location", "/results/op4")], "");
+        let err = action(&script, initial).await.unwrap_err();
+        assert!(matches!(err, AzureError::Deadline { .. }), "{err:?}");
+        assert!(script.polled().len() <= 6, "{}", script.polled().len());
     }
 
     #[test]

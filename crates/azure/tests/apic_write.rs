@@ -15,9 +15,22 @@ use apilink_azure::apic::{
 };
 use apilink_azure::apim::{ApimScope, ListApisOptions};
 use apilink_azure::error::ErrorClass;
-use apilink_emulator::{CallKind, EmulatorConfig};
+use apilink_emulator::{ApicContract, CallKind, ConditionalHeaders, EmulatorConfig};
 
 const WS: &str = "default";
+
+/// The strict contract, except that `If-Match` / `If-None-Match` are honoured: these
+/// tests show what the client does with a service that honours them (the other modes
+/// are in `apic_contract.rs`).
+fn honouring_conditions() -> EmulatorConfig {
+    EmulatorConfig {
+        apic_contract: ApicContract {
+            conditional_headers: ConditionalHeaders::Honoured,
+            ..ApicContract::strict()
+        },
+        ..EmulatorConfig::default()
+    }
+}
 
 fn api(title: &str) -> ApiProperties {
     ApiProperties {
@@ -60,7 +73,7 @@ async fn create_api_version_definition(apic: &ApicClient, api_name: &str) {
 
 #[tokio::test]
 async fn crud_lists_and_service_relative_deployments() {
-    let emulator = common::start(EmulatorConfig::default()).await;
+    let emulator = common::start(honouring_conditions()).await;
     let apic = common::apic(&emulator, common::client(&emulator));
     let path = ApicPath::api(WS, "echo-api").unwrap();
 
@@ -68,7 +81,7 @@ async fn crud_lists_and_service_relative_deployments() {
     assert!(!apic.exists(&path).await.unwrap());
     let created = match apic.create_if_absent(&path, &api("Echo")).await.unwrap() {
         CreateOutcome::Created(resource) => resource,
-        CreateOutcome::AlreadyExists => panic!("the API did not exist"),
+        other => panic!("the API did not exist: {other:?}"),
     };
     assert_eq!(created.name, "echo-api");
     assert!(created.etag.is_some());
@@ -258,7 +271,7 @@ async fn import_through_the_lro_then_export() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_survives_a_concurrent_change() {
-    let emulator = common::start(EmulatorConfig::default()).await;
+    let emulator = common::start(honouring_conditions()).await;
     let apic = common::apic(&emulator, common::client(&emulator));
     let user = common::apic(&emulator, common::client(&emulator));
     let path = ApicPath::api(WS, "echo-api").unwrap();

@@ -1,11 +1,13 @@
 //! The read-only APIM client over HTTPS against the emulator: paging, current
-//! revisions only, service details, exports per API type, token reuse.
+//! revisions only, service details, exports per API type, token reuse, custom gateway
+//! domains and workspace gateways.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use apilink_azure::apim::{ApiType, ApimScope, DefinitionFormat, ListApisOptions};
-use apilink_emulator::{CallKind, EmulatorConfig};
+use apilink_azure::apim::{ApiType, ApimGatewayId, ApimScope, DefinitionFormat, ListApisOptions};
+use apilink_emulator::apim::{ProxyHostnameSeed, WorkspaceGatewaySeed, WorkspaceSeed};
+use apilink_emulator::{CallKind, EmulatorConfig, Principal, Role, RoleAssignment, Seed};
 
 #[tokio::test]
 async fn lists_all_pages_and_only_current_revisions() {
@@ -282,4 +284,162 @@ async fn workspaces_grpc_and_types_without_definitions() {
         .unwrap();
     let doc: serde_json::Value = serde_json::from_str(&openapi.content).unwrap();
     assert!(doc["paths"].get("/orders").is_some(), "{doc}");
+}
+
+/// The default APIM with one custom domain (not bound by default) and three workspaces:
+/// `team-a` and `team-b` behind gateway `team-gw` (team-b on a custom host), `team-c`
+/// without a gateway of its own.
+fn gateway_seed() -> Seed {
+    let mut seed = Seed::default();
+    let service = &mut seed.services[0];
+    service.proxy_hostnames = vec![ProxyHostnameSeed::new("api.contoso.example", false)];
+    let behind_gateway = |id: &str, hostnames: Vec<String>| WorkspaceSeed {
+        gateways: vec![WorkspaceGatewaySeed {
+            hostnames,
+            ..WorkspaceGatewaySeed::new("team-gw")
+        }],
+        ..WorkspaceSeed::new(id)
+    };
+    service.workspaces = vec![
+        behind_gateway("team-a", Vec::new()),
+        behind_gateway("team-b", vec!["team-b.contoso.example".into()]),
+        WorkspaceSeed::new("team-c"),
+    ];
+    seed
+}
+
+#[tokio::test]
+async fn a_custom_domain_without_the_default_binding_is_the_runtime_base() {
+    let emulator = common::start(EmulatorConfig {
+        seed: gateway_seed(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let apim = common::apim(&emulator, common::client(&emulator));
+    let service = apim.get_service().await.unwrap();
+    let default = service
+        .properties
+        .hostname_configurations
+        .iter()
+        .find(|h| h.certificate_source.as_deref() == Some("BuiltIn"))
+        .unwrap();
+    assert_eq!(default.default_ssl_binding, Some(true));
+    assert_eq!(
+        service.properties.runtime_base_url().as_deref(),
+        Some("https://api.contoso.example")
+    );
+}
+
+#[tokio::test]
+async fn workspace_gateways_are_read_through_links_and_config_connections() {
+    let gateway_id = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ApiManagement/gateways/team-gw",
+        apilink_emulator::DEFAULT_SUBSCRIPTION_ID,
+        apilink_emulator::DEFAULT_RESOURCE_GROUP
+    );
+    // Least privilege: the APIM reader role, plus Reader on the one gateway.
+    let mut principal = Principal::default_for(apilink_emulator::DEFAULT_SUBSCRIPTION_ID);
+    principal
+        .roles
+        .push(RoleAssignment::new(Role::Reader, &gateway_id));
+    let emulator = common::start(EmulatorConfig {
+        seed: gateway_seed(),
+        principals: vec![principal],
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let apim = common::apim(&emulator, common::client(&emulator));
+
+    let links = apim.list_workspace_links().await.unwrap();
+    let names: Vec<&str> = links.iter().map(|l| l.workspace()).collect();
+    assert_eq!(names, ["team-a", "team-b", "team-c"]);
+    let linked: ApimGatewayId = links[0].properties.gateways[0]
+        .id
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(linked.path(), gateway_id);
+    assert!(links[2].properties.gateways.is_empty());
+
+    emulator.clear_calls();
+    let connections = apim
+        .workspace_gateway_connections(&["TEAM-B".to_string(), "team-c".to_string()])
+        .await
+        .unwrap();
+    let calls: Vec<String> = common::calls_of(&emulator, CallKind::Arm)
+        .iter()
+        .map(|c| c.path.clone())
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            format!(
+                "{}/workspaceLinks",
+                emulator.apim_resource_id(common::APIM_SERVICE)
+            ),
+            format!("{gateway_id}/configConnections"),
+        ],
+        "one links list, one connections list per linked gateway"
+    );
+    assert_eq!(connections.len(), 2, "the gateway's connections, whole");
+    let team_b = connections
+        .iter()
+        .find(|c| {
+            c.properties
+                .source_id
+                .as_deref()
+                .is_some_and(|id| id.ends_with("/workspaces/team-b"))
+        })
+        .unwrap();
+    assert_eq!(
+        team_b.properties.runtime_host(),
+        Some("team-b.contoso.example")
+    );
+    let team_a = connections.iter().find(|c| c.name == "team-a").unwrap();
+    let host = team_a.properties.runtime_host().unwrap();
+    assert!(
+        host.ends_with(".team-gw.gateway.westeurope.azure-api.net"),
+        "{host}"
+    );
+
+    // Nothing to read for workspaces without gateways, and nothing at all without
+    // workspaces.
+    emulator.clear_calls();
+    assert!(
+        apim.workspace_gateway_connections(&["team-c".to_string()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(common::calls_of(&emulator, CallKind::Arm).len(), 1);
+    emulator.clear_calls();
+    assert!(
+        apim.workspace_gateway_connections(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(common::calls_of(&emulator, CallKind::Arm).is_empty());
+}
+
+#[tokio::test]
+async fn without_read_access_to_the_gateway_the_read_fails_and_says_so() {
+    let emulator = common::start(EmulatorConfig {
+        seed: gateway_seed(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let apim = common::apim(&emulator, common::client(&emulator));
+    let err = apim
+        .workspace_gateway_connections(&["team-a".to_string()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    assert!(
+        err.arm_message()
+            .unwrap()
+            .contains("Microsoft.ApiManagement/gateways/configConnections/read"),
+        "{err}"
+    );
 }

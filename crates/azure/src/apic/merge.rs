@@ -2,6 +2,11 @@
 //! owns, write it back with `If-Match`, and on 412 re-read and try again. Fields
 //! someone else changed in between are never lost, and an unchanged entity costs
 //! no write at all.
+//!
+//! The 2024-03-01 contract does not declare `If-Match`. Against a service that ignores
+//! it, or refused it (the client then stops sending it, see
+//! [`super::ConditionalHeaderSupport`]), the write is unconditional: a change made
+//! between the read and the write is overwritten — the window is one round trip.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -1,14 +1,23 @@
 //! API Center client: get / head / put / delete / list of apis, versions,
-//! definitions, environments and deployments, metadata schemas (read), and the
+//! definitions, environments, deployments and metadata schemas, and the
 //! import/export specification actions.
 //!
 //! Paths are typed ([`ApicPath<P>`]) so a path and its property type travel together;
 //! every segment is validated against API Center's name rule before any call.
+//!
+//! Two things here follow the 2024-03-01 contract rather than what a service happens
+//! to accept: PUT bodies carry only the members the contract declares (see
+//! [`put_body`]), and `If-Match` / `If-None-Match` — which the contract does not
+//! declare — are treated as a bonus the client learns whether it may use (see
+//! [`ConditionalHeaderSupport`]).
 
+mod declared;
 pub mod merge;
 pub mod types;
 
 use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use http::Method;
@@ -18,10 +27,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::APIC_API_VERSION;
-use crate::error::AzureError;
-use crate::http::{ArmClient, ArmRequest};
+use crate::error::{ArmErrorBody, AzureError, ImportFailure};
+use crate::http::{ArmClient, ArmRequest, ArmResponse};
 use crate::ids::{ApiCenterServiceId, is_valid_apic_name};
-use crate::lro;
+use crate::lro::{self, ActionOutcome};
 use crate::paging::list_all;
 use crate::resource::ArmResource;
 
@@ -47,6 +56,12 @@ impl ApicKind {
             ApicKind::Definition => &["specification"],
             _ => &[],
         }
+    }
+
+    /// The top-level `properties` members the 2024-03-01 contract lets a PUT write;
+    /// [`put_body`] sends nothing else.
+    pub fn declared_members(self) -> Vec<&'static str> {
+        declared::members(declared::shape(self))
     }
 }
 
@@ -208,30 +223,249 @@ pub enum CreateOutcome<P> {
     Created(ArmResource<P>),
     /// The entity already existed and was left untouched.
     AlreadyExists,
+    /// The service answered as to an update (200, not 201): it existed, and since the
+    /// service ignored or refused `If-None-Match: *` it was replaced.
+    Replaced(ArmResource<P>),
 }
 
+/// Whether API Center accepts `If-Match` / `If-None-Match`, as learned from its
+/// answers. The 2024-03-01 contract declares neither, so the client starts `Unknown`,
+/// sends them, and learns from the first answer that tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConditionalHeaderSupport {
+    /// Nothing learned yet: conditional headers are sent, and a 400 to one is probed.
+    Unknown,
+    /// A conditional request got a 2xx or a 412: the headers are sent. (A 2xx alone
+    /// cannot tell "honoured" from "ignored"; only a 412 proves honouring.)
+    Accepted,
+    /// The service answered 400 to a conditional request and accepted the same request
+    /// without the header: no conditional header is sent again by this client.
+    Refused,
+}
+
+impl ConditionalHeaderSupport {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Accepted,
+            2 => Self::Refused,
+            _ => Self::Unknown,
+        }
+    }
+
+    fn as_u8(self) -> u8 {
+        match self {
+            Self::Unknown => 0,
+            Self::Accepted => 1,
+            Self::Refused => 2,
+        }
+    }
+}
+
+/// What one service's client family has learned about conditional headers.
+#[derive(Debug, Default)]
+struct ConditionalState {
+    support: AtomicU8,
+    /// Held while a conditional request is sent with support still `Unknown`, so
+    /// concurrent writers wait for the first answer instead of all probing at once:
+    /// learning costs at most one extra call per client.
+    probe: tokio::sync::Mutex<()>,
+}
+
+impl ConditionalState {
+    fn get(&self) -> ConditionalHeaderSupport {
+        ConditionalHeaderSupport::from_u8(self.support.load(Ordering::Acquire))
+    }
+
+    /// Records what was learned; only an `Unknown` state changes.
+    fn learn(&self, learned: ConditionalHeaderSupport) {
+        let _ = self.support.compare_exchange(
+            ConditionalHeaderSupport::Unknown.as_u8(),
+            learned.as_u8(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+}
+
+/// Clones, and every client built on the same [`ArmClient`] for the same service,
+/// share what was learned about conditional headers.
 #[derive(Debug, Clone)]
 pub struct ApicClient {
     arm: ArmClient,
     service: ApiCenterServiceId,
+    conditions: Arc<ConditionalState>,
 }
 
-/// The `properties` member to PUT: the serialised properties without the members the
-/// service computes.
+/// The `properties` member to PUT: the serialised properties reduced to the members
+/// the 2024-03-01 contract declares writable for `kind`, nested objects included.
+/// Read-only members and members the service added to its answers since (kept on
+/// read in the types' `extra`) are left out; `customProperties` is sent whole.
 pub fn put_body<P: Serialize>(kind: ApicKind, properties: &P) -> Result<Value, AzureError> {
-    let mut value = serde_json::to_value(properties)
+    let value = serde_json::to_value(properties)
         .map_err(|e| AzureError::InvalidInput(format!("unserialisable properties: {e}")))?;
-    if let Some(map) = value.as_object_mut() {
-        for member in kind.read_only_members() {
-            map.remove(*member);
+    Ok(declared::keep_declared(declared::shape(kind), value))
+}
+
+fn condition_header(
+    precondition: &Precondition,
+) -> Result<Option<(HeaderName, HeaderValue)>, AzureError> {
+    Ok(match precondition {
+        Precondition::None => None,
+        Precondition::IfMatch(etag) => {
+            let value = HeaderValue::from_str(etag).map_err(|_| {
+                AzureError::InvalidInput(format!("ETag {etag:?} is not a header value"))
+            })?;
+            Some((HeaderName::from_static("if-match"), value))
         }
+        Precondition::IfNoneMatchAny => Some((
+            HeaderName::from_static("if-none-match"),
+            HeaderValue::from_static("*"),
+        )),
+    })
+}
+
+/// Both answers are the same refusal: the header was not what the service objected to.
+fn same_refusal(first: &AzureError, second: &AzureError) -> bool {
+    second.status() == Some(400)
+        && match (first.arm_code(), second.arm_code()) {
+            (Some(a), Some(b)) if !a.is_empty() || !b.is_empty() => a.eq_ignore_ascii_case(b),
+            _ => first.arm_message() == second.arm_message(),
+        }
+}
+
+/// An answer that says nothing about the headers: no definite answer (transport,
+/// deadline, token), a server-side or throttling failure, or an authorization one.
+fn inconclusive(error: &AzureError) -> bool {
+    match error.status() {
+        Some(status) => status >= 500 || matches!(status, 401 | 403 | 408 | 429),
+        None => true,
     }
-    Ok(value)
+}
+
+/// Replaces a specification link (a SAS URL: a secret) wherever an error quotes it.
+fn without_link(mut error: ArmErrorBody, link: &str) -> ArmErrorBody {
+    const SHOWN: &str = "<specification link>";
+    if link.is_empty() {
+        return error;
+    }
+    error.message = error.message.replace(link, SHOWN);
+    if let Some(target) = &mut error.target {
+        *target = target.replace(link, SHOWN);
+    }
+    error.details = error
+        .details
+        .into_iter()
+        .map(|detail| without_link(detail, link))
+        .collect();
+    error
+}
+
+/// How a conditional write reaches the server: the ARM client in production, a
+/// script in unit tests.
+pub(crate) trait WriteTransport: Sync {
+    fn send(
+        &self,
+        request: ArmRequest,
+    ) -> impl std::future::Future<Output = Result<ArmResponse, AzureError>> + Send;
+}
+
+impl WriteTransport for ArmClient {
+    fn send(
+        &self,
+        request: ArmRequest,
+    ) -> impl std::future::Future<Output = Result<ArmResponse, AzureError>> + Send {
+        ArmClient::send(self, request)
+    }
+}
+
+/// Sends `plain` with its conditional `header`, as far as the service is known (or
+/// found) to accept such headers:
+///
+/// * `Refused`: sent without the header.
+/// * `Accepted`: sent with it.
+/// * `Unknown` (one writer at a time): sent with it. A 2xx or 412 records `Accepted`.
+///   A 400 is probed by resending once without the header: if that succeeds, or
+///   fails with a definite answer other than the same 400, the header was the cause
+///   and `Refused` is recorded; the same 400 means the request itself is wrong (the
+///   error is returned, support stays `Unknown`); a transient failure of the resend
+///   proves nothing either way (returned, `Unknown`).
+async fn send_conditioned<T: WriteTransport>(
+    transport: &T,
+    conditions: &ConditionalState,
+    plain: ArmRequest,
+    (name, value): (HeaderName, HeaderValue),
+    path: &str,
+) -> Result<ArmResponse, AzureError> {
+    let _probe = match conditions.get() {
+        ConditionalHeaderSupport::Refused => return transport.send(plain).await,
+        ConditionalHeaderSupport::Accepted => {
+            return transport.send(plain.with_header(name, value)).await;
+        }
+        ConditionalHeaderSupport::Unknown => conditions.probe.lock().await,
+    };
+    // Another writer may have learned something while this one waited.
+    match conditions.get() {
+        ConditionalHeaderSupport::Refused => return transport.send(plain).await,
+        ConditionalHeaderSupport::Accepted => {
+            return transport.send(plain.with_header(name, value)).await;
+        }
+        ConditionalHeaderSupport::Unknown => {}
+    }
+    let header_name = name.clone();
+    match transport.send(plain.clone().with_header(name, value)).await {
+        Ok(answer) => {
+            conditions.learn(ConditionalHeaderSupport::Accepted);
+            Ok(answer)
+        }
+        Err(e) if e.status() == Some(412) => {
+            conditions.learn(ConditionalHeaderSupport::Accepted);
+            Err(e)
+        }
+        Err(first) if first.status() == Some(400) => match transport.send(plain).await {
+            Err(second) if same_refusal(&first, &second) => {
+                tracing::debug!(
+                    path,
+                    code = second.arm_code().unwrap_or(""),
+                    "400 with and without {header_name}: not the header"
+                );
+                Err(second)
+            }
+            Err(second) if inconclusive(&second) => Err(second),
+            plain_result => {
+                conditions.learn(ConditionalHeaderSupport::Refused);
+                tracing::warn!(
+                    path,
+                    code = first.arm_code().unwrap_or(""),
+                    "API Center refused {header_name} (400); writing without conditional headers from now on, so concurrent changes are no longer detected"
+                );
+                plain_result
+            }
+        },
+        Err(e) => Err(e),
+    }
 }
 
 impl ApicClient {
     pub fn new(arm: ArmClient, service: ApiCenterServiceId) -> Self {
-        Self { arm, service }
+        let conditions = arm.learned(&service.path().to_ascii_lowercase());
+        Self {
+            arm,
+            service,
+            conditions,
+        }
+    }
+
+    /// What this client has learned about `If-Match` / `If-None-Match`.
+    pub fn conditional_header_support(&self) -> ConditionalHeaderSupport {
+        self.conditions.get()
+    }
+
+    /// Whether writes still carry their conditions: `false` once the service refused
+    /// them, after which `If-Match` writes replace unconditionally (a concurrent change
+    /// is overwritten) and `create_if_absent` may replace. `true` does not prove the
+    /// service honours them — one ignoring them answers 2xx too; only a 412 proves it.
+    pub fn honours_conditions(&self) -> bool {
+        self.conditions.get() != ConditionalHeaderSupport::Refused
     }
 
     pub fn service_id(&self) -> &ApiCenterServiceId {
@@ -284,48 +518,59 @@ impl ApicClient {
         }
     }
 
-    /// PUT (create or replace, synchronous) sending only `properties`.
+    /// PUT (create or replace, synchronous) sending only `properties` (reduced to the
+    /// declared members, see [`put_body`]). The precondition is sent as a header unless
+    /// the service refused such headers (see [`ConditionalHeaderSupport`]).
     pub async fn put<P: Serialize + DeserializeOwned + Default>(
         &self,
         path: &ApicPath<P>,
         properties: &P,
         precondition: Precondition,
     ) -> Result<ArmResource<P>, AzureError> {
-        let body = serde_json::json!({ "properties": put_body(path.kind, properties)? });
-        let mut request = ArmRequest::new(Method::PUT, self.url(&path.relative)?).with_body(body);
-        match precondition {
-            Precondition::None => {}
-            Precondition::IfMatch(etag) => {
-                let value = HeaderValue::from_str(&etag).map_err(|_| {
-                    AzureError::InvalidInput(format!("ETag {etag:?} is not a header value"))
-                })?;
-                request = request.with_header(HeaderName::from_static("if-match"), value);
-            }
-            Precondition::IfNoneMatchAny => {
-                request = request.with_header(
-                    HeaderName::from_static("if-none-match"),
-                    HeaderValue::from_static("*"),
-                );
-            }
-        }
-        let answer = self.arm.send(request).await?;
+        let answer = self.put_answer(path, properties, &precondition).await?;
         ArmResource::from_response(&answer)
     }
 
+    async fn put_answer<P: Serialize>(
+        &self,
+        path: &ApicPath<P>,
+        properties: &P,
+        precondition: &Precondition,
+    ) -> Result<ArmResponse, AzureError> {
+        let body = serde_json::json!({ "properties": put_body(path.kind, properties)? });
+        let plain = ArmRequest::new(Method::PUT, self.url(&path.relative)?).with_body(body);
+        match condition_header(precondition)? {
+            None => self.arm.send(plain).await,
+            Some(header) => {
+                send_conditioned(&self.arm, &self.conditions, plain, header, path.relative()).await
+            }
+        }
+    }
+
     /// Creates the entity unless it exists (`If-None-Match: *`; 409/412 mean it
-    /// exists). The 2024-03-01 spec does not declare the header, so callers should
-    /// only use this for entities a fresh list showed absent, keeping the window in
-    /// which a service ignoring it could replace a concurrent creation small.
+    /// exists). The 2024-03-01 contract does not declare the header: a service that
+    /// ignores it (or refused it, see [`ConditionalHeaderSupport`]) replaces an
+    /// existing entity instead, reported as [`CreateOutcome::Replaced`] when it answers
+    /// 200 rather than 201. So callers use this only for entities a fresh list showed
+    /// absent, keeping the window in which a concurrent creation could be replaced
+    /// small; no read is added to tell the cases apart beforehand.
     pub async fn create_if_absent<P: Serialize + DeserializeOwned + Default>(
         &self,
         path: &ApicPath<P>,
         properties: &P,
     ) -> Result<CreateOutcome<P>, AzureError> {
         match self
-            .put(path, properties, Precondition::IfNoneMatchAny)
+            .put_answer(path, properties, &Precondition::IfNoneMatchAny)
             .await
         {
-            Ok(created) => Ok(CreateOutcome::Created(created)),
+            Ok(answer) => {
+                let resource = ArmResource::from_response(&answer)?;
+                Ok(if answer.status == 200 {
+                    CreateOutcome::Replaced(resource)
+                } else {
+                    CreateOutcome::Created(resource)
+                })
+            }
             Err(e) if matches!(e.status(), Some(409) | Some(412)) => {
                 Ok(CreateOutcome::AlreadyExists)
             }
@@ -403,8 +648,39 @@ impl ApicClient {
         self.list("/metadataSchemas").await
     }
 
-    /// importSpecification, followed to completion (200, or 202 + `Location` polled
-    /// until done) within `deadline`.
+    /// The metadata schema `name` (it describes `customProperties.{name}`), or `None`.
+    pub async fn get_metadata_schema(
+        &self,
+        name: &str,
+    ) -> Result<Option<ArmResource<MetadataSchemaProperties>>, AzureError> {
+        self.get(&ApicPath::metadata_schema(name)?).await
+    }
+
+    /// Creates or replaces the metadata schema `name`. Schemas are service-level: the
+    /// identity needs `Microsoft.ApiCenter/services/metadataSchemas/write` on the
+    /// service (a 403 names the role to grant, see [`AzureError::remedy`]).
+    pub async fn put_metadata_schema(
+        &self,
+        name: &str,
+        properties: &MetadataSchemaProperties,
+    ) -> Result<ArmResource<MetadataSchemaProperties>, AzureError> {
+        self.put(
+            &ApicPath::metadata_schema(name)?,
+            properties,
+            Precondition::None,
+        )
+        .await
+    }
+
+    /// importSpecification, followed as the 2024-03-01 contract declares it (200 done,
+    /// or 202 + `Location` polled until 200/204; `Azure-AsyncOperation` when a service
+    /// sends it) within `deadline` (default: the client's LRO deadline).
+    ///
+    /// A failure the service reports about the import — an error answer to a poll, a
+    /// `Failed`/`Canceled` status, an error body under a 2xx — is
+    /// [`AzureError::ImportFailed`], carrying the ARM code, message, request id and the
+    /// definition; it is a [`crate::ErrorClass::NeedsUser`] failure unless its code
+    /// says "transient". A 5xx or throttled poll stays a retryable error.
     pub async fn import_specification(
         &self,
         definition: &ApicPath<ApiDefinitionProperties>,
@@ -418,10 +694,47 @@ impl ApicClient {
         let request = ArmRequest::new(Method::POST, url)
             .with_body(body)
             .idempotent(true);
-        let initial = self.arm.send(request).await?;
+        // A link is a signed URL: it must not reach an error through the service's text.
+        let link = match import.format {
+            ImportFormat::Link => import.value.as_str(),
+            ImportFormat::Inline => "",
+        };
+        let initial = match self.arm.send(request).await {
+            Ok(answer) => answer,
+            Err(AzureError::Http(mut e)) => {
+                e.error = without_link(e.error, link);
+                return Err(AzureError::Http(e));
+            }
+            Err(e) => return Err(e),
+        };
         let budget = deadline.unwrap_or(self.arm.lro_options().deadline);
-        lro::wait_with_deadline(&self.arm, initial, "importSpecification", budget).await?;
-        Ok(())
+        match lro::wait_for_action(&self.arm, initial, "importSpecification", budget).await {
+            Ok(ActionOutcome::Done(_)) => Ok(()),
+            Ok(ActionOutcome::Failed {
+                status,
+                error,
+                request_id,
+            }) => {
+                let failure = ImportFailure {
+                    definition: definition.relative.clone(),
+                    status,
+                    error: without_link(error, link),
+                    request_id,
+                };
+                tracing::debug!(
+                    definition = %failure.definition,
+                    code = failure.code(),
+                    request_id = failure.request_id().unwrap_or(""),
+                    "importSpecification failed"
+                );
+                Err(AzureError::ImportFailed(Box::new(failure)))
+            }
+            Err(AzureError::Http(mut e)) => {
+                e.error = without_link(e.error, link);
+                Err(AzureError::Http(e))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// exportSpecification: the document text (a `link` answer is downloaded without
@@ -447,6 +760,139 @@ impl ApicClient {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use crate::error::HttpError;
+
+    /// The exact PUT body written for `read` (a GET's `properties`), through the typed
+    /// properties and through untyped JSON alike.
+    fn put_wire<P: DeserializeOwned + Serialize>(kind: ApicKind, read: &str) -> String {
+        let typed: P = serde_json::from_str(read).unwrap();
+        let untyped: Value = serde_json::from_str(read).unwrap();
+        let wire = |properties: Value| {
+            serde_json::to_string(&json!({ "properties": properties })).unwrap()
+        };
+        let from_typed = wire(put_body(kind, &typed).unwrap());
+        assert_eq!(
+            from_typed,
+            wire(put_body(kind, &untyped).unwrap()),
+            "{read}"
+        );
+        from_typed
+    }
+
+    #[test]
+    fn put_bodies_carry_only_declared_members() {
+        assert_eq!(
+            put_wire::<ApiProperties>(
+                ApicKind::Api,
+                r#"{"title":"Echo","kind":"rest","description":"d","summary":"s","lifecycleStage":"design","termsOfService":{"url":"https://t","x":1},"externalDocumentation":[{"title":"T","description":"D","url":"https://e","x":2}],"contacts":[{"name":"A","url":"https://c","email":"a@b","pager":"1"}],"license":{"name":"MIT","url":"https://l","identifier":"MIT","x":3},"customProperties":{"owner":{"team":"x","extra":1}},"newServiceField":{"x":1}}"#
+            ),
+            r#"{"properties":{"contacts":[{"email":"a@b","name":"A","url":"https://c"}],"customProperties":{"owner":{"extra":1,"team":"x"}},"description":"d","externalDocumentation":[{"description":"D","title":"T","url":"https://e"}],"kind":"rest","license":{"identifier":"MIT","name":"MIT","url":"https://l"},"summary":"s","termsOfService":{"url":"https://t"},"title":"Echo"}}"#
+        );
+        assert_eq!(
+            put_wire::<ApiVersionProperties>(
+                ApicKind::Version,
+                r#"{"title":"v1","lifecycleStage":"production","x":1}"#
+            ),
+            r#"{"properties":{"lifecycleStage":"production","title":"v1"}}"#
+        );
+        assert_eq!(
+            put_wire::<ApiDefinitionProperties>(
+                ApicKind::Definition,
+                r#"{"title":"OpenAPI","description":"d","specification":{"name":"openapi","version":"3.0.1"},"x":1}"#
+            ),
+            r#"{"properties":{"description":"d","title":"OpenAPI"}}"#
+        );
+        assert_eq!(
+            put_wire::<EnvironmentProperties>(
+                ApicKind::Environment,
+                r#"{"title":"APIM","kind":"production","description":"d","server":{"type":"Azure API Management","managementPortalUri":["https://m"],"x":3},"onboarding":{"instructions":"i","developerPortalUri":["https://p"],"x":4},"customProperties":{"k":"v"},"provisioningState":"Succeeded"}"#
+            ),
+            r#"{"properties":{"customProperties":{"k":"v"},"description":"d","kind":"production","onboarding":{"developerPortalUri":["https://p"],"instructions":"i"},"server":{"managementPortalUri":["https://m"],"type":"Azure API Management"},"title":"APIM"}}"#
+        );
+        assert_eq!(
+            put_wire::<DeploymentProperties>(
+                ApicKind::Deployment,
+                r#"{"title":"D","description":"d","environmentId":"/workspaces/default/environments/e","definitionId":"/workspaces/default/apis/a/versions/v/definitions/d","state":"active","server":{"runtimeUri":["https://r"],"x":2},"customProperties":{},"x":1}"#
+            ),
+            r#"{"properties":{"customProperties":{},"definitionId":"/workspaces/default/apis/a/versions/v/definitions/d","description":"d","environmentId":"/workspaces/default/environments/e","server":{"runtimeUri":["https://r"]},"state":"active","title":"D"}}"#
+        );
+        assert_eq!(
+            put_wire::<MetadataSchemaProperties>(
+                ApicKind::MetadataSchema,
+                r#"{"schema":"{\"type\":\"string\"}","assignedTo":[{"entity":"api","required":true,"deprecated":false,"x":2}],"x":1}"#
+            ),
+            r#"{"properties":{"assignedTo":[{"deprecated":false,"entity":"api","required":true}],"schema":"{\"type\":\"string\"}"}}"#
+        );
+        // A minimal body stays minimal.
+        assert_eq!(
+            put_wire::<ApiProperties>(ApicKind::Api, r#"{"title":"Echo","kind":"rest"}"#),
+            r#"{"properties":{"kind":"rest","title":"Echo"}}"#
+        );
+    }
+
+    #[test]
+    fn declared_members_follow_the_2024_03_01_contract() {
+        let sorted = |kind: ApicKind| {
+            let mut members = kind.declared_members();
+            members.sort_unstable();
+            members
+        };
+        assert_eq!(
+            sorted(ApicKind::Api),
+            [
+                "contacts",
+                "customProperties",
+                "description",
+                "externalDocumentation",
+                "kind",
+                "license",
+                "summary",
+                "termsOfService",
+                "title"
+            ]
+        );
+        assert_eq!(sorted(ApicKind::Version), ["lifecycleStage", "title"]);
+        assert_eq!(sorted(ApicKind::Definition), ["description", "title"]);
+        assert_eq!(
+            sorted(ApicKind::Environment),
+            [
+                "customProperties",
+                "description",
+                "kind",
+                "onboarding",
+                "server",
+                "title"
+            ]
+        );
+        assert_eq!(
+            sorted(ApicKind::Deployment),
+            [
+                "customProperties",
+                "definitionId",
+                "description",
+                "environmentId",
+                "server",
+                "state",
+                "title"
+            ]
+        );
+        assert_eq!(sorted(ApicKind::MetadataSchema), ["assignedTo", "schema"]);
+        for kind in [ApicKind::Api, ApicKind::Definition] {
+            for member in kind.read_only_members() {
+                assert!(!kind.declared_members().contains(member), "{member}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_of_an_undeclared_type_are_left_to_the_service() {
+        let body = json!({"title": "Echo", "kind": "rest", "contacts": "someone", "license": null});
+        assert_eq!(put_body(ApicKind::Api, &body).unwrap(), body);
+        assert_eq!(put_body(ApicKind::Api, &json!(null)).unwrap(), json!(null));
+    }
 
     #[test]
     fn paths_are_service_relative_and_validated() {
@@ -510,5 +956,244 @@ mod tests {
             put_body(ApicKind::Version, &ver).unwrap(),
             json!({"title": "v1", "lifecycleStage": "design"})
         );
+    }
+    fn http_error(status: u16, code: &str) -> AzureError {
+        AzureError::Http(Box::new(HttpError {
+            method: "PUT".into(),
+            path: "/apis/echo".into(),
+            status,
+            error: ArmErrorBody {
+                code: code.into(),
+                message: format!("{code} message"),
+                ..Default::default()
+            },
+            request_id: Some("rid".into()),
+            client_request_id: "cid".into(),
+            retry_after: None,
+        }))
+    }
+
+    fn ok(status: u16) -> Result<ArmResponse, AzureError> {
+        Ok(ArmResponse {
+            status,
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::from_static(b"{}"),
+            method: Method::PUT,
+            path: "/apis/echo".into(),
+        })
+    }
+
+    /// A service as far as conditional headers go: answers by whether the request
+    /// carries one, and records which requests did.
+    struct Service {
+        answer: Box<dyn Fn(bool) -> Result<ArmResponse, AzureError> + Send + Sync>,
+        /// Answers used before `answer`, in order.
+        scripted: Mutex<VecDeque<Result<ArmResponse, AzureError>>>,
+        sent: Mutex<Vec<bool>>,
+    }
+
+    impl Service {
+        fn new(
+            answer: impl Fn(bool) -> Result<ArmResponse, AzureError> + Send + Sync + 'static,
+        ) -> Self {
+            Self {
+                answer: Box::new(answer),
+                scripted: Mutex::new(VecDeque::new()),
+                sent: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn scripted(answers: Vec<Result<ArmResponse, AzureError>>) -> Self {
+            let service = Self::new(|_| panic!("the script ran out"));
+            *service.scripted.lock().unwrap() = answers.into();
+            service
+        }
+
+        /// For each request sent: did it carry a conditional header?
+        fn sent(&self) -> Vec<bool> {
+            self.sent.lock().unwrap().clone()
+        }
+    }
+
+    impl WriteTransport for Service {
+        fn send(
+            &self,
+            request: ArmRequest,
+        ) -> impl std::future::Future<Output = Result<ArmResponse, AzureError>> + Send {
+            let conditional = request
+                .headers
+                .iter()
+                .any(|(name, _)| name == "if-match" || name == "if-none-match");
+            self.sent.lock().unwrap().push(conditional);
+            let next = self.scripted.lock().unwrap().pop_front();
+            let result = next.unwrap_or_else(|| (self.answer)(conditional));
+            async move {
+                // Let concurrent writers interleave as they would over the network.
+                tokio::task::yield_now().await;
+                result
+            }
+        }
+    }
+
+    fn put_request() -> ArmRequest {
+        ArmRequest::new(
+            Method::PUT,
+            url::Url::parse("https://arm.test/apis/echo").unwrap(),
+        )
+        .with_body(json!({"properties": {"title": "Echo"}}))
+    }
+
+    fn if_match() -> (HeaderName, HeaderValue) {
+        condition_header(&Precondition::IfMatch("\"etag-1\"".into()))
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn write(service: &Service, state: &ConditionalState) -> Result<ArmResponse, AzureError> {
+        send_conditioned(service, state, put_request(), if_match(), "/apis/echo").await
+    }
+
+    #[tokio::test]
+    async fn a_service_honouring_conditions_is_learned_from_a_412() {
+        let service = Service::new(|conditional| {
+            if conditional {
+                Err(http_error(412, "PreconditionFailed"))
+            } else {
+                ok(200)
+            }
+        });
+        let state = ConditionalState::default();
+        let err = write(&service, &state).await.unwrap_err();
+        assert_eq!(err.status(), Some(412), "412 goes to the caller's re-read");
+        assert_eq!(state.get(), ConditionalHeaderSupport::Accepted);
+        write(&service, &state).await.unwrap_err();
+        assert_eq!(service.sent(), [true, true], "no extra call");
+    }
+
+    #[tokio::test]
+    async fn a_service_ignoring_conditions_is_accepted_from_a_2xx() {
+        let service = Service::new(|_| ok(200));
+        let state = ConditionalState::default();
+        write(&service, &state).await.unwrap();
+        assert_eq!(state.get(), ConditionalHeaderSupport::Accepted);
+        write(&service, &state).await.unwrap();
+        assert_eq!(service.sent(), [true, true]);
+    }
+
+    #[tokio::test]
+    async fn a_service_refusing_conditions_costs_one_extra_call_per_client() {
+        let service = Service::new(|conditional| {
+            if conditional {
+                Err(http_error(400, "InvalidHeaderValue"))
+            } else {
+                ok(201)
+            }
+        });
+        let state = ConditionalState::default();
+        assert_eq!(write(&service, &state).await.unwrap().status, 201);
+        assert_eq!(state.get(), ConditionalHeaderSupport::Refused);
+        assert_eq!(service.sent(), [true, false]);
+        write(&service, &state).await.unwrap();
+        write(&service, &state).await.unwrap();
+        assert_eq!(service.sent(), [true, false, false, false]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_probe_once() {
+        let service = std::sync::Arc::new(Service::new(|conditional| {
+            if conditional {
+                Err(http_error(400, "InvalidHeaderValue"))
+            } else {
+                ok(200)
+            }
+        }));
+        let state = std::sync::Arc::new(ConditionalState::default());
+        let writers: Vec<_> = (0..8)
+            .map(|_| {
+                let (service, state) = (service.clone(), state.clone());
+                tokio::spawn(async move { write(&service, &state).await.map(|a| a.status) })
+            })
+            .collect();
+        for writer in writers {
+            assert_eq!(writer.await.unwrap().unwrap(), 200);
+        }
+        let sent = service.sent();
+        assert_eq!(sent.len(), 9, "{sent:?}");
+        assert_eq!(sent.iter().filter(|c| **c).count(), 1, "{sent:?}");
+    }
+
+    #[tokio::test]
+    async fn the_same_400_without_the_header_is_the_request_not_the_header() {
+        let service = Service::new(|_| Err(http_error(400, "ValidationError")));
+        let state = ConditionalState::default();
+        let err = write(&service, &state).await.unwrap_err();
+        assert_eq!(err.arm_code(), Some("ValidationError"));
+        assert_eq!(state.get(), ConditionalHeaderSupport::Unknown);
+        assert_eq!(service.sent(), [true, false]);
+    }
+
+    #[tokio::test]
+    async fn another_definite_failure_without_the_header_means_refused() {
+        let service = Service::scripted(vec![
+            Err(http_error(400, "InvalidHeaderValue")),
+            Err(http_error(404, "ParentResourceNotFound")),
+        ]);
+        let state = ConditionalState::default();
+        let err = write(&service, &state).await.unwrap_err();
+        assert_eq!(err.status(), Some(404));
+        assert_eq!(state.get(), ConditionalHeaderSupport::Refused);
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_without_the_header_proves_nothing() {
+        for transient in [503, 429, 403] {
+            let service = Service::scripted(vec![
+                Err(http_error(400, "InvalidHeaderValue")),
+                Err(http_error(transient, "")),
+            ]);
+            let state = ConditionalState::default();
+            let err = write(&service, &state).await.unwrap_err();
+            assert_eq!(err.status(), Some(transient));
+            assert_eq!(state.get(), ConditionalHeaderSupport::Unknown);
+        }
+    }
+
+    #[tokio::test]
+    async fn other_failures_of_a_conditional_request_are_not_probed() {
+        for status in [409, 404, 500] {
+            let service = Service::scripted(vec![Err(http_error(status, "x"))]);
+            let state = ConditionalState::default();
+            write(&service, &state).await.unwrap_err();
+            assert_eq!(state.get(), ConditionalHeaderSupport::Unknown);
+            assert_eq!(service.sent(), [true]);
+        }
+    }
+
+    #[test]
+    fn learned_support_never_goes_back() {
+        let state = ConditionalState::default();
+        state.learn(ConditionalHeaderSupport::Refused);
+        state.learn(ConditionalHeaderSupport::Accepted);
+        assert_eq!(state.get(), ConditionalHeaderSupport::Refused);
+    }
+
+    #[test]
+    fn links_are_kept_out_of_import_errors() {
+        let link = "https://blob.example/export.json?sv=1&sig=SECRET";
+        let error = ArmErrorBody {
+            code: "SpecificationLinkNotAccessible".into(),
+            message: format!("could not download {link}"),
+            target: Some(link.into()),
+            details: vec![ArmErrorBody {
+                code: "Inner".into(),
+                message: format!("GET {link}: 403"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let shown = without_link(error, link);
+        let text = serde_json::to_string(&shown).unwrap();
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(shown.message.contains("<specification link>"));
     }
 }

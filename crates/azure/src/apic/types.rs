@@ -1,7 +1,8 @@
 //! API Center shapes (api-version 2024-03-01). Reads are lenient: optional members,
-//! `kind` an open string, unknown members kept in `extra` so a merge sends back
-//! what someone else wrote. Read-only members are stripped before any PUT (see
-//! [`super::ApicKind::read_only_members`]).
+//! `kind` an open string, unknown members kept in `extra` so nothing read is lost
+//! in a serde round trip. A PUT body, though, is reduced to the members the contract
+//! declares writable (see [`super::put_body`]): read-only members and members the
+//! service added to its answers since 2024-03-01 are never sent back.
 //!
 //! Every shape here is also a PUT body, so a `None` member is left out rather than
 //! written as `null`: the body carries only the members that are set.

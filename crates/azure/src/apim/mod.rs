@@ -1,5 +1,6 @@
 //! Read-only APIM client. There is no write method here at all: apilink only ever
-//! needs the "API Management Service Reader" role on APIM.
+//! needs the "API Management Service Reader" role on APIM, plus read access to the
+//! workspace gateways (`Microsoft.ApiManagement/gateways`) of the workspaces it reads.
 
 pub mod types;
 
@@ -13,6 +14,87 @@ use crate::paging::{Pager, list_all};
 use crate::resource::ArmResource;
 
 pub use types::*;
+
+/// `Ok(empty)` for a list ARM says does not exist.
+fn absent_is_empty<T>(listed: Result<Vec<T>, AzureError>) -> Result<Vec<T>, AzureError> {
+    match listed {
+        Err(e) if e.is_not_found() => Ok(Vec::new()),
+        other => other,
+    }
+}
+
+/// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ApiManagement/gateways/{name}`:
+/// a workspace gateway, a top-level resource of its own (not under the service). Read
+/// from APIM's answers, so it is checked before it becomes part of a request path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApimGatewayId {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub name: String,
+}
+
+impl ApimGatewayId {
+    /// The canonical id, also the ARM path of the gateway (segments encoded).
+    pub fn path(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ApiManagement/gateways/{}",
+            encode_segment(&self.subscription_id),
+            encode_segment(&self.resource_group),
+            encode_segment(&self.name)
+        )
+    }
+}
+
+impl std::str::FromStr for ApimGatewayId {
+    type Err = AzureError;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        let invalid = || {
+            AzureError::InvalidInput(format!(
+                "{id:?} is not a workspace gateway id: expected /subscriptions/{{subscription}}/resourceGroups/{{group}}/providers/Microsoft.ApiManagement/gateways/{{name}}"
+            ))
+        };
+        let segments: Vec<&str> = id.trim().trim_end_matches('/').split('/').collect();
+        let [
+            "",
+            subs,
+            subscription,
+            rgs,
+            group,
+            providers,
+            namespace,
+            kind,
+            name,
+        ] = segments.as_slice()
+        else {
+            return Err(invalid());
+        };
+        // Only names ARM could have given, so nothing here can walk the path elsewhere.
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
+        };
+        let good = subs.eq_ignore_ascii_case("subscriptions")
+            && rgs.eq_ignore_ascii_case("resourceGroups")
+            && providers.eq_ignore_ascii_case("providers")
+            && namespace.eq_ignore_ascii_case("Microsoft.ApiManagement")
+            && kind.eq_ignore_ascii_case("gateways")
+            && plain(subscription)
+            && plain(group)
+            && plain(name);
+        if !good {
+            return Err(invalid());
+        }
+        Ok(Self {
+            subscription_id: subscription.to_string(),
+            resource_group: group.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
 
 /// Service level, or one workspace (Premium/v2). Service-level lists do not include
 /// workspace APIs.
@@ -165,6 +247,69 @@ impl ApimClient {
         list_all(&self.arm, url).await
     }
 
+    /// `GET {service}/workspaceLinks`: the workspace gateways serving each workspace.
+    /// A service that has none of it (404) has no workspace gateways.
+    pub async fn list_workspace_links(&self) -> Result<Vec<ApimWorkspaceLink>, AzureError> {
+        let url = self.url(&format!("{}/workspaceLinks", self.service.path()), &[])?;
+        absent_is_empty(list_all(&self.arm, url).await)
+    }
+
+    /// `GET {gateway}/configConnections`: the workspaces one workspace gateway serves,
+    /// with their hosts. A gateway deleted since it was linked (404) serves none. Needs
+    /// `Microsoft.ApiManagement/gateways/configConnections/read` on the gateway, which the
+    /// "API Management Service Reader Role" (scoped to `service/*`) does not grant.
+    pub async fn list_gateway_config_connections(
+        &self,
+        gateway: &ApimGatewayId,
+    ) -> Result<Vec<ApimGatewayConfigConnection>, AzureError> {
+        let url = self.url(&format!("{}/configConnections", gateway.path()), &[])?;
+        absent_is_empty(list_all(&self.arm, url).await)
+    }
+
+    /// The config connections of every workspace gateway linked to one of `workspaces`
+    /// (names compared case-insensitively), gateways in the order the links name them:
+    /// one `workspaceLinks` list, then one `configConnections` list per distinct gateway.
+    /// Links to anything but a `Microsoft.ApiManagement/gateways/{name}` resource are
+    /// skipped. Connections are returned whole; which of them serves which workspace is
+    /// the caller's to read from `sourceId`.
+    pub async fn workspace_gateway_connections(
+        &self,
+        workspaces: &[String],
+    ) -> Result<Vec<ApimGatewayConfigConnection>, AzureError> {
+        if workspaces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let links = self.list_workspace_links().await?;
+        let mut gateways: Vec<ApimGatewayId> = Vec::new();
+        for link in links.iter().filter(|l| {
+            workspaces
+                .iter()
+                .any(|w| w.eq_ignore_ascii_case(l.workspace()))
+        }) {
+            for id in link
+                .properties
+                .gateways
+                .iter()
+                .filter_map(|g| g.id.as_deref())
+            {
+                match id.parse::<ApimGatewayId>() {
+                    Ok(gateway) if !gateways.contains(&gateway) => gateways.push(gateway),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(workspace = link.workspace(), gateway = id, error = %e, "workspace link to something other than a workspace gateway; ignored");
+                    }
+                }
+            }
+        }
+        let per_gateway = futures::future::try_join_all(
+            gateways
+                .iter()
+                .map(|g| self.list_gateway_config_connections(g)),
+        )
+        .await?;
+        Ok(per_gateway.into_iter().flatten().collect())
+    }
+
     pub async fn list_schemas(
         &self,
         scope: &ApimScope,
@@ -297,5 +442,31 @@ impl ApimClient {
             .and_then(|s| s.properties.document.as_ref())
             .and_then(|d| d.value.clone())
             .filter(|v| !v.trim().is_empty()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_ids_are_checked_before_they_become_paths() {
+        let id: ApimGatewayId = "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg1/providers/microsoft.apimanagement/Gateways/gateway-1/"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            id.path(),
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.ApiManagement/gateways/gateway-1"
+        );
+        for bad in [
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/gateways/g/configConnections/c",
+            "/subscriptions/s/resourceGroups/../providers/Microsoft.ApiManagement/gateways/g",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/gateways/g%2F..",
+            "gateway-1",
+            "",
+        ] {
+            assert!(bad.parse::<ApimGatewayId>().is_err(), "{bad}");
+        }
     }
 }

@@ -36,23 +36,68 @@ pub struct HostnameConfiguration {
     pub kind: String,
     pub host_name: String,
     pub default_ssl_binding: Option<bool>,
+    /// `BuiltIn` for the hosts APIM gives out, else `Managed`, `KeyVault` or `Custom`.
+    pub certificate_source: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 pub type ApimService = ArmResource<ServiceProperties>;
 
+/// Host suffixes of the hosts APIM itself gives gateways (public cloud, Azure China,
+/// Azure US Government, the retired Azure Germany). `foo.int-azure-api.net` is not under
+/// `.azure-api.net`: the leading dot matters.
+const PLATFORM_HOST_SUFFIXES: &[&str] = &[
+    ".azure-api.net",
+    ".azure-api.cn",
+    ".azure-api.us",
+    ".azure-api.de",
+];
+
+/// Whether `host` is a host APIM gave out rather than a custom domain.
+pub fn is_platform_host(host: &str) -> bool {
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    PLATFORM_HOST_SUFFIXES.iter().any(|s| host.ends_with(s))
+}
+
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+impl HostnameConfiguration {
+    fn is_proxy(&self) -> bool {
+        self.kind.eq_ignore_ascii_case("Proxy")
+    }
+}
+
 impl ServiceProperties {
-    /// The custom gateway domain: the `Proxy` hostname with `defaultSslBinding: true`.
+    /// The custom gateway domain: among the `Proxy` hostnames that are not APIM's own
+    /// (`gatewayUrl`'s host, a platform host, or `certificateSource: BuiltIn`), the one
+    /// with the default SSL binding, else the first. The binding alone is not enough: a
+    /// single custom domain often leaves it on the default host.
     pub fn custom_proxy_hostname(&self) -> Option<&str> {
-        self.hostname_configurations
+        let default_host = self.gateway_url.as_deref().map(url_host);
+        let custom: Vec<&HostnameConfiguration> = self
+            .hostname_configurations
             .iter()
-            .find(|h| {
-                h.kind.eq_ignore_ascii_case("Proxy")
-                    && h.default_ssl_binding == Some(true)
-                    && !h.host_name.is_empty()
+            .filter(|h| h.is_proxy() && !h.host_name.trim().is_empty())
+            .filter(|h| {
+                !h.certificate_source
+                    .as_deref()
+                    .is_some_and(|c| c.eq_ignore_ascii_case("BuiltIn"))
             })
-            .map(|h| h.host_name.as_str())
+            .filter(|h| !is_platform_host(&h.host_name))
+            .filter(|h| default_host.as_deref() != Some(&*h.host_name.trim().to_ascii_lowercase()))
+            .collect();
+        custom
+            .iter()
+            .find(|h| h.default_ssl_binding == Some(true))
+            .or(custom.first())
+            .map(|h| h.host_name.trim())
     }
 
     /// The base URL clients call: the custom Proxy domain when there is one, else
@@ -216,6 +261,72 @@ pub struct WorkspaceProperties {
 
 pub type ApimWorkspace = ArmResource<WorkspaceProperties>;
 
+/// `GET {service}/workspaceLinks` item: the gateways serving one workspace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WorkspaceLinkProperties {
+    /// The workspace's ARM id.
+    pub workspace_id: Option<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub gateways: Vec<WorkspaceLinkGateway>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WorkspaceLinkGateway {
+    /// ARM id of a `Microsoft.ApiManagement/gateways/{name}` resource.
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+pub type ApimWorkspaceLink = ArmResource<WorkspaceLinkProperties>;
+
+impl ApimWorkspaceLink {
+    /// The workspace's name: the last segment of `workspaceId`, else the link's name
+    /// (links are named after their workspace).
+    pub fn workspace(&self) -> &str {
+        self.properties
+            .workspace_id
+            .as_deref()
+            .and_then(|id| id.trim_end_matches('/').rsplit('/').next())
+            .filter(|ws| !ws.is_empty())
+            .unwrap_or(&self.name)
+    }
+}
+
+/// `GET {gateway}/configConnections` item: one workspace a gateway serves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GatewayConfigConnectionProperties {
+    pub provisioning_state: Option<String>,
+    /// The ARM id of the workspace served.
+    pub source_id: Option<String>,
+    /// Set by APIM: `{connection}-{hash}.{gateway}.gateway.{region}.azure-api.net`.
+    pub default_hostname: Option<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub hostnames: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+pub type ApimGatewayConfigConnection = ArmResource<GatewayConfigConnectionProperties>;
+
+impl GatewayConfigConnectionProperties {
+    /// The host clients call: a custom domain among `hostnames`, else `defaultHostname`,
+    /// else any of `hostnames`.
+    pub fn runtime_host(&self) -> Option<&str> {
+        let custom = self.hostnames.iter().find(|h| !is_platform_host(h));
+        custom
+            .or(self.default_hostname.as_ref())
+            .or(self.hostnames.first())
+            .map(|h| h.trim())
+            .filter(|h| !h.is_empty())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SchemaProperties {
@@ -330,7 +441,7 @@ mod tests {
         assert_wire_form::<ServiceProperties>(&[
             (
                 r#"{"zNew":1,"gatewayUrl":"https://g","developerPortalUrl":"https://d","portalUrl":"https://p","managementApiUrl":"https://m","hostnameConfigurations":[{"type":"Proxy","hostName":"h","defaultSslBinding":true,"certificate":null}],"aNew":"a"}"#,
-                r#"{"gatewayUrl":"https://g","developerPortalUrl":"https://d","portalUrl":"https://p","managementApiUrl":"https://m","hostnameConfigurations":[{"type":"Proxy","hostName":"h","defaultSslBinding":true,"certificate":null}],"aNew":"a","zNew":1}"#,
+                r#"{"gatewayUrl":"https://g","developerPortalUrl":"https://d","portalUrl":"https://p","managementApiUrl":"https://m","hostnameConfigurations":[{"type":"Proxy","hostName":"h","defaultSslBinding":true,"certificateSource":null,"certificate":null}],"aNew":"a","zNew":1}"#,
             ),
             (
                 r#"{"gatewayUrl":null,"hostnameConfigurations":null}"#,
@@ -343,12 +454,12 @@ mod tests {
         ]);
         assert_wire_form::<HostnameConfiguration>(&[
             (
-                r#"{"hostName":"h","type":"Scm","kind":"not the member"}"#,
-                r#"{"type":"Scm","hostName":"h","defaultSslBinding":null,"kind":"not the member"}"#,
+                r#"{"hostName":"h","type":"Scm","kind":"not the member","certificateSource":"BuiltIn"}"#,
+                r#"{"type":"Scm","hostName":"h","defaultSslBinding":null,"certificateSource":"BuiltIn","kind":"not the member"}"#,
             ),
             (
                 r#"{}"#,
-                r#"{"type":"","hostName":"","defaultSslBinding":null}"#,
+                r#"{"type":"","hostName":"","defaultSslBinding":null,"certificateSource":null}"#,
             ),
         ]);
         assert!(serde_json::from_str::<HostnameConfiguration>(r#"{"type":null}"#).is_err());
@@ -480,6 +591,100 @@ mod tests {
         assert_eq!(
             plain.properties.runtime_base_url().as_deref(),
             Some("https://c.azure-api.net")
+        );
+    }
+
+    fn service_with(hostnames: Value) -> ServiceProperties {
+        serde_json::from_value(json!({
+            "gatewayUrl": "https://contoso.azure-api.net",
+            "hostnameConfigurations": hostnames
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_custom_proxy_domain_wins_even_without_the_default_ssl_binding() {
+        let default_only = service_with(json!([
+            {"type": "Proxy", "hostName": "contoso.azure-api.net", "defaultSslBinding": true, "certificateSource": "BuiltIn"}
+        ]));
+        assert_eq!(default_only.custom_proxy_hostname(), None);
+        assert_eq!(
+            default_only.runtime_base_url().as_deref(),
+            Some("https://contoso.azure-api.net")
+        );
+        let one_custom = service_with(json!([
+            {"type": "Proxy", "hostName": "contoso.azure-api.net", "defaultSslBinding": true, "certificateSource": "BuiltIn"},
+            {"type": "Proxy", "hostName": "api.contoso.example", "defaultSslBinding": false, "certificateSource": "KeyVault"}
+        ]));
+        assert_eq!(
+            one_custom.runtime_base_url().as_deref(),
+            Some("https://api.contoso.example")
+        );
+        let two_custom = service_with(json!([
+            {"type": "Proxy", "hostName": "a.contoso.example", "defaultSslBinding": false},
+            {"type": "Proxy", "hostName": "b.contoso.example", "defaultSslBinding": true},
+            {"type": "Proxy", "hostName": "contoso.azure-api.net", "defaultSslBinding": false}
+        ]));
+        assert_eq!(
+            two_custom.custom_proxy_hostname(),
+            Some("b.contoso.example")
+        );
+        let others_ignored = service_with(json!([
+            {"type": "Proxy", "hostName": "CONTOSO.azure-api.net", "defaultSslBinding": false},
+            {"type": "Portal", "hostName": "portal.contoso.example", "defaultSslBinding": true},
+            {"type": "Management", "hostName": "mgmt.contoso.example", "defaultSslBinding": true},
+            {"type": "Proxy", "hostName": "odd.example", "certificateSource": "BuiltIn"}
+        ]));
+        assert_eq!(others_ignored.custom_proxy_hostname(), None);
+        assert!(is_platform_host("x.azure-api.us"));
+        assert!(!is_platform_host("gateway.current.int-azure-api.net"));
+    }
+
+    #[test]
+    fn workspace_link_and_config_connection_wire_form() {
+        assert_wire_form::<WorkspaceLinkProperties>(&[
+            (
+                r#"{"workspaceId":"/s/workspaces/wk-1","gateways":[{"id":"/g/gateway-1","x":1}],"y":2}"#,
+                r#"{"workspaceId":"/s/workspaces/wk-1","gateways":[{"id":"/g/gateway-1","x":1}],"y":2}"#,
+            ),
+            (
+                r#"{"gateways":null}"#,
+                r#"{"workspaceId":null,"gateways":[]}"#,
+            ),
+        ]);
+        assert_wire_form::<GatewayConfigConnectionProperties>(&[
+            (
+                r#"{"provisioningState":"Succeeded","sourceId":"/s/workspaces/ws-001","defaultHostname":"gcc-1-a.gw.gateway.eastus.azure-api.net","hostnames":["gcc1gw.gateway.eastus.azure-api.net"],"x":1}"#,
+                r#"{"provisioningState":"Succeeded","sourceId":"/s/workspaces/ws-001","defaultHostname":"gcc-1-a.gw.gateway.eastus.azure-api.net","hostnames":["gcc1gw.gateway.eastus.azure-api.net"],"x":1}"#,
+            ),
+            (
+                r#"{"hostnames":null}"#,
+                r#"{"provisioningState":null,"sourceId":null,"defaultHostname":null,"hostnames":[]}"#,
+            ),
+        ]);
+        let link: ApimWorkspaceLink = serde_json::from_value(json!({
+            "name": "wk-1",
+            "properties": {"workspaceId": "/x/services/s/workspaces/Team-A"}
+        }))
+        .unwrap();
+        assert_eq!(link.workspace(), "Team-A");
+        let connection: GatewayConfigConnectionProperties = serde_json::from_value(json!({
+            "defaultHostname": "gcc-1-a.gw.gateway.eastus.azure-api.net",
+            "hostnames": ["gcc1gw.gateway.eastus.azure-api.net"]
+        }))
+        .unwrap();
+        assert_eq!(
+            connection.runtime_host(),
+            Some("gcc-1-a.gw.gateway.eastus.azure-api.net")
+        );
+        let custom = GatewayConfigConnectionProperties {
+            hostnames: vec!["team.contoso.example".into()],
+            ..connection
+        };
+        assert_eq!(custom.runtime_host(), Some("team.contoso.example"));
+        assert_eq!(
+            GatewayConfigConnectionProperties::default().runtime_host(),
+            None
         );
     }
 
