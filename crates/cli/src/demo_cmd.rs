@@ -8,9 +8,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use apilink_azure::apic::{ApicClient, ApicPath};
+use apilink_azure::apic::{
+    ApicClient, ApicPath, MetadataAssignment, MetadataSchemaProperties, Precondition,
+};
 use apilink_azure::{ArmClient, ArmClientOptions, CloudConfig, CredentialConfig, build_credential};
 use apilink_core::LinkSettings;
+use apilink_core::marker::{ApiMarker, RECORD_KEY};
 use apilink_core::naming::version_name;
 use apilink_emulator::apim::{ApiPatch, ApiSeed, DefinitionUpdate, OperationSeed};
 use apilink_emulator::{CallKind, Emulator, EmulatorConfig, Seed};
@@ -23,6 +26,8 @@ use crate::report_view::{operations_table, table};
 const APIM: &str = "contoso-apim";
 const APIC: &str = "contoso-catalog";
 const WORKSPACE: &str = "default";
+/// The metadata schema the demo's organisation requires on every API.
+const OWNER_SCHEMA: &str = "owner";
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -113,7 +118,12 @@ fn apis(emulator: &Emulator) -> BTreeMap<String, Value> {
 fn api_for(emulator: &Emulator, source: &str) -> Option<String> {
     apis(emulator)
         .into_iter()
-        .find(|(_, p)| p["customProperties"]["apilink"]["source"] == source)
+        .find(|(_, p)| {
+            p["customProperties"][RECORD_KEY]
+                .as_str()
+                .and_then(ApiMarker::decode)
+                .is_some_and(|record| record.source == source)
+        })
         .map(|(name, _)| name)
 }
 
@@ -138,10 +148,54 @@ spec:
     exclude: ['internal-*']
   interval: 60s
   resyncInterval: 6h
+  customProperties:
+    api: {{owner: platform-team}}
 ",
         apim = emulator.apim_resource_id(APIM),
         apic = emulator.api_center_resource_id(APIC),
     )
+}
+
+/// The organisation's own rule, as platform teams declare it: every API names an owner.
+async fn declare_required_owner(apic: &ApicClient) -> anyhow::Result<()> {
+    let schema = MetadataSchemaProperties {
+        schema: r#"{"type":"string","title":"Owner","minLength":3}"#.into(),
+        assigned_to: Some(vec![MetadataAssignment {
+            entity: Some("api".into()),
+            required: Some(true),
+            deprecated: Some(false),
+            ..MetadataAssignment::default()
+        }]),
+        ..MetadataSchemaProperties::default()
+    };
+    apic.put(
+        &ApicPath::metadata_schema(OWNER_SCHEMA)?,
+        &schema,
+        Precondition::None,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The metadata checks of the first sync: the record is declared, the organisation's
+/// required property is filled.
+fn check_metadata(emulator: &Emulator, report: &PassReport, checks: &mut Checks) {
+    checks.check(
+        report.created_metadata_schema.as_deref() == Some(RECORD_KEY),
+        format!(
+            "the first pass created metadata schema {RECORD_KEY}, which declares the link's ownership record (the emulator refuses undeclared custom properties, as API Center's contract reads)"
+        ),
+    );
+    let owned = apis(emulator);
+    checks.check(
+        !owned.is_empty()
+            && owned
+                .values()
+                .all(|p| p["customProperties"][OWNER_SCHEMA] == "platform-team"),
+        format!(
+            "every API carries {OWNER_SCHEMA}=platform-team, required by the organisation's metadata schema and given by spec.customProperties"
+        ),
+    );
 }
 
 fn arm_client(emulator: &Emulator) -> anyhow::Result<ArmClient> {
@@ -209,7 +263,8 @@ async fn converged(
 }
 
 /// Fewest reads a light pass can make: the APIM service, API and version-set list pages
-/// per scope, the API Center API list pages and the link's environment.
+/// per scope, the workspace-gateway links (the link reads a workspace, which has no
+/// gateway of its own), the API Center API list pages and the link's environment.
 fn minimum_reads(emulator: &Emulator, config: &EmulatorConfig, api_center_apis: usize) -> usize {
     let apim = emulator.apim();
     let scopes: [Option<&str>; 2] = [None, Some("team-mobile")];
@@ -220,7 +275,8 @@ fn minimum_reads(emulator: &Emulator, config: &EmulatorConfig, api_center_apis: 
             n.div_ceil(config.apim_page_size).max(1) + 1
         })
         .sum();
-    1 + apim_pages + api_center_apis.div_ceil(config.apic_page_size).max(1) + 1
+    let workspace_links = 1;
+    1 + apim_pages + workspace_links + api_center_apis.div_ceil(config.apic_page_size).max(1) + 1
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -256,7 +312,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         mobile_ids.len()
     );
     println!("  revisions, SOAP, GraphQL, WebSocket, gRPC, and two internal-* APIs.");
-    println!("  API Center service {APIC}: empty. ARM throttling is enforced as in Azure.");
+    println!("  API Center service {APIC}: empty but for the organisation's metadata schema");
+    println!(
+        "  \"{OWNER_SCHEMA}\" (required on every API). It reads API Center's published contract"
+    );
+    println!(
+        "  strictly: undeclared custom properties are refused. ARM throttling is as in Azure."
+    );
+    let apic = ApicClient::new(
+        arm_client(&emulator)?,
+        emulator.api_center_resource_id(APIC).parse()?,
+    );
+    declare_required_owner(&apic).await?;
     let yaml = link_yaml(&emulator);
     println!(
         "\n  The link, the same YAML as the Kubernetes resource (`apilink sync -f` reads it):\n"
@@ -275,6 +342,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     show_pass(&report, &first);
     costs.push(first);
     println!();
+    check_metadata(&emulator, &report, &mut checks);
     let synced = apis(&emulator);
     checks.check(
         synced.len() == report.apis.discovered && report.apis.discovered > 20,
@@ -342,10 +410,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     println!("  APIM  ~ changed  store-locator's definition only (a new operation)");
 
-    let apic = ApicClient::new(
-        arm_client(&emulator)?,
-        emulator.api_center_resource_id(APIC).parse()?,
-    );
     let summary = "Order capture; owned by the Fulfilment team.";
     apic.update_merged(&ApicPath::api(WORKSPACE, &orders)?, |p| {
         p.summary = Some(summary.into());

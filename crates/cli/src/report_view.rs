@@ -119,6 +119,17 @@ pub fn pass_summary(report: &PassReport) -> String {
         );
     }
     let _ = writeln!(out, "  ARM calls: {}", arm_line(report));
+    if let Some(schema) = &report.created_metadata_schema {
+        let verb = if report.dry_run {
+            "would create"
+        } else {
+            "created"
+        };
+        let _ = writeln!(
+            out,
+            "  Metadata:  {verb} metadata schema {schema}, which declares the link's ownership record"
+        );
+    }
     if !report.drift.is_empty() {
         let _ = writeln!(out, "\n  Drift repaired ({}):", report.drift.len());
         for drift in &report.drift {

@@ -1,5 +1,5 @@
 //! Pure domain of apilink: the link spec, the model of both sides, the APIM → API Center
-//! mapping, deterministic naming, field ownership, the ownership marker and the planner.
+//! mapping, deterministic naming, field ownership, the ownership record and the planner.
 //! No I/O happens here; see `README.md` for the protocol the engine follows.
 
 pub mod desired;
@@ -7,8 +7,10 @@ pub mod diff;
 pub mod duration;
 pub mod hash;
 pub mod ids;
+pub mod limits;
 pub mod mapping;
 pub mod marker;
+pub mod metadata;
 pub mod naming;
 pub mod observed;
 pub mod operation;

@@ -1,4 +1,4 @@
-//! APIM → API Center mapping (DESIGN.md §4): from what was observed in APIM to the
+//! APIM → API Center mapping (`docs/mapping.md`): from what was observed in APIM to the
 //! desired API Center state of one link.
 //!
 //! Rules worth knowing:
@@ -11,6 +11,8 @@
 //!   license and terms from its first member (members sorted by APIM version string, so
 //!   the original member comes first).
 //! - With the `Segment` versioning scheme the runtime URI ends with the version segment.
+//! - Runtime URIs start at the service's custom `Proxy` domain when it has one (see
+//!   [`gateway_base`]); a workspace API's at its workspace gateway when one serves it.
 //! - Runtime URIs longer than 200 characters are left out with a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,20 +25,18 @@ use crate::desired::{
     DesiredVersion,
 };
 use crate::hash::json_hash;
-use crate::ids::SourceKey;
-use crate::marker::{MARKER_KEY, entity_marker};
+use crate::ids::{ApimServiceId, SourceKey};
+use crate::limits::{Clipper, NAME_MAX, non_empty_object};
+use crate::marker::{entity_marker, record_properties};
 use crate::naming::{api_name, definition_name, deployment_name, version_name};
-use crate::observed::{ApimApi, ApimService, ApimVersionSet, ObservedApim};
+use crate::observed::{
+    ApimApi, ApimGatewayConnection, ApimHostname, ApimService, ApimVersionSet, ObservedApim,
+};
 use crate::ownership::{EntityKind, apim_owned_properties};
 use crate::plan::Warning;
 use crate::spec::LinkSettings;
 
-/// Longest title API Center accepts (APIM allows 300).
-pub const TITLE_MAX: usize = 50;
-/// Longest description API Center accepts.
-pub const DESCRIPTION_MAX: usize = 1000;
-/// Longest URI API Center accepts.
-pub const URI_MAX: usize = 200;
+pub use crate::limits::{DESCRIPTION_MAX, TITLE_MAX, URI_MAX};
 /// `server.type` of an environment standing for APIM.
 pub const SERVER_TYPE: &str = "Azure API Management";
 
@@ -108,16 +108,94 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// The gateway base URL: the custom `Proxy` hostname with the default SSL binding, else
-/// `gatewayUrl`.
+/// Host suffixes of the hosts APIM itself gives gateways (public cloud, Azure China,
+/// Azure US Government, the retired Azure Germany). A host under one of them is never a
+/// custom domain; `foo.int-azure-api.net` is (the dot matters).
+const PLATFORM_HOST_SUFFIXES: &[&str] = &[
+    ".azure-api.net",
+    ".azure-api.cn",
+    ".azure-api.us",
+    ".azure-api.de",
+];
+
+/// The host of an `https://host[:port][/…]` URL, lower-cased.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// Whether `host` is one APIM gives out (rather than a custom domain its owner bound):
+/// `default_host` (the host of `gatewayUrl`) or any host under a platform suffix.
+fn is_platform_host(host: &str, default_host: Option<&str>) -> bool {
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    default_host.is_some_and(|d| d == host)
+        || PLATFORM_HOST_SUFFIXES.iter().any(|s| host.ends_with(s))
+}
+
+/// The base URL people call the service's gateway on. Custom `Proxy` domains win over
+/// the default `*.azure-api.net` host (itself listed as a `Proxy` entry): among them the
+/// one bound by default for SSL, else the first in the service's order. Without any,
+/// `gatewayUrl`. Azure's own APIM → API Center link only honours a custom domain with
+/// the default SSL binding, which misses the common single custom domain without it.
 pub fn gateway_base(service: &ApimService) -> Option<String> {
-    service
+    let default_host = service.gateway_url.as_deref().map(host_of);
+    let custom: Vec<&ApimHostname> = service
         .hostnames
         .iter()
-        .find(|h| h.kind.eq_ignore_ascii_case("Proxy") && h.default_ssl_binding)
-        .map(|h| format!("https://{}", h.host_name))
+        .filter(|h| h.kind.eq_ignore_ascii_case("Proxy"))
+        .filter(|h| !h.host_name.trim().is_empty())
+        .filter(|h| !is_platform_host(&h.host_name, default_host.as_deref()))
+        .collect();
+    custom
+        .iter()
+        .find(|h| h.default_ssl_binding)
+        .or(custom.first())
+        .map(|h| format!("https://{}", h.host_name.trim()))
         .or_else(|| service.gateway_url.clone())
         .map(|g| g.trim_end_matches('/').to_string())
+}
+
+/// The host a workspace gateway's config connection is called on: a custom domain among
+/// its `hostnames` first (by the same reasoning as [`gateway_base`]), else its
+/// `defaultHostname`, else any of its `hostnames`.
+pub fn connection_host(connection: &ApimGatewayConnection) -> Option<&str> {
+    let custom = connection
+        .hostnames
+        .iter()
+        .find(|h| !is_platform_host(h, None));
+    custom
+        .or(connection.default_hostname.as_ref())
+        .or(connection.hostnames.first())
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty())
+}
+
+/// The gateway base URL of each of `workspaces` that a workspace gateway serves, keyed
+/// by the name as `workspaces` spells it. `connections` come in the order APIM links the
+/// workspace to its gateways; the first that serves a workspace (and has a host) wins.
+pub fn workspace_gateways(
+    service: &ApimServiceId,
+    workspaces: &[String],
+    connections: &[ApimGatewayConnection],
+) -> BTreeMap<String, String> {
+    let mut bases = BTreeMap::new();
+    for connection in connections {
+        let (Some(served), Some(host)) = (
+            connection.workspace_of(service),
+            connection_host(connection),
+        ) else {
+            continue;
+        };
+        if let Some(ws) = workspaces.iter().find(|w| w.eq_ignore_ascii_case(served)) {
+            bases
+                .entry(ws.clone())
+                .or_insert_with(|| format!("https://{host}"));
+        }
+    }
+    bases
 }
 
 /// `gateway/path[/segment]`, without doubled slashes.
@@ -141,13 +219,16 @@ fn object(pairs: Vec<(&str, Option<Value>)>) -> Value {
     Value::Object(map)
 }
 
-fn title_of(display_name: &str, fallback: &str) -> String {
-    let source = if display_name.trim().is_empty() {
+fn title_source<'a>(display_name: &'a str, fallback: &'a str) -> &'a str {
+    if display_name.trim().is_empty() {
         fallback
     } else {
         display_name
-    };
-    truncate_chars(source, TITLE_MAX)
+    }
+}
+
+fn title_of(display_name: &str, fallback: &str) -> String {
+    truncate_chars(title_source(display_name, fallback), TITLE_MAX)
 }
 
 fn description_of(description: Option<&str>) -> Option<Value> {
@@ -156,54 +237,107 @@ fn description_of(description: Option<&str>) -> Option<Value> {
         .map(|d| Value::String(truncate_chars(d, DESCRIPTION_MAX)))
 }
 
-fn api_properties(title: String, description: Option<&str>, lead: &ApimApi) -> Value {
+/// The API's properties from APIM, each value within API Center's limits (`clip` says
+/// what was cut or left out).
+fn api_properties(
+    clip: &mut Clipper<'_>,
+    title: &str,
+    description: Option<&str>,
+    lead: &ApimApi,
+) -> Value {
     let contacts = lead.contact.as_ref().and_then(|c| {
-        let contact = object(vec![
-            ("name", c.name.clone().map(Value::String)),
-            ("url", c.url.clone().map(Value::String)),
-            ("email", c.email.clone().map(Value::String)),
+        let contact = non_empty_object(vec![
+            (
+                "name",
+                c.name
+                    .as_deref()
+                    .map(|n| clip.text("contacts[0].name", n, NAME_MAX)),
+            ),
+            (
+                "url",
+                c.url
+                    .as_deref()
+                    .and_then(|u| clip.uri("contacts[0].url", u)),
+            ),
+            (
+                "email",
+                c.email
+                    .as_deref()
+                    .and_then(|e| clip.email("contacts[0].email", e)),
+            ),
         ]);
-        contact
-            .as_object()
-            .is_some_and(|m| !m.is_empty())
-            .then(|| Value::Array(vec![contact]))
+        contact.map(|c| Value::Array(vec![c]))
     });
     let license = lead.license.as_ref().and_then(|l| {
-        let license = object(vec![
-            ("name", l.name.clone().map(Value::String)),
-            ("url", l.url.clone().map(Value::String)),
-        ]);
-        license
-            .as_object()
-            .is_some_and(|m| !m.is_empty())
-            .then_some(license)
+        non_empty_object(vec![
+            (
+                "name",
+                l.name
+                    .as_deref()
+                    .map(|n| clip.text("license.name", n, NAME_MAX)),
+            ),
+            (
+                "url",
+                l.url.as_deref().and_then(|u| clip.uri("license.url", u)),
+            ),
+        ])
     });
+    let terms = lead
+        .terms_of_service_url
+        .as_deref()
+        .and_then(|url| clip.uri("termsOfService.url", url))
+        .map(|url| json!({ "url": url }));
+    let description = description
+        .filter(|d| !d.is_empty())
+        .map(|d| Value::String(clip.text("description", d, DESCRIPTION_MAX)));
     object(vec![
-        ("title", Some(Value::String(title))),
+        (
+            "title",
+            Some(Value::String(clip.text("title", title, TITLE_MAX))),
+        ),
         (
             "kind",
             Some(Value::String(api_kind(lead.api_type.as_deref()).into())),
         ),
-        ("description", description_of(description)),
+        ("description", description),
         ("contacts", contacts),
         ("license", license),
-        (
-            "termsOfService",
-            lead.terms_of_service_url
-                .clone()
-                .map(|url| json!({ "url": url })),
-        ),
+        ("termsOfService", terms),
     ])
+}
+
+/// `customProperties` of an entity the link creates: the values the spec gives for that
+/// kind (applied on create only) and the link's record.
+fn custom_properties(spec_values: &Map<String, Value>, record: Value) -> Value {
+    let mut values = Value::Object(spec_values.clone());
+    if let (Some(target), Value::Object(record)) =
+        (values.as_object_mut(), record_properties(record))
+    {
+        target.extend(record);
+    }
+    values
 }
 
 /// Everything that is the same for all APIs of one pass.
 struct Context<'a> {
     settings: &'a LinkSettings,
     gateway: Option<String>,
+    /// Workspace → its workspace gateway's base URL; other workspaces use `gateway`.
+    workspace_gateways: &'a BTreeMap<String, String>,
     warnings: Vec<Warning>,
 }
 
 impl Context<'_> {
+    /// The API's properties with the custom properties the spec gives APIs (used on
+    /// create only: API Center owns them afterwards).
+    fn with_spec_custom_properties(&self, mut properties: Value) -> Value {
+        let values = &self.settings.custom_properties.api;
+        if let (false, Some(map)) = (values.is_empty(), properties.as_object_mut()) {
+            map.insert("customProperties".into(), Value::Object(values.clone()));
+        }
+        properties
+    }
+
     fn environment_id(&self) -> String {
         format!(
             "/workspaces/{}/environments/{}",
@@ -222,10 +356,12 @@ impl Context<'_> {
         let definition = spec_kind(member.api_type.as_deref()).map(|kind| {
             let def_name = definition_name(kind).to_string();
             let dep_name = deployment_name(&name, &def_name);
-            let uri = self
-                .gateway
-                .as_deref()
-                .map(|g| runtime_uri(g, &member.path, segment));
+            let gateway = member
+                .workspace
+                .as_ref()
+                .and_then(|ws| self.workspace_gateways.get(ws))
+                .or(self.gateway.as_ref());
+            let uri = gateway.map(|g| runtime_uri(g, &member.path, segment));
             let runtime = match uri {
                 Some(uri) if uri.chars().count() > URI_MAX => {
                     self.warnings.push(Warning::RuntimeUriTooLong {
@@ -252,7 +388,10 @@ impl Context<'_> {
                     ("server", runtime.map(|u| json!({ "runtimeUri": [u] }))),
                     (
                         "customProperties",
-                        Some(json!({ MARKER_KEY: entity_marker(&self.settings.link) })),
+                        Some(custom_properties(
+                            &self.settings.custom_properties.deployment,
+                            entity_marker(&self.settings.link),
+                        )),
                     ),
                 ]),
                 name: dep_name,
@@ -282,14 +421,17 @@ impl Context<'_> {
     fn plain_api(&mut self, api: &ApimApi) -> DesiredApi {
         let source = SourceKey::Api(api.api_ref());
         let name = api_name(&self.settings.link, &source);
-        let title = title_of(&api.display_name, api.api_id());
         let version = self.version(&name, api, version_name(None), None);
-        finish_api(
-            name,
-            source,
-            api_properties(title, api.description.as_deref(), api),
-            vec![version],
-        )
+        let mut clip = Clipper::new(&name);
+        let properties = api_properties(
+            &mut clip,
+            title_source(&api.display_name, api.api_id()),
+            api.description.as_deref(),
+            api,
+        );
+        self.warnings.append(&mut clip.warnings);
+        let properties = self.with_spec_custom_properties(properties);
+        finish_api(name, source, properties, vec![version])
     }
 
     fn version_set_api(
@@ -308,7 +450,7 @@ impl Context<'_> {
             id: key.1.clone(),
         };
         let name = api_name(&self.settings.link, &source);
-        let title = title_of(
+        let title = title_source(
             set.map(|s| s.display_name.as_str())
                 .unwrap_or(&lead.display_name),
             &key.1,
@@ -336,12 +478,11 @@ impl Context<'_> {
                 .filter(|v| segment_scheme && !v.is_empty());
             versions.push(self.version(&name, member, version, segment));
         }
-        Some(finish_api(
-            name,
-            source,
-            api_properties(title, description, lead),
-            versions,
-        ))
+        let mut clip = Clipper::new(&name);
+        let properties = api_properties(&mut clip, title, description, lead);
+        self.warnings.append(&mut clip.warnings);
+        let properties = self.with_spec_custom_properties(properties);
+        Some(finish_api(name, source, properties, versions))
     }
 }
 
@@ -427,7 +568,10 @@ fn desired_environment(settings: &LinkSettings, service: &ApimService) -> Desire
             ("onboarding", onboarding),
             (
                 "customProperties",
-                Some(json!({ MARKER_KEY: entity_marker(&settings.link) })),
+                Some(custom_properties(
+                    &settings.custom_properties.environment,
+                    entity_marker(&settings.link),
+                )),
             ),
         ]),
     }
@@ -438,6 +582,7 @@ pub fn desired_state(settings: &LinkSettings, apim: &ObservedApim) -> DesiredSta
     let mut ctx = Context {
         settings,
         gateway: gateway_base(&apim.service),
+        workspace_gateways: &apim.service.workspace_gateways,
         warnings: Vec::new(),
     };
     let in_scope = |ws: &Option<String>| {

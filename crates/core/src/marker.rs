@@ -1,19 +1,47 @@
-//! The ownership marker: `customProperties["apilink"]` on the entities a link created.
+//! The ownership record: `customProperties["apilink-ownership"]` on the entities a link
+//! created, declared by the metadata schema [`ownership_schema`] (API Center refuses an
+//! undeclared custom property when it reads its contract strictly).
 //!
-//! On an API the marker is the link's ledger for everything under it (versions,
-//! definitions with the hash of the content really imported, deployments). On an
-//! environment and a deployment it only names the link. Everything else in
+//! The record is one compact string, so it stays one custom property of the twenty an
+//! entity may have and never an object over the ten-member limit, whatever the number of
+//! versions and definitions (`docs/ownership-record.md` has the grammar):
+//!
+//! ```text
+//! API:                      apilink/2 link=team/payments src=apis/echo-api sh=3f2a… v1/openapi@9abc…+ v2
+//! environment, deployment:  apilink/2 link=team/payments
+//! ```
+//!
+//! On an API the record is the link's ledger of what lies under it: each version, its
+//! definition (`/def`), the first 16 hex digits of the content really imported (`@hash`)
+//! and whether the definition's deployment is in place (`+`). Everything else in
 //! `customProperties` belongs to the user.
+//!
+//! Records written before this form (`customProperties["apilink"]`, a JSON object) are
+//! still read; the planner rewrites them once in the new form ([`Ownership::Owned`] with
+//! [`RecordForm::Legacy`]).
 
 use std::collections::BTreeMap;
 
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::ids::LinkId;
+use crate::naming::deployment_name;
 
-/// The reserved key in `customProperties`.
-pub const MARKER_KEY: &str = "apilink";
+/// The custom property holding the record, and the name of its metadata schema.
+pub const RECORD_KEY: &str = "apilink-ownership";
+/// The custom property of records written before the declared form.
+pub const LEGACY_MARKER_KEY: &str = "apilink";
+/// The first token of every record in the current form.
+pub const RECORD_HEADER: &str = "apilink/2";
+/// Hex digits of a hash kept in a record: enough to notice a change, short enough to
+/// keep the record small.
+pub const RECORDED_HASH_LEN: usize = 16;
+
+/// Kept as-is in `src=`; everything else is percent-encoded so a token never holds a
+/// space (APIM ids may contain almost anything).
+const SOURCE_ESCAPES: &AsciiSet = &CONTROLS.add(b' ').add(b'%').add(b'"');
 
 /// Ledger of one owned API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +72,8 @@ pub struct VersionMarker {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DefinitionMarker {
-    /// sha256 of the content imported (absent: no content imported yet).
+    /// Hash (or its first [`RECORDED_HASH_LEN`] digits) of the content imported
+    /// (absent: no content imported yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
     /// The owned deployment of this definition.
@@ -52,8 +81,22 @@ pub struct DefinitionMarker {
     pub deployment: Option<String>,
 }
 
+/// The part of a hash a record keeps.
+pub fn recorded_hash(full: &str) -> String {
+    full.chars().take(RECORDED_HASH_LEN).collect()
+}
+
+/// Whether a recorded hash (possibly shortened, possibly a whole legacy hash) stands for
+/// `full`.
+pub fn hash_matches(recorded: Option<&str>, full: &str) -> bool {
+    recorded.is_some_and(|r| {
+        let r = r.get(..RECORDED_HASH_LEN.min(r.len())).unwrap_or(r);
+        r.len() == RECORDED_HASH_LEN.min(full.len()) && full.starts_with(r)
+    })
+}
+
 impl ApiMarker {
-    /// A marker for a freshly created API: owned, but listing nothing yet.
+    /// A record for a freshly created API: owned, but listing nothing yet.
     pub fn new(link: &LinkId, source: &str) -> Self {
         Self {
             link: link.to_string(),
@@ -63,20 +106,128 @@ impl ApiMarker {
         }
     }
 
-    /// The marker as JSON (never fails: the type holds only strings and maps).
+    /// The record as written: the compact string form, hashes shortened.
+    pub fn encode(&self) -> String {
+        let mut out = format!("{RECORD_HEADER} link={}", self.link);
+        if !self.source.is_empty() {
+            out.push_str(" src=");
+            out.extend(utf8_percent_encode(&self.source, SOURCE_ESCAPES));
+        }
+        if let Some(hash) = &self.source_hash {
+            out.push_str(" sh=");
+            out.push_str(&recorded_hash(hash));
+        }
+        for (version, entry) in &self.versions {
+            if entry.definitions.is_empty() {
+                out.push(' ');
+                out.push_str(version);
+            }
+            for (definition, def) in &entry.definitions {
+                out.push(' ');
+                out.push_str(version);
+                out.push('/');
+                out.push_str(definition);
+                if let Some(hash) = &def.content_hash {
+                    out.push('@');
+                    out.push_str(&recorded_hash(hash));
+                }
+                if def.deployment.is_some() {
+                    out.push('+');
+                }
+            }
+        }
+        out
+    }
+
+    /// The record as a custom property value.
     pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
+        Value::String(self.encode())
+    }
+
+    /// Parses the compact form; `None` when it is not a current-form record.
+    pub fn decode(text: &str) -> Option<Self> {
+        let mut tokens = text.split(' ').filter(|t| !t.is_empty());
+        if tokens.next()? != RECORD_HEADER {
+            return None;
+        }
+        let mut marker = ApiMarker {
+            link: String::new(),
+            source: String::new(),
+            source_hash: None,
+            versions: BTreeMap::new(),
+        };
+        for token in tokens {
+            if let Some(link) = token.strip_prefix("link=") {
+                marker.link = link.to_string();
+            } else if let Some(source) = token.strip_prefix("src=") {
+                marker.source = percent_decode_str(source).decode_utf8().ok()?.into_owned();
+            } else if let Some(hash) = token.strip_prefix("sh=") {
+                marker.source_hash = Some(hash.to_string());
+            } else if token.contains('=') {
+                // A key this version does not know (a later form): keep reading.
+                continue;
+            } else {
+                marker.add_child(token);
+            }
+        }
+        (!marker.link.is_empty()).then_some(marker)
+    }
+
+    fn add_child(&mut self, token: &str) {
+        let (version, rest) = match token.split_once('/') {
+            Some((version, rest)) => (version, Some(rest)),
+            None => (token, None),
+        };
+        let entry = self.versions.entry(version.to_string()).or_default();
+        let Some(rest) = rest else {
+            return;
+        };
+        let (rest, deployed) = match rest.strip_suffix('+') {
+            Some(rest) => (rest, true),
+            None => (rest, false),
+        };
+        let (definition, hash) = match rest.split_once('@') {
+            Some((definition, hash)) => (definition, Some(hash.to_string())),
+            None => (rest, None),
+        };
+        entry.definitions.insert(
+            definition.to_string(),
+            DefinitionMarker {
+                content_hash: hash,
+                deployment: deployed.then(|| deployment_name(version, definition)),
+            },
+        );
+    }
+
+    /// Reads a record written before the declared form (a JSON object).
+    fn from_legacy(raw: &Value, link: &LinkId) -> Self {
+        serde_json::from_value::<ApiMarker>(raw.clone()).unwrap_or_else(|_| {
+            ApiMarker::new(
+                link,
+                raw.get("source").and_then(Value::as_str).unwrap_or(""),
+            )
+        })
     }
 }
 
-/// Who owns an entity according to its marker.
+/// Which form an owned entity's record has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordForm {
+    /// `customProperties["apilink-ownership"]`, the compact string.
+    Current,
+    /// `customProperties["apilink"]`, the undeclared JSON object of earlier versions:
+    /// rewritten once in the current form.
+    Legacy,
+}
+
+/// Who owns an entity according to its record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership<M> {
-    /// The marker names this link.
+    /// The record names this link.
     Owned(M),
-    /// The marker names another link.
+    /// The record names another link.
     OtherLink(String),
-    /// No (readable) marker: the entity belongs to a user.
+    /// No (readable) record: the entity belongs to a user.
     Unmarked,
 }
 
@@ -90,65 +241,101 @@ impl<M> Ownership<M> {
         match self {
             Ownership::Owned(_) => "this link".to_string(),
             Ownership::OtherLink(link) => format!("link {link}"),
-            Ownership::Unmarked => "no apilink marker (user-created)".to_string(),
+            Ownership::Unmarked => "no apilink ownership record (user-created)".to_string(),
         }
     }
 }
 
-fn raw_marker(properties: &Value) -> Option<&Value> {
-    properties.get("customProperties")?.get(MARKER_KEY)
+fn custom_property<'a>(properties: &'a Value, key: &str) -> Option<&'a Value> {
+    properties.get("customProperties")?.get(key)
 }
 
-fn marker_link(raw: &Value) -> Option<&str> {
-    raw.get("link").and_then(Value::as_str)
+/// The link a raw record names, and the record's form.
+fn raw_owner(properties: &Value) -> Option<(String, RecordForm)> {
+    if let Some(text) = custom_property(properties, RECORD_KEY).and_then(Value::as_str) {
+        return ApiMarker::decode(text).map(|m| (m.link, RecordForm::Current));
+    }
+    let legacy = custom_property(properties, LEGACY_MARKER_KEY)?;
+    legacy
+        .get("link")
+        .and_then(Value::as_str)
+        .map(|link| (link.to_string(), RecordForm::Legacy))
 }
 
-/// Reads an API's marker. A marker naming this link whose ledger is unreadable counts as
+/// Reads an API's record. A record naming this link whose ledger is unreadable counts as
 /// owned with an empty ledger, so the next pass repairs it instead of abandoning the API.
-pub fn read_api_marker(properties: &Value, link: &LinkId) -> Ownership<ApiMarker> {
-    let Some(raw) = raw_marker(properties) else {
+pub fn read_api_marker(properties: &Value, link: &LinkId) -> Ownership<(ApiMarker, RecordForm)> {
+    let Some((owner, form)) = raw_owner(properties) else {
         return Ownership::Unmarked;
     };
-    match marker_link(raw) {
-        Some(owner) if owner == link.as_str() => {
-            let marker = serde_json::from_value::<ApiMarker>(raw.clone()).unwrap_or_else(|_| {
-                ApiMarker::new(
-                    link,
-                    raw.get("source").and_then(Value::as_str).unwrap_or(""),
-                )
-            });
-            Ownership::Owned(marker)
-        }
-        Some(other) => Ownership::OtherLink(other.to_string()),
+    if owner != link.as_str() {
+        return Ownership::OtherLink(owner);
+    }
+    let marker = match form {
+        RecordForm::Current => custom_property(properties, RECORD_KEY)
+            .and_then(Value::as_str)
+            .and_then(ApiMarker::decode),
+        RecordForm::Legacy => custom_property(properties, LEGACY_MARKER_KEY)
+            .map(|raw| ApiMarker::from_legacy(raw, link)),
+    };
+    Ownership::Owned((marker.unwrap_or_else(|| ApiMarker::new(link, "")), form))
+}
+
+/// Reads the record of an environment or deployment.
+pub fn read_entity_marker(properties: &Value, link: &LinkId) -> Ownership<RecordForm> {
+    match raw_owner(properties) {
+        Some((owner, form)) if owner == link.as_str() => Ownership::Owned(form),
+        Some((owner, _)) => Ownership::OtherLink(owner),
         None => Ownership::Unmarked,
     }
 }
 
-/// Reads the marker of an environment or deployment.
-pub fn read_entity_marker(properties: &Value, link: &LinkId) -> Ownership<()> {
-    match raw_marker(properties).and_then(marker_link) {
-        Some(owner) if owner == link.as_str() => Ownership::Owned(()),
-        Some(other) => Ownership::OtherLink(other.to_string()),
-        None => Ownership::Unmarked,
-    }
-}
-
-/// The marker value put on environments and deployments.
+/// The record value put on environments and deployments.
 pub fn entity_marker(link: &LinkId) -> Value {
-    serde_json::json!({ "link": link.as_str() })
+    Value::String(format!("{RECORD_HEADER} link={}", link.as_str()))
 }
+
+/// The `customProperties` members the link writes on its entities: its record, and the
+/// removal (`null`) of a legacy record.
+pub fn record_properties(record: Value) -> Value {
+    json!({ RECORD_KEY: record, LEGACY_MARKER_KEY: null })
+}
+
+/// The metadata schema that declares the record: a string assigned (not required) to
+/// APIs, environments and deployments. Its pattern admits the keys later forms may add
+/// (`shared=`, `c=`), so the schema never has to change under people who rely on it.
+pub fn ownership_schema() -> Value {
+    let document = json!({
+        "type": "string",
+        "title": "apilink ownership",
+        "description": "Written by apilink: which link created this entity and, on APIs, what it synced (versions, definitions, content hashes). Do not edit or copy it.",
+        "pattern": RECORD_PATTERN,
+    });
+    json!({
+        "schema": document.to_string(),
+        "assignedTo": [
+            {"entity": "api", "required": false, "deprecated": false},
+            {"entity": "environment", "required": false, "deprecated": false},
+            {"entity": "deployment", "required": false, "deprecated": false},
+        ],
+    })
+}
+
+/// The record grammar as a JSON Schema `pattern` (ECMA-262).
+pub const RECORD_PATTERN: &str = r"^apilink/2( (link|shared|src|sh|c)=[^ ]+)+( [A-Za-z0-9-]+(/[A-Za-z0-9-]+(@[0-9a-f]+)?\+?)?)*$";
+
+/// The entity kinds the ownership schema must be assigned to.
+pub const RECORD_ENTITIES: [&str; 3] = ["api", "environment", "deployment"];
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn reads_markers() {
-        let link = LinkId::new("ns/a").unwrap();
-        let mut marker = ApiMarker::new(&link, "apis/echo");
-        marker.source_hash = Some("h".into());
+    fn sample(link: &LinkId) -> ApiMarker {
+        let mut marker = ApiMarker::new(link, "workspaces/team a/apis/echo%api");
+        marker.source_hash = Some("0123456789abcdef0123456789abcdef".into());
+        marker.versions.entry("v0".into()).or_default();
         marker
             .versions
             .entry("v1".into())
@@ -157,17 +344,100 @@ mod tests {
             .insert(
                 "openapi".into(),
                 DefinitionMarker {
-                    content_hash: Some("c".into()),
-                    deployment: Some("v1-openapi".into()),
+                    content_hash: Some("fedcba9876543210fedcba".into()),
+                    deployment: Some(deployment_name("v1", "openapi")),
                 },
             );
-        let props = json!({"customProperties": {"apilink": marker.to_value(), "team": "x"}});
-        assert_eq!(read_api_marker(&props, &link), Ownership::Owned(marker));
+        marker
+            .versions
+            .entry("v2".into())
+            .or_default()
+            .definitions
+            .insert("wsdl".into(), DefinitionMarker::default());
+        marker
+    }
+
+    #[test]
+    fn records_round_trip_in_compact_form() {
+        let link = LinkId::new("ns/a").unwrap();
+        let marker = sample(&link);
+        let text = marker.encode();
+        assert_eq!(
+            text,
+            "apilink/2 link=ns/a src=workspaces/team%20a/apis/echo%25api sh=0123456789abcdef v0 v1/openapi@fedcba9876543210+ v2/wsdl"
+        );
+        let back = ApiMarker::decode(&text).unwrap();
+        assert_eq!(back.source, marker.source);
+        assert_eq!(back.versions.len(), 3);
+        assert_eq!(back.encode(), text, "decode∘encode is stable");
+        assert!(regex::Regex::new(RECORD_PATTERN).unwrap().is_match(&text));
+        assert!(
+            regex::Regex::new(RECORD_PATTERN)
+                .unwrap()
+                .is_match(entity_marker(&link).as_str().unwrap())
+        );
+    }
+
+    #[test]
+    fn record_size_grows_by_a_few_dozen_bytes_per_version() {
+        let link = LinkId::new("platform/payments-prod").unwrap();
+        let mut marker = ApiMarker::new(&link, "apiVersionSets/payments");
+        marker.source_hash = Some("a".repeat(64));
+        for i in 0..100 {
+            marker
+                .versions
+                .entry(format!("v{i}"))
+                .or_default()
+                .definitions
+                .insert(
+                    "openapi".into(),
+                    DefinitionMarker {
+                        content_hash: Some("b".repeat(64)),
+                        deployment: Some("x".into()),
+                    },
+                );
+        }
+        assert!(marker.encode().len() < 100 * 32 + 100);
+    }
+
+    #[test]
+    fn hashes_match_by_prefix_only_when_long_enough() {
+        let full = "0123456789abcdef0123456789abcdef";
+        assert!(hash_matches(Some("0123456789abcdef"), full));
+        assert!(hash_matches(Some(full), full), "a legacy whole hash");
+        assert!(!hash_matches(Some("0123"), full));
+        assert!(!hash_matches(Some("1123456789abcdef"), full));
+        assert!(!hash_matches(None, full));
+    }
+
+    #[test]
+    fn reads_current_and_legacy_records() {
+        let link = LinkId::new("ns/a").unwrap();
         let other = LinkId::new("ns/b").unwrap();
+        let marker = sample(&link);
+        let props = json!({"customProperties": {RECORD_KEY: marker.encode(), "team": "x"}});
+        match read_api_marker(&props, &link) {
+            Ownership::Owned((m, RecordForm::Current)) => assert_eq!(m.encode(), marker.encode()),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             read_api_marker(&props, &other),
             Ownership::OtherLink("ns/a".into())
         );
+        let legacy = json!({"customProperties": {"apilink": {"link": "ns/a", "source": "apis/echo",
+            "sourceHash": "h", "versions": {"v1": {"definitions": {"openapi": {"contentHash": "c", "deployment": "d"}}}}}}});
+        match read_api_marker(&legacy, &link) {
+            Ownership::Owned((m, RecordForm::Legacy)) => {
+                assert_eq!(m.source, "apis/echo");
+                assert_eq!(
+                    m.versions["v1"].definitions["openapi"]
+                        .content_hash
+                        .as_deref(),
+                    Some("c")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             read_api_marker(&json!({"title": "t"}), &link),
             Ownership::Unmarked
@@ -176,13 +446,50 @@ mod tests {
             read_api_marker(&json!({"customProperties": {"apilink": "oops"}}), &link),
             Ownership::Unmarked
         );
+        assert_eq!(
+            read_api_marker(
+                &json!({"customProperties": {RECORD_KEY: "something else"}}),
+                &link
+            ),
+            Ownership::Unmarked
+        );
         let broken = json!({"customProperties": {"apilink": {"link": "ns/a", "versions": 7}}});
         match read_api_marker(&broken, &link) {
-            Ownership::Owned(m) => assert!(m.versions.is_empty()),
+            Ownership::Owned((m, _)) => assert!(m.versions.is_empty()),
             other => panic!("{other:?}"),
         }
-        let env = json!({"customProperties": {"apilink": entity_marker(&link)}});
-        assert!(read_entity_marker(&env, &link).is_owned());
+        let env = json!({"customProperties": {RECORD_KEY: entity_marker(&link)}});
+        assert_eq!(
+            read_entity_marker(&env, &link),
+            Ownership::Owned(RecordForm::Current)
+        );
         assert!(!read_entity_marker(&env, &other).is_owned());
+        let legacy_env = json!({"customProperties": {"apilink": {"link": "ns/a"}}});
+        assert_eq!(
+            read_entity_marker(&legacy_env, &link),
+            Ownership::Owned(RecordForm::Legacy)
+        );
+    }
+
+    #[test]
+    fn unknown_keys_of_a_later_form_are_skipped() {
+        let m =
+            ApiMarker::decode("apilink/2 link=ns/a shared=name:echo c=0011 v1/openapi").unwrap();
+        assert_eq!(m.link, "ns/a");
+        assert!(m.versions["v1"].definitions.contains_key("openapi"));
+    }
+
+    #[test]
+    fn the_schema_declares_a_string_for_the_three_entities() {
+        let schema = ownership_schema();
+        let document: Value = serde_json::from_str(schema["schema"].as_str().unwrap()).unwrap();
+        assert_eq!(document["type"], "string");
+        let entities: Vec<&str> = schema["assignedTo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["entity"].as_str().unwrap())
+            .collect();
+        assert_eq!(entities, RECORD_ENTITIES);
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::ApimApiRef;
+use crate::ids::{ApimApiRef, ApimServiceId};
 
 /// Why an ARM body could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +41,11 @@ pub struct ApimService {
     pub management_portal_url: Option<String>,
     /// `properties.hostnameConfigurations`.
     pub hostnames: Vec<ApimHostname>,
+    /// The gateway base URL (`https://{host}`) of each source workspace a workspace
+    /// gateway serves, by workspace name as the link's settings spell it (see
+    /// [`crate::mapping::workspace_gateways`]). A workspace absent here is served by the
+    /// service's own gateway.
+    pub workspace_gateways: BTreeMap<String, String>,
 }
 
 /// One APIM hostname configuration.
@@ -52,6 +57,84 @@ pub struct ApimHostname {
     pub default_ssl_binding: bool,
 }
 
+/// One config connection of an APIM workspace gateway (a top-level
+/// `Microsoft.ApiManagement/gateways/{gateway}` resource): which workspace the gateway
+/// serves, and on which hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApimGatewayConnection {
+    /// `properties.sourceId`: the ARM id of the workspace served (empty when absent).
+    pub source_id: String,
+    /// `properties.defaultHostname`, set by APIM.
+    pub default_hostname: Option<String>,
+    /// `properties.hostnames`: hosts requests can be sent to (custom domains among them).
+    pub hostnames: Vec<String>,
+}
+
+impl ApimGatewayConnection {
+    /// Reads one item of `GET {gateway}/configConnections`.
+    pub fn from_arm(body: &Value) -> Result<Self, ObservedError> {
+        let props = body
+            .get("properties")
+            .ok_or(ObservedError::Missing("properties"))?;
+        // A connection without a source serves no workspace; it is kept (and ignored by
+        // `workspace_of`) rather than failing the pass over one odd item.
+        let source_id = str_at(props, "/sourceId").unwrap_or_default();
+        let hostnames = props
+            .get("hostnames")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            source_id,
+            default_hostname: non_empty(str_at(props, "/defaultHostname")),
+            hostnames,
+        })
+    }
+
+    /// The workspace `source_id` names when it is a workspace of `service` (compared
+    /// case-insensitively, as ARM ids are). `services` is accepted for `service`: the
+    /// 2024-05-01 examples spell workspace ids that way.
+    pub fn workspace_of(&self, service: &ApimServiceId) -> Option<&str> {
+        let segments: Vec<&str> = self.source_id.trim_end_matches('/').split('/').collect();
+        let [
+            "",
+            subs,
+            subscription,
+            rgs,
+            resource_group,
+            providers,
+            namespace,
+            kind,
+            name,
+            workspaces,
+            workspace,
+        ] = segments.as_slice()
+        else {
+            return None;
+        };
+        let id = &service.0;
+        let matches = subs.eq_ignore_ascii_case("subscriptions")
+            && subscription.eq_ignore_ascii_case(&id.subscription)
+            && rgs.eq_ignore_ascii_case("resourceGroups")
+            && resource_group.eq_ignore_ascii_case(&id.resource_group)
+            && providers.eq_ignore_ascii_case("providers")
+            && namespace.eq_ignore_ascii_case("Microsoft.ApiManagement")
+            && (kind.eq_ignore_ascii_case("service") || kind.eq_ignore_ascii_case("services"))
+            && name.eq_ignore_ascii_case(&id.name)
+            && workspaces.eq_ignore_ascii_case("workspaces")
+            && !workspace.is_empty();
+        matches.then_some(*workspace)
+    }
+}
+
 /// The Azure portal page of a resource, e.g. `https://portal.azure.com/#resource/subscriptions/…`.
 pub fn azure_portal_resource_url(portal_base: &str, resource_id: &str) -> String {
     format!(
@@ -61,7 +144,8 @@ pub fn azure_portal_resource_url(portal_base: &str, resource_id: &str) -> String
 }
 
 impl ApimService {
-    /// Reads `GET {apim}` (the ARM envelope). `management_portal_url` is left to the caller.
+    /// Reads `GET {apim}` (the ARM envelope). `management_portal_url` and
+    /// `workspace_gateways` are left to the caller.
     pub fn from_arm(body: &Value) -> Result<Self, ObservedError> {
         let props = body
             .get("properties")
@@ -90,6 +174,7 @@ impl ApimService {
             developer_portal_url: non_empty(str_at(props, "/developerPortalUrl")),
             management_portal_url: None,
             hostnames,
+            workspace_gateways: BTreeMap::new(),
         })
     }
 }
@@ -338,6 +423,39 @@ mod tests {
         assert_eq!(api.version_set_name(), Some("vs1"));
         assert_eq!(api.api_type, None);
         assert!(ApimApi::from_arm(&json!({"properties": {}}), None).is_err());
+    }
+
+    #[test]
+    fn reads_gateway_connections() {
+        let service = ApimServiceId::parse(
+            "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apim-1",
+        )
+        .unwrap();
+        let c = ApimGatewayConnection::from_arm(&json!({"name": "gcc-1", "properties": {
+            "sourceId": "/subscriptions/S1/resourcegroups/RG1/providers/Microsoft.ApiManagement/services/APIM-1/workspaces/ws-1",
+            "defaultHostname": "gcc-1-abc.gw-1.gateway.westeurope.azure-api.net",
+            "hostnames": ["", "api.team.example", null]
+        }}))
+        .unwrap();
+        assert_eq!(c.workspace_of(&service), Some("ws-1"));
+        assert_eq!(c.hostnames, vec!["api.team.example"]);
+        assert_eq!(
+            c.default_hostname.as_deref(),
+            Some("gcc-1-abc.gw-1.gateway.westeurope.azure-api.net")
+        );
+        let elsewhere = ApimGatewayConnection {
+            source_id: "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apim-2/workspaces/ws-1".into(),
+            ..ApimGatewayConnection::default()
+        };
+        assert_eq!(elsewhere.workspace_of(&service), None);
+        let not_a_workspace = ApimGatewayConnection {
+            source_id: "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apim-1".into(),
+            ..ApimGatewayConnection::default()
+        };
+        assert_eq!(not_a_workspace.workspace_of(&service), None);
+        let sourceless = ApimGatewayConnection::from_arm(&json!({"properties": {}})).unwrap();
+        assert_eq!(sourceless.workspace_of(&service), None);
+        assert!(ApimGatewayConnection::from_arm(&json!({"name": "x"})).is_err());
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Field ownership between APIM and API Center, as data, and the merges built on it.
 //!
-//! The table mirrors DESIGN.md §4. Fields not in the table (members the service adds,
+//! The table is documented in `docs/ownership.md`. Fields not in the table (members the service adds,
 //! members a newer api-version defines) are preserved untouched on update.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::marker::MARKER_KEY;
+use crate::marker::{LEGACY_MARKER_KEY, RECORD_KEY};
 
 /// The API Center entities a link writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -38,7 +38,8 @@ pub enum Owner {
     Apim,
     /// API Center users curate it: never changed on update.
     ApiCenter,
-    /// The ownership marker (`customProperties.apilink`): written by the link only.
+    /// The ownership record (`customProperties.apilink-ownership`, and the legacy
+    /// `customProperties.apilink` it replaces): written by the link only.
     Link,
     /// Computed by the service: never sent.
     ReadOnly,
@@ -86,7 +87,7 @@ use Compare::{Exact, Loose};
 use EntityKind::{Api, Definition, Deployment, Environment, Version};
 use Owner::{ApiCenter, Apim, Link, ReadOnly};
 
-/// The field-ownership table (DESIGN.md §4).
+/// The field-ownership table (`docs/ownership.md`).
 pub static FIELD_OWNERSHIP: &[FieldRule] = &[
     rule(Api, &["title"], Apim, true, Exact),
     rule(Api, &["description"], Apim, true, Exact),
@@ -96,8 +97,15 @@ pub static FIELD_OWNERSHIP: &[FieldRule] = &[
     rule(Api, &["license"], ApiCenter, true, Exact),
     rule(Api, &["termsOfService"], ApiCenter, true, Exact),
     rule(Api, &["externalDocumentation"], ApiCenter, false, Exact),
-    rule(Api, &["customProperties"], ApiCenter, false, Exact),
-    rule(Api, &["customProperties", MARKER_KEY], Link, true, Exact),
+    rule(Api, &["customProperties"], ApiCenter, true, Exact),
+    rule(Api, &["customProperties", RECORD_KEY], Link, true, Exact),
+    rule(
+        Api,
+        &["customProperties", LEGACY_MARKER_KEY],
+        Link,
+        true,
+        Exact,
+    ),
     rule(Api, &["lifecycleStage"], ReadOnly, false, Exact),
     rule(Version, &["title"], Apim, true, Exact),
     rule(Version, &["lifecycleStage"], ApiCenter, true, Exact),
@@ -114,10 +122,17 @@ pub static FIELD_OWNERSHIP: &[FieldRule] = &[
         false,
         Exact,
     ),
-    rule(Environment, &["customProperties"], ApiCenter, false, Exact),
+    rule(Environment, &["customProperties"], ApiCenter, true, Exact),
     rule(
         Environment,
-        &["customProperties", MARKER_KEY],
+        &["customProperties", RECORD_KEY],
+        Link,
+        true,
+        Exact,
+    ),
+    rule(
+        Environment,
+        &["customProperties", LEGACY_MARKER_KEY],
         Link,
         true,
         Exact,
@@ -139,10 +154,17 @@ pub static FIELD_OWNERSHIP: &[FieldRule] = &[
     ),
     rule(Deployment, &["title"], ApiCenter, true, Exact),
     rule(Deployment, &["description"], ApiCenter, false, Exact),
-    rule(Deployment, &["customProperties"], ApiCenter, false, Exact),
+    rule(Deployment, &["customProperties"], ApiCenter, true, Exact),
     rule(
         Deployment,
-        &["customProperties", MARKER_KEY],
+        &["customProperties", RECORD_KEY],
+        Link,
+        true,
+        Exact,
+    ),
+    rule(
+        Deployment,
+        &["customProperties", LEGACY_MARKER_KEY],
         Link,
         true,
         Exact,
@@ -262,7 +284,8 @@ pub fn merge_for_update(entity: EntityKind, current: &Value, desired: &Value) ->
     for rule in rules(entity).filter(|r| written_on_update(r, desired)) {
         let want = get_path(desired, rule.path);
         if !equivalent(rule.compare, get_path(current, rule.path), want) {
-            set_path(&mut out, rule.path, want.cloned());
+            // A desired `null` removes the member rather than sending it.
+            set_path(&mut out, rule.path, want.filter(|v| !v.is_null()).cloned());
             changed = true;
         }
     }
@@ -273,9 +296,9 @@ pub fn merge_for_update(entity: EntityKind, current: &Value, desired: &Value) ->
 /// The properties to PUT when creating the entity: APIM-owned, marker and set-on-create
 /// fields taken from `desired`.
 pub fn properties_for_create(entity: EntityKind, desired: &Value) -> Value {
-    pick(entity, desired, |r| {
+    without_nulls(pick(entity, desired, |r| {
         matches!(r.owner, Owner::Apim | Owner::Link) || r.set_on_create
-    })
+    }))
 }
 
 /// Only the fields the link overwrites on update (APIM-owned and the marker, if present).
@@ -295,11 +318,27 @@ fn pick(entity: EntityKind, desired: &Value, keep: impl Fn(&FieldRule) -> bool) 
     out
 }
 
-/// The API properties to PUT to record `marker` on an API: `current` with only
-/// `customProperties.apilink` replaced. `None` when the marker is already there.
+/// `value` without object members whose value is `null`, at every level: a `null` in
+/// desired properties means "absent", and a create body never needs to say so.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The API properties to PUT to record `marker` on an API: `current` with only its
+/// ownership record replaced (and a legacy record removed). `None` when the record is
+/// already there in the current form.
 pub fn merge_api_marker(current: &Value, marker: &Value) -> Option<Value> {
-    let path = ["customProperties", MARKER_KEY];
-    if get_path(current, &path) == Some(marker) {
+    let path = ["customProperties", RECORD_KEY];
+    let legacy = ["customProperties", LEGACY_MARKER_KEY];
+    if get_path(current, &path) == Some(marker) && get_path(current, &legacy).is_none() {
         return None;
     }
     let mut out = if current.is_object() {
@@ -308,6 +347,7 @@ pub fn merge_api_marker(current: &Value, marker: &Value) -> Option<Value> {
         Value::Object(Map::new())
     };
     set_path(&mut out, &path, Some(marker.clone()));
+    set_path(&mut out, &legacy, None);
     strip_read_only(EntityKind::Api, &mut out);
     Some(out)
 }
@@ -320,7 +360,8 @@ pub fn api_center_owned_values(entity: EntityKind, properties: &Value) -> Vec<(S
         .map(|r| {
             let mut v = get_path(properties, r.path).cloned().unwrap_or(Value::Null);
             if r.path == ["customProperties"] {
-                set_path(&mut v, &[MARKER_KEY], None);
+                set_path(&mut v, &[RECORD_KEY], None);
+                set_path(&mut v, &[LEGACY_MARKER_KEY], None);
             }
             (r.path.join("."), v)
         })
@@ -377,16 +418,34 @@ mod tests {
     #[test]
     fn marker_written_only_when_desired_has_it() {
         let current = json!({"title": "T", "customProperties": {"team": "x"}});
-        let desired = json!({"title": "T", "customProperties": {"apilink": {"link": "l"}}});
+        let desired = json!({"title": "T", "customProperties": {"apilink-ownership": "apilink/2 link=l", "apilink": null}});
         let merged = merge_for_update(Deployment, &current, &desired).unwrap();
         assert_eq!(
             merged["customProperties"],
-            json!({"team": "x", "apilink": {"link": "l"}})
+            json!({"team": "x", "apilink-ownership": "apilink/2 link=l"})
         );
-        let api_current = json!({"title": "T", "kind": "rest", "customProperties": {"apilink": {"link": "l", "versions": {"v": {}}}}});
+        let api_current = json!({"title": "T", "kind": "rest", "customProperties": {"apilink-ownership": "apilink/2 link=l v"}});
         assert_eq!(
             merge_for_update(Api, &api_current, &json!({"title": "T", "kind": "rest"})),
             None
+        );
+    }
+
+    #[test]
+    fn a_legacy_record_is_replaced_and_never_sent_as_null() {
+        let current =
+            json!({"title": "T", "customProperties": {"team": "x", "apilink": {"link": "l"}}});
+        let desired =
+            json!({"customProperties": {"apilink-ownership": "apilink/2 link=l", "apilink": null}});
+        let merged = merge_for_update(Deployment, &current, &desired).unwrap();
+        assert_eq!(
+            merged["customProperties"],
+            json!({"team": "x", "apilink-ownership": "apilink/2 link=l"})
+        );
+        let create = properties_for_create(Deployment, &desired);
+        assert_eq!(
+            create["customProperties"],
+            json!({"apilink-ownership": "apilink/2 link=l"})
         );
     }
 
@@ -408,13 +467,13 @@ mod tests {
 
     #[test]
     fn api_marker_merge() {
-        let current =
-            json!({"title": "T", "lifecycleStage": "design", "customProperties": {"team": "x"}});
-        let marker = json!({"link": "l"});
+        let current = json!({"title": "T", "lifecycleStage": "design",
+            "customProperties": {"team": "x", "apilink": {"link": "l"}}});
+        let marker = json!("apilink/2 link=l");
         let merged = merge_api_marker(&current, &marker).unwrap();
         assert_eq!(
             merged["customProperties"],
-            json!({"team": "x", "apilink": {"link": "l"}})
+            json!({"team": "x", "apilink-ownership": "apilink/2 link=l"})
         );
         assert!(merged.get("lifecycleStage").is_none());
         assert_eq!(merge_api_marker(&merged, &marker), None);

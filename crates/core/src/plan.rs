@@ -38,6 +38,12 @@ pub enum Warning {
     },
     /// The APIM service has no gateway URL: deployments have no runtime URI.
     NoGatewayUrl,
+    /// A value from APIM was cut or left out to fit API Center's limits; the API still syncs.
+    ValueAdjusted {
+        api: String,
+        field: String,
+        change: String,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -73,6 +79,9 @@ impl fmt::Display for Warning {
                 "content of definition {definition:?} of {api}/{version} was not exported this pass: not imported"
             ),
             Self::NoGatewayUrl => write!(f, "APIM reports no gateway URL: no runtime URIs"),
+            Self::ValueAdjusted { api, field, change } => {
+                write!(f, "API {api:?}: {field}: {change}")
+            }
         }
     }
 }

@@ -25,8 +25,8 @@ use crate::diff::owned_changes;
 use crate::ids::ApimApiRef;
 use crate::mapping::SpecKind;
 use crate::marker::{
-    ApiMarker, DefinitionMarker, MARKER_KEY, Ownership, VersionMarker, read_api_marker,
-    read_entity_marker,
+    ApiMarker, DefinitionMarker, Ownership, RECORD_KEY, RecordForm, VersionMarker, hash_matches,
+    read_api_marker, read_entity_marker,
 };
 use crate::observed::{
     ApiDetails, ApicEntity, ExportedDefinition, ObservedApiCenter, has_specification,
@@ -50,14 +50,14 @@ pub struct ExportRequest {
 /// Exported definitions by APIM API.
 pub type Exports = BTreeMap<ApimApiRef, ExportedDefinition>;
 
-/// The owned APIs of `apic`, with their markers.
+/// The owned APIs of `apic`, with their records.
 fn owned_apis<'a>(
     settings: &'a LinkSettings,
     apic: &'a ObservedApiCenter,
-) -> impl Iterator<Item = (&'a ApicEntity, ApiMarker)> + 'a {
+) -> impl Iterator<Item = (&'a ApicEntity, ApiMarker, RecordForm)> + 'a {
     apic.apis.iter().filter_map(
         move |o| match read_api_marker(&o.properties, &settings.link) {
-            Ownership::Owned(marker) => Some((o, marker)),
+            Ownership::Owned((marker, form)) => Some((o, marker, form)),
             _ => None,
         },
     )
@@ -89,8 +89,9 @@ fn marker_incomplete(marker: &ApiMarker, api: &DesiredApi, environment_usable: b
 
 /// The APIs whose children (versions, definitions, deployments) the engine should read
 /// before planning: every owned API on a full resync; otherwise owned APIs whose APIM
-/// side changed (`sourceHash`) or whose marker is incomplete. A steady-state light pass
-/// reads none.
+/// side changed (`sourceHash`), whose record is incomplete, or whose record is still in
+/// the legacy form (read once, so its deployments' records are rewritten too). A
+/// steady-state light pass reads none.
 pub fn details_needed(
     settings: &LinkSettings,
     desired: &DesiredState,
@@ -101,14 +102,15 @@ pub fn details_needed(
         desired.apis.iter().map(|a| (a.name.as_str(), a)).collect();
     let env_usable = environment_usable(settings, apic);
     owned_apis(settings, apic)
-        .filter(|(o, marker)| {
+        .filter(|(o, marker, form)| {
             full_resync
                 || by_name.get(o.name.as_str()).is_some_and(|d| {
-                    marker.source_hash.as_deref() != Some(d.source_hash.as_str())
+                    *form == RecordForm::Legacy
+                        || !hash_matches(marker.source_hash.as_deref(), &d.source_hash)
                         || marker_incomplete(marker, d, env_usable)
                 })
         })
-        .map(|(o, _)| o.name.clone())
+        .map(|(o, _, _)| o.name.clone())
         .collect()
 }
 
@@ -133,7 +135,7 @@ pub fn exports_needed(
         let marker = match observed.get(api.name.as_str()) {
             None => None,
             Some(o) => match read_api_marker(&o.properties, &settings.link) {
-                Ownership::Owned(marker) => Some(marker),
+                Ownership::Owned((marker, _)) => Some(marker),
                 _ => continue,
             },
         };
@@ -157,7 +159,7 @@ pub fn exports_needed(
                             .is_none_or(|p| !has_specification(p))
                     });
                     full_resync
-                        || m.source_hash.as_deref() != Some(api.source_hash.as_str())
+                        || !hash_matches(m.source_hash.as_deref(), &api.source_hash)
                         || recorded.is_none()
                         || spec_missing
                 }
@@ -310,7 +312,7 @@ impl Planner<'_> {
                 None,
             )),
             Some(o) => match read_entity_marker(&o.properties, &self.settings.link) {
-                Ownership::Owned(()) => {
+                Ownership::Owned(_) => {
                     let owned = apim_owned_properties(EntityKind::Environment, &env.properties);
                     merge_for_update(EntityKind::Environment, &o.properties, &owned).map(|_| {
                         upsert(
@@ -344,14 +346,19 @@ impl Planner<'_> {
         let marker = ApiMarker::new(&self.settings.link, &api.source.to_string());
         set_path(
             &mut create.create_properties,
-            &["customProperties", MARKER_KEY],
+            &["customProperties", RECORD_KEY],
             Some(marker.to_value()),
         );
         self.phases.apis.push(Operation::UpsertApi {
             api: api.name.clone(),
             upsert: create,
         });
-        self.children(api, &marker, Some(&ApiDetails::default()));
+        self.children(
+            api,
+            &marker,
+            RecordForm::Current,
+            Some(&ApiDetails::default()),
+        );
     }
 
     fn owned_api(
@@ -359,9 +366,10 @@ impl Planner<'_> {
         api: &DesiredApi,
         observed: &ApicEntity,
         marker: &ApiMarker,
+        form: RecordForm,
         details: Option<&ApiDetails>,
     ) {
-        let unchanged = marker.source_hash.as_deref() == Some(api.source_hash.as_str());
+        let unchanged = hash_matches(marker.source_hash.as_deref(), &api.source_hash);
         if let Some(upsert) = self.child(
             EntityKind::Api,
             &api.properties,
@@ -375,14 +383,20 @@ impl Planner<'_> {
                 upsert,
             });
         }
-        self.children(api, marker, details);
+        self.children(api, marker, form, details);
     }
 
     /// Versions, definitions, imports and deployments of one API, then deletions of what
     /// the marker lists but is no longer wanted, then the marker write.
-    fn children(&mut self, api: &DesiredApi, marker: &ApiMarker, details: Option<&ApiDetails>) {
+    fn children(
+        &mut self,
+        api: &DesiredApi,
+        marker: &ApiMarker,
+        form: RecordForm,
+        details: Option<&ApiDetails>,
+    ) {
         let name = &api.name;
-        let unchanged = marker.source_hash.as_deref() == Some(api.source_hash.as_str());
+        let unchanged = hash_matches(marker.source_hash.as_deref(), &api.source_hash);
         let mut ledger = ApiMarker {
             link: self.settings.link.to_string(),
             source: api.source.to_string(),
@@ -447,7 +461,8 @@ impl Planner<'_> {
             ledger.versions.insert(version.name.clone(), version_ledger);
         }
         let deleted = self.stale_children(api, marker, details, &wanted_deployments);
-        if ledger != *marker {
+        // Records compare in their written form: hashes are kept shortened.
+        if form == RecordForm::Legacy || ledger.encode() != marker.encode() {
             let write = Operation::WriteApiMarker {
                 api: name.clone(),
                 marker: ledger,
@@ -491,7 +506,7 @@ impl Planner<'_> {
         };
         match self.exports.get(&version.source) {
             Some(export) => {
-                if !spec_present || recorded_hash.as_deref() != Some(export.content_hash.as_str()) {
+                if !spec_present || !hash_matches(recorded_hash.as_deref(), &export.content_hash) {
                     self.phases.imports.push(Operation::ImportSpecification {
                         api: api.name.clone(),
                         version: version.name.clone(),
@@ -577,7 +592,7 @@ impl Planner<'_> {
                 {
                     let observed = details.map(|d| d.deployments.get(dep));
                     let foreign = matches!(observed, Some(Some(p))
-                        if !matches!(read_entity_marker(p, &self.settings.link), Ownership::Owned(()) | Ownership::Unmarked));
+                        if !matches!(read_entity_marker(p, &self.settings.link), Ownership::Owned(_) | Ownership::Unmarked));
                     if Seen::from_details(observed).may_exist() && !foreign {
                         self.phases
                             .delete_deployments
@@ -643,8 +658,8 @@ pub fn plan(
         match observed.get(api.name.as_str()) {
             None => planner.new_api(api),
             Some(o) => match read_api_marker(&o.properties, &settings.link) {
-                Ownership::Owned(marker) => {
-                    planner.owned_api(api, o, &marker, apic.details.get(&api.name));
+                Ownership::Owned((marker, form)) => {
+                    planner.owned_api(api, o, &marker, form, apic.details.get(&api.name));
                 }
                 other => {
                     skipped += 1;
@@ -658,7 +673,7 @@ pub fn plan(
         }
     }
     let wanted: BTreeSet<&str> = desired.apis.iter().map(|a| a.name.as_str()).collect();
-    for (o, _) in owned_apis(settings, apic) {
+    for (o, _, _) in owned_apis(settings, apic) {
         if !wanted.contains(o.name.as_str()) {
             planner.phases.delete_apis.push(Operation::DeleteApi {
                 api: o.name.clone(),
@@ -685,7 +700,7 @@ pub fn cleanup_plan(settings: &LinkSettings, apic: &ObservedApiCenter) -> Plan {
     let mut operations = Vec::new();
     if settings.deletion_policy == DeletionPolicy::Delete {
         operations.extend(
-            owned_apis(settings, apic).map(|(o, _)| Operation::DeleteApi {
+            owned_apis(settings, apic).map(|(o, _, _)| Operation::DeleteApi {
                 api: o.name.clone(),
             }),
         );

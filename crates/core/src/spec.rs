@@ -6,9 +6,11 @@ use std::time::Duration;
 use globset::{GlobSet, GlobSetBuilder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::duration::parse_duration;
 use crate::ids::{ApiCenterServiceId, ApimServiceId, LinkId};
+use crate::marker::{LEGACY_MARKER_KEY, RECORD_KEY};
 use crate::naming::{environment_name, is_valid_name};
 
 /// Longest allowed `resyncInterval`: the convergence bound promised to users.
@@ -45,7 +47,89 @@ pub struct LinkSpec {
     /// Where Azure credentials come from; absent means the pod's workload identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<CredentialsSpec>,
+    /// Custom property values given to the entities the link creates (for metadata your
+    /// organisation requires, such as an owner); applied on create only, API Center owns
+    /// them afterwards.
+    #[serde(default, skip_serializing_if = "CustomPropertiesSpec::is_empty")]
+    pub custom_properties: CustomPropertiesSpec,
 }
+
+/// Custom property values per entity kind, keyed by metadata schema name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomPropertiesSpec {
+    /// Values for new APIs, by metadata schema name.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(schema_with = "custom_property_values")]
+    pub api: Map<String, Value>,
+    /// Values for the link's environment.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(schema_with = "custom_property_values")]
+    pub environment: Map<String, Value>,
+    /// Values for new deployments.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(schema_with = "custom_property_values")]
+    pub deployment: Map<String, Value>,
+}
+
+/// Any JSON value per key (a metadata schema decides the type); a structural schema for
+/// the Kubernetes API server.
+fn custom_property_values(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "maxProperties": MAX_SPEC_CUSTOM_PROPERTIES,
+        "additionalProperties": {"x-kubernetes-preserve-unknown-fields": true},
+    })
+}
+
+impl CustomPropertiesSpec {
+    pub fn is_empty(&self) -> bool {
+        self.api.is_empty() && self.environment.is_empty() && self.deployment.is_empty()
+    }
+
+    /// The values for one metadata entity kind (`api`, `environment`, `deployment`).
+    pub fn for_entity(&self, entity: &str) -> Option<&Map<String, Value>> {
+        match entity {
+            "api" => Some(&self.api),
+            "environment" => Some(&self.environment),
+            "deployment" => Some(&self.deployment),
+            _ => None,
+        }
+    }
+
+    fn check(&self, problems: &mut Problems) {
+        for (entity, values) in [
+            ("api", &self.api),
+            ("environment", &self.environment),
+            ("deployment", &self.deployment),
+        ] {
+            if values.len() > MAX_SPEC_CUSTOM_PROPERTIES {
+                problems.add(
+                    format!("spec.customProperties.{entity}"),
+                    format!(
+                        "at most {MAX_SPEC_CUSTOM_PROPERTIES} properties (API Center allows 20 per entity and the link keeps one for its ownership record)"
+                    ),
+                );
+            }
+            for (key, value) in values {
+                let field = format!("spec.customProperties.{entity}.{key}");
+                if key == RECORD_KEY || key == LEGACY_MARKER_KEY {
+                    problems.add(field, "is reserved for the link's ownership record");
+                } else if !is_valid_name(key) {
+                    problems.add(
+                        field,
+                        "must be a metadata schema name (^[a-zA-Z0-9-]{3,90}$)",
+                    );
+                } else if value.is_null() {
+                    problems.add(field, "must have a value");
+                }
+            }
+        }
+    }
+}
+
+/// Custom properties the spec may give one entity: API Center's 20 less the record.
+pub const MAX_SPEC_CUSTOM_PROPERTIES: usize = 19;
 
 fn default_interval() -> String {
     DEFAULT_INTERVAL.to_string()
@@ -256,6 +340,7 @@ pub struct LinkSettings {
     pub suspend: bool,
     pub deletion_policy: DeletionPolicy,
     pub credentials: Option<CredentialsSpec>,
+    pub custom_properties: CustomPropertiesSpec,
 }
 
 impl LinkSettings {
@@ -402,6 +487,7 @@ impl LinkSpec {
                 "must be a Kubernetes Secret name",
             );
         }
+        self.custom_properties.check(&mut problems);
         match (apim, api_center, interval, resync) {
             (Some(apim), Some(api_center), Some(interval), Some(resync_interval))
                 if problems.0.is_empty() =>
@@ -429,6 +515,7 @@ impl LinkSpec {
                     suspend: self.suspend,
                     deletion_policy: self.deletion_policy,
                     credentials: self.credentials.clone(),
+                    custom_properties: self.custom_properties.clone(),
                 })
             }
             _ => Err(InvalidSpec {

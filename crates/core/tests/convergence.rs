@@ -144,6 +144,7 @@ fn arb_service() -> impl Strategy<Value = ApimService> {
             } else {
                 Vec::new()
             },
+            workspace_gateways: Default::default(),
         })
 }
 
@@ -352,11 +353,13 @@ fn mutate(sim: &mut Sim, settings: &LinkSettings, apim: &ApimModel, m: &Mutation
                 }
                 Mutation::UnknownMember(_) => props["serviceAddedField"] = json!({"x": 1}),
                 _ => {
-                    if props
-                        .pointer("/customProperties/apilink/versions")
-                        .is_some()
+                    if let Some(record) = props
+                        .pointer("/customProperties/apilink-ownership")
+                        .and_then(|r| r.as_str())
+                        .map(str::to_string)
                     {
-                        props["customProperties"]["apilink"]["versions"]["gone-v"] = json!({"definitions": {"openapi": {"contentHash": "00", "deployment": "gone-v-openapi"}}});
+                        props["customProperties"]["apilink-ownership"] =
+                            json!(format!("{record} gone-v/openapi@0000000000000000+"));
                     }
                 }
             }
@@ -406,7 +409,7 @@ fn mutate(sim: &mut Sim, settings: &LinkSettings, apim: &ApimModel, m: &Mutation
                 let mut props = json!({"title": "squatter", "kind": "rest"});
                 if matches!(m, Mutation::OtherLinkHoldsDesiredName(_)) {
                     props["customProperties"] =
-                        json!({"apilink": {"link": "ns/b", "source": "apis/x", "versions": {}}});
+                        json!({"apilink-ownership": "apilink/2 link=ns/b src=apis/x"});
                 }
                 sim.apis.insert(
                     name,

@@ -1,12 +1,13 @@
-//! Unit tests of the APIM → API Center mapping (DESIGN.md §4).
+//! Unit tests of the APIM → API Center mapping (`docs/mapping.md`).
 
 #![allow(clippy::unwrap_used)]
 mod support;
 
 use apilink_core::desired::DesiredApi;
-use apilink_core::mapping::desired_state;
+use apilink_core::ids::ApimServiceId;
+use apilink_core::mapping::{connection_host, desired_state, gateway_base, workspace_gateways};
 use apilink_core::naming::is_valid_name;
-use apilink_core::observed::ApimHostname;
+use apilink_core::observed::{ApimGatewayConnection, ApimHostname, ApimService};
 use apilink_core::plan::Warning;
 use apilink_core::spec::{FilterSpec, ImportSpecification};
 use serde_json::json;
@@ -65,8 +66,8 @@ fn unversioned_api_maps_to_one_api_with_one_version() {
     );
     assert_eq!(dep.properties["state"], "active");
     assert_eq!(
-        dep.properties["customProperties"]["apilink"]["link"],
-        "ns/a"
+        dep.properties["customProperties"]["apilink-ownership"],
+        "apilink/2 link=ns/a"
     );
 }
 
@@ -256,8 +257,8 @@ fn environment_describes_the_apim_service() {
     );
     assert_eq!(env.properties["kind"], "production");
     assert_eq!(
-        env.properties["customProperties"]["apilink"]["link"],
-        "ns/a"
+        env.properties["customProperties"]["apilink-ownership"],
+        "apilink/2 link=ns/a"
     );
     let mut m = model(vec![]);
     m.service.developer_portal_url = None;
@@ -309,6 +310,220 @@ fn workspace_apis_are_keyed_apart_from_service_level_ones() {
         .unwrap();
     assert!(ws.name.starts_with("w1-echo-api-"));
     assert_eq!(ws.source.to_string(), "workspaces/w1/apis/echo-api");
+}
+
+fn proxy(host: &str, default_ssl_binding: bool) -> ApimHostname {
+    hostname("Proxy", host, default_ssl_binding)
+}
+
+fn hostname(kind: &str, host: &str, default_ssl_binding: bool) -> ApimHostname {
+    ApimHostname {
+        kind: kind.into(),
+        host_name: host.into(),
+        default_ssl_binding,
+    }
+}
+
+/// `payments` (gateway `https://payments.azure-api.net`) with these hostname entries.
+fn service_with(hostnames: Vec<ApimHostname>) -> ApimService {
+    ApimService {
+        hostnames,
+        ..service()
+    }
+}
+
+#[test]
+fn the_default_gateway_host_alone_gives_the_gateway_url() {
+    // APIM lists its own host as a Proxy entry, bound by default when it is the only one.
+    let s = service_with(vec![
+        proxy("payments.azure-api.net", true),
+        hostname("DeveloperPortal", "payments.developer.azure-api.net", false),
+    ]);
+    assert_eq!(
+        gateway_base(&s).as_deref(),
+        Some("https://payments.azure-api.net")
+    );
+    assert_eq!(
+        gateway_base(&service_with(Vec::new())).as_deref(),
+        Some("https://payments.azure-api.net")
+    );
+    let none = ApimService {
+        gateway_url: None,
+        ..service_with(vec![proxy("payments.azure-api.net", true)])
+    };
+    assert_eq!(gateway_base(&none), None);
+}
+
+#[test]
+fn one_custom_proxy_domain_wins_without_the_default_ssl_binding() {
+    // The common case Azure's own link gets wrong: one custom domain, and the default
+    // host keeps (or has) the default binding.
+    for default_bound in [true, false] {
+        let s = service_with(vec![
+            proxy("payments.azure-api.net", default_bound),
+            proxy("api.contoso.example", false),
+        ]);
+        assert_eq!(
+            gateway_base(&s).as_deref(),
+            Some("https://api.contoso.example")
+        );
+    }
+    // A gateway URL on a sovereign cloud's host is just as much APIM's own host.
+    let china = ApimService {
+        gateway_url: Some("https://payments.azure-api.cn/".into()),
+        ..service_with(vec![
+            proxy("PAYMENTS.azure-api.cn", true),
+            proxy("api.contoso.cn", false),
+        ])
+    };
+    assert_eq!(
+        gateway_base(&china).as_deref(),
+        Some("https://api.contoso.cn")
+    );
+    // `int-azure-api.net` is not under `.azure-api.net`: a custom domain.
+    let lookalike = service_with(vec![proxy("gateway.current.int-azure-api.net", false)]);
+    assert_eq!(
+        gateway_base(&lookalike).as_deref(),
+        Some("https://gateway.current.int-azure-api.net")
+    );
+}
+
+#[test]
+fn of_two_custom_domains_the_default_bound_one_wins_else_the_first() {
+    let bound_second = service_with(vec![
+        proxy("payments.azure-api.net", false),
+        proxy("first.contoso.example", false),
+        proxy("second.contoso.example", true),
+    ]);
+    assert_eq!(
+        gateway_base(&bound_second).as_deref(),
+        Some("https://second.contoso.example")
+    );
+    let none_bound = service_with(vec![
+        proxy("payments.azure-api.net", true),
+        proxy("first.contoso.example", false),
+        proxy("second.contoso.example", false),
+    ]);
+    assert_eq!(
+        gateway_base(&none_bound).as_deref(),
+        Some("https://first.contoso.example")
+    );
+}
+
+#[test]
+fn portal_management_and_scm_hostnames_are_not_gateways() {
+    let s = service_with(vec![
+        proxy("payments.azure-api.net", true),
+        hostname("Portal", "portal.contoso.example", true),
+        hostname("DeveloperPortal", "developer.contoso.example", true),
+        hostname("Management", "management.contoso.example", true),
+        hostname("Scm", "scm.contoso.example", true),
+        hostname("ConfigurationApi", "config.contoso.example", true),
+    ]);
+    assert_eq!(
+        gateway_base(&s).as_deref(),
+        Some("https://payments.azure-api.net")
+    );
+}
+
+fn apim_id() -> ApimServiceId {
+    ApimServiceId::parse(support::APIM_ID).unwrap()
+}
+
+fn connection(workspace: &str, default: &str, hostnames: &[&str]) -> ApimGatewayConnection {
+    ApimGatewayConnection {
+        source_id: format!("{}/workspaces/{workspace}", support::APIM_ID),
+        default_hostname: Some(default.into()),
+        hostnames: hostnames.iter().map(|h| h.to_string()).collect(),
+    }
+}
+
+#[test]
+fn a_workspace_gateway_is_called_on_its_custom_host_else_its_default_one() {
+    let plain = connection(
+        "w1",
+        "gcc-1-ahg4t5iof8gaafex.gw-1.gateway.westeurope.azure-api.net",
+        &["gcc1gw-1.gateway.westeurope.azure-api.net"],
+    );
+    assert_eq!(
+        connection_host(&plain),
+        Some("gcc-1-ahg4t5iof8gaafex.gw-1.gateway.westeurope.azure-api.net")
+    );
+    let custom = connection(
+        "w1",
+        "gcc-1-x.gw-1.gateway.westeurope.azure-api.net",
+        &[
+            "gcc1gw-1.gateway.westeurope.azure-api.net",
+            "team.contoso.example",
+        ],
+    );
+    assert_eq!(connection_host(&custom), Some("team.contoso.example"));
+    let bare = ApimGatewayConnection {
+        default_hostname: None,
+        ..connection("w1", "", &[])
+    };
+    assert_eq!(connection_host(&bare), None);
+
+    // The first connection serving a listed workspace wins; other services' workspaces,
+    // unlisted workspaces and connections without a host are ignored.
+    let mut other_service = connection("w1", "other.gateway.azure-api.net", &[]);
+    other_service.source_id = other_service.source_id.replace("/payments/", "/elsewhere/");
+    let map = workspace_gateways(
+        &apim_id(),
+        &["W1".to_string(), "w3".to_string()],
+        &[
+            other_service,
+            bare,
+            connection("w2", "w2.gateway.azure-api.net", &[]),
+            custom,
+            plain,
+        ],
+    );
+    assert_eq!(
+        map.into_iter().collect::<Vec<_>>(),
+        vec![("W1".to_string(), "https://team.contoso.example".to_string())]
+    );
+}
+
+#[test]
+fn workspace_apis_use_their_workspace_gateway_and_others_the_service_one() {
+    let mut in_w1 = api("orders", "Orders W1", "orders", None);
+    in_w1.workspace = Some("w1".into());
+    let mut in_w3 = api("stock", "Stock W3", "stock", None);
+    in_w3.workspace = Some("w3".into());
+    let mut m = model(vec![api("echo-api", "Echo", "echo", None), in_w1, in_w3]);
+    m.service.hostnames = vec![proxy("api.contoso.example", false)];
+    m.service
+        .workspace_gateways
+        .insert("w1".into(), "https://w1.gateway.example".into());
+    let mut s = support::spec(
+        apilink_core::spec::ImportSpecification::Always,
+        None,
+        FilterSpec::default(),
+    );
+    s.source.workspaces = vec!["w1".into(), "w3".into()];
+    let d = desired_state(&support::settings_for("ns/a", &s), &m.observed());
+    let runtime = |title: &str| {
+        let a = d
+            .apis
+            .iter()
+            .find(|a| a.properties["title"] == title)
+            .unwrap();
+        a.versions[0]
+            .definition
+            .as_ref()
+            .unwrap()
+            .deployment
+            .properties["server"]["runtimeUri"][0]
+            .clone()
+    };
+    assert_eq!(runtime("Orders W1"), "https://w1.gateway.example/orders");
+    assert_eq!(
+        runtime("Stock W3"),
+        "https://api.contoso.example/stock",
+        "a workspace without its own gateway is served by the service's"
+    );
+    assert_eq!(runtime("Echo"), "https://api.contoso.example/echo");
 }
 
 #[test]

@@ -86,14 +86,20 @@ fn first_pass_orders_writes_parents_first_and_markers_last() {
     let Operation::UpsertApi { upsert, .. } = &ops[1] else {
         panic!("{}", ops[1])
     };
-    assert_eq!(
-        upsert.create_properties["customProperties"]["apilink"]["versions"],
-        json!({})
+    let record = upsert.create_properties["customProperties"]["apilink-ownership"]
+        .as_str()
+        .unwrap();
+    assert!(
+        record.starts_with("apilink/2 link=ns/a src=apis/"),
+        "{record}"
     );
     assert!(
-        upsert.create_properties["customProperties"]["apilink"]
-            .get("sourceHash")
-            .is_none()
+        !record.contains(" sh="),
+        "no source hash before the children: {record}"
+    );
+    assert!(
+        !record.contains('/') || record.matches(' ').count() == 2,
+        "no children listed: {record}"
     );
     check_converged(&sim, &s, &model()).unwrap();
 }
@@ -517,4 +523,143 @@ fn plan_renders_field_changes() {
     assert!(text.contains("summary:"), "{text}");
     let json = serde_json::to_value(&out.plan).unwrap();
     assert!(json["operations"][0]["op"].is_string());
+}
+
+/// Turns every record of `link` in `sim` back into the undeclared JSON form of earlier
+/// versions (full hashes, `{"link"}` on the environment and deployments).
+fn downgrade_records(sim: &mut Sim, s: &apilink_core::LinkSettings) {
+    use apilink_core::marker::{Ownership, read_api_marker};
+    let full = |h: &str| format!("{h}{}", "0".repeat(64 - h.len()));
+    for api in sim.apis.values_mut() {
+        let Ownership::Owned((marker, _)) = read_api_marker(&api.props, &s.link) else {
+            continue;
+        };
+        let mut legacy = serde_json::to_value(&marker).unwrap();
+        legacy["sourceHash"] = json!(marker.source_hash.as_deref().map(full));
+        let custom = api.props["customProperties"].as_object_mut().unwrap();
+        custom.remove("apilink-ownership");
+        custom.insert("apilink".into(), legacy);
+        for dep in api.deployments.values_mut() {
+            let custom = dep["customProperties"].as_object_mut().unwrap();
+            custom.remove("apilink-ownership");
+            custom.insert("apilink".into(), json!({"link": s.link.as_str()}));
+        }
+    }
+    let env = sim.environments.get_mut(&s.environment_name).unwrap();
+    let custom = env["customProperties"].as_object_mut().unwrap();
+    custom.remove("apilink-ownership");
+    custom.insert("apilink".into(), json!({"link": s.link.as_str()}));
+}
+
+#[test]
+fn legacy_records_are_rewritten_once_without_reimports_or_creates() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = converged(&s, &m);
+    downgrade_records(&mut sim, &s);
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let summary = out.plan.summary();
+    for kind in [
+        EntityKind::Api,
+        EntityKind::Version,
+        EntityKind::Definition,
+        EntityKind::Deployment,
+        EntityKind::Environment,
+    ] {
+        assert_eq!(summary.get(kind, Action::Create), 0, "{}", out.plan);
+        assert_eq!(summary.get(kind, Action::Delete), 0, "{}", out.plan);
+    }
+    assert_eq!(
+        out.exports, 0,
+        "content hashes of legacy records still count"
+    );
+    assert!(
+        !out.plan
+            .operations
+            .iter()
+            .any(|op| matches!(op, Operation::ImportSpecification { .. })),
+        "{}",
+        out.plan
+    );
+    assert_eq!(summary.get(EntityKind::Api, Action::WriteMarker), 3);
+    assert_eq!(summary.get(EntityKind::Deployment, Action::Update), 3);
+    assert_eq!(summary.get(EntityKind::Environment, Action::Update), 1);
+    check_converged(&sim, &s, &m).unwrap();
+    let dump = serde_json::to_string(&(
+        &sim.environments,
+        sim.apis
+            .values()
+            .map(|a| (&a.props, &a.deployments))
+            .collect::<Vec<_>>(),
+    ))
+    .unwrap();
+    assert!(
+        !dump.contains("\"apilink\":"),
+        "no legacy record left: {dump}"
+    );
+    // Once rewritten, the next passes are steady.
+    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    assert!(out.plan.is_empty(), "{}", out.plan);
+    assert!(out.details_read.is_empty());
+    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    assert!(out.plan.is_empty(), "{}", out.plan);
+}
+
+#[test]
+fn spec_custom_properties_are_set_on_create_only() {
+    let mut link_spec = spec(ImportSpecification::Always, None, FilterSpec::default());
+    link_spec
+        .custom_properties
+        .api
+        .insert("owner".into(), json!("team-payments"));
+    link_spec
+        .custom_properties
+        .environment
+        .insert("region".into(), json!("westeurope"));
+    link_spec
+        .custom_properties
+        .deployment
+        .insert("tier".into(), json!(3));
+    let s = settings_for("ns/a", &link_spec);
+    let m = model();
+    let mut sim = converged(&s, &m);
+    let echo = api_name(&s, &m, "apis/echo-api");
+    assert_eq!(
+        sim.apis[&echo].props["customProperties"]["owner"],
+        "team-payments"
+    );
+    assert_eq!(
+        sim.environments[&s.environment_name]["customProperties"]["region"],
+        "westeurope"
+    );
+    assert!(
+        sim.apis[&echo]
+            .deployments
+            .values()
+            .all(|d| d["customProperties"]["tier"] == 3)
+    );
+    // API Center owns them afterwards: a person's change is kept, even on a full resync.
+    sim.apis.get_mut(&echo).unwrap().props["customProperties"]["owner"] = json!("team-b");
+    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    assert!(out.plan.is_empty(), "{}", out.plan);
+    assert_eq!(sim.apis[&echo].props["customProperties"]["owner"], "team-b");
+}
+
+#[test]
+fn spec_custom_properties_may_not_use_the_record_key() {
+    let mut link_spec = spec(ImportSpecification::Always, None, FilterSpec::default());
+    link_spec
+        .custom_properties
+        .api
+        .insert("apilink-ownership".into(), json!("x"));
+    link_spec
+        .custom_properties
+        .deployment
+        .insert("x".into(), json!("too short a name"));
+    let err = link_spec.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("spec.customProperties.api.apilink-ownership"),
+        "{err}"
+    );
+    assert!(err.contains("spec.customProperties.deployment.x"), "{err}");
 }

@@ -350,7 +350,7 @@ impl<A: AzureSide> Applier<'_, A> {
         };
         let owner = match entity {
             EntityKind::Environment => match read_entity_marker(&current.properties, self.link) {
-                Ownership::Owned(()) => None,
+                Ownership::Owned(_) => None,
                 other => Some(other.owner_label()),
             },
             EntityKind::Api => match read_api_marker(&current.properties, self.link) {

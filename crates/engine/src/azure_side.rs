@@ -12,6 +12,7 @@ use apilink_azure::{ApiCenterServiceId, ApimServiceId, ArmCallCounts, AzureError
 use apilink_core::LinkSettings;
 use apilink_core::ids::ApimApiRef;
 use apilink_core::mapping::SpecKind;
+use apilink_core::metadata::MetadataSchema;
 use apilink_core::observed::{ApicEntity, SpecificationRef};
 use serde_json::Value;
 
@@ -114,6 +115,16 @@ pub trait AzureSide: Send + Sync {
         workspace: Option<&str>,
     ) -> impl Future<Output = Result<Vec<Value>, AzureError>> + Send;
 
+    /// The config connections (ARM list items) of the workspace gateways serving any of
+    /// `workspaces`, in the order APIM links them: `GET {apim}/workspaceLinks`, then
+    /// `GET {gateway}/configConnections` per linked gateway. Empty when APIM has no
+    /// workspace links (404).
+    fn apim_workspace_gateways(
+        &self,
+        target: &LinkTarget,
+        workspaces: &[String],
+    ) -> impl Future<Output = Result<Vec<Value>, AzureError>> + Send;
+
     /// The definition of one APIM API in the richest format `kind` allows; `None`
     /// when APIM has none (e.g. a GraphQL API without a schema).
     fn export_definition(
@@ -179,6 +190,20 @@ pub trait AzureSide: Send + Sync {
         target: &LinkTarget,
         path: &EntityPath,
     ) -> impl Future<Output = Result<bool, AzureError>> + Send;
+
+    /// Every metadata schema of the API Center service.
+    fn list_metadata_schemas(
+        &self,
+        target: &LinkTarget,
+    ) -> impl Future<Output = Result<Vec<MetadataSchema>, AzureError>> + Send;
+
+    /// PUT a metadata schema (`properties`: `schema` and `assignedTo`).
+    fn create_metadata_schema(
+        &self,
+        target: &LinkTarget,
+        name: &str,
+        properties: &Value,
+    ) -> impl Future<Output = Result<(), AzureError>> + Send;
 
     /// importSpecification on a definition, followed to completion.
     fn import_specification(

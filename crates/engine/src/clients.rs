@@ -9,6 +9,7 @@ use apilink_azure::resource::ArmResource;
 use apilink_azure::{APIC_API_VERSION, ArmCallCounts, ArmClient, AzureError};
 use apilink_core::ids::ApimApiRef;
 use apilink_core::mapping::SpecKind;
+use apilink_core::metadata::MetadataSchema;
 use apilink_core::observed::{ApicEntity, SpecificationRef};
 use serde::Serialize;
 use serde_json::Value;
@@ -173,6 +174,18 @@ impl AzureSide for AzureClients {
         sets.iter().map(to_json).collect()
     }
 
+    async fn apim_workspace_gateways(
+        &self,
+        target: &LinkTarget,
+        workspaces: &[String],
+    ) -> Result<Vec<Value>, AzureError> {
+        let connections = self
+            .apim(target)
+            .workspace_gateway_connections(workspaces)
+            .await?;
+        connections.iter().map(to_json).collect()
+    }
+
     async fn export_definition(
         &self,
         target: &LinkTarget,
@@ -299,6 +312,35 @@ impl AzureSide for AzureClients {
     async fn delete(&self, target: &LinkTarget, path: &EntityPath) -> Result<bool, AzureError> {
         let path = apic_path(&target.workspace, path)?;
         self.apic(target).delete(&path).await
+    }
+
+    async fn list_metadata_schemas(
+        &self,
+        target: &LinkTarget,
+    ) -> Result<Vec<MetadataSchema>, AzureError> {
+        let schemas = self.apic(target).list_metadata_schemas().await?;
+        schemas
+            .iter()
+            .map(|schema| {
+                Ok(MetadataSchema::from_arm(
+                    &schema.name,
+                    &to_json(&schema.properties)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn create_metadata_schema(
+        &self,
+        target: &LinkTarget,
+        name: &str,
+        properties: &Value,
+    ) -> Result<(), AzureError> {
+        let path = ApicPath::metadata_schema(name)?.untyped();
+        self.apic(target)
+            .put(&path, properties, Precondition::None)
+            .await
+            .map(|_| ())
     }
 
     async fn import_specification(

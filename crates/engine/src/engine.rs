@@ -10,6 +10,7 @@ use crate::apply::Applier;
 use crate::azure_side::{AzureSide, LinkTarget};
 use crate::budget::WriteGate;
 use crate::error::{PassError, PassPhase};
+use crate::metadata::{VerifiedSchemas, prepare};
 use crate::observe::{observe, observe_for_cleanup};
 use crate::options::EngineOptions;
 use crate::progress::ProgressEvent;
@@ -20,11 +21,16 @@ use crate::report::{ArmCalls, CleanupReport, PassKind, PassMode, PassReport, Tal
 pub struct Engine<A> {
     azure: A,
     options: EngineOptions,
+    verified_schemas: VerifiedSchemas,
 }
 
 impl<A: AzureSide> Engine<A> {
     pub fn new(azure: A, options: EngineOptions) -> Self {
-        Self { azure, options }
+        Self {
+            azure,
+            options,
+            verified_schemas: VerifiedSchemas::default(),
+        }
     }
 
     pub fn azure(&self) -> &A {
@@ -110,6 +116,19 @@ impl<A: AzureSide> Engine<A> {
         report.durations.observe = observed;
         report.durations.plan = planned;
 
+        let gate = WriteGate::new(self.options.write_budget);
+        let metadata = prepare(
+            &self.azure,
+            &target,
+            settings,
+            &plan,
+            dry_run,
+            &self.verified_schemas,
+            &gate,
+        )
+        .await?;
+        report.created_metadata_schema = metadata.created_schema;
+
         if dry_run {
             let mut tallies = Tallies::default();
             for op in &plan.operations {
@@ -123,7 +142,6 @@ impl<A: AzureSide> Engine<A> {
         }
 
         let applying = Instant::now();
-        let gate = WriteGate::new(self.options.write_budget);
         let applier = Applier {
             azure: &self.azure,
             target: &target,

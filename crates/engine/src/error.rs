@@ -14,6 +14,9 @@ pub enum PassPhase {
     Settings,
     /// Reading APIM or API Center failed: nothing was written.
     Observe,
+    /// The metadata schemas do not allow the pass's writes (or could not be read or
+    /// created): nothing was written.
+    Metadata,
     /// The link's environment could not be written: nothing else was attempted.
     Environment,
     /// Some operations failed; the others were applied.
@@ -27,6 +30,7 @@ impl fmt::Display for PassPhase {
         f.write_str(match self {
             Self::Settings => "settings",
             Self::Observe => "observe",
+            Self::Metadata => "metadata",
             Self::Environment => "environment",
             Self::Apply => "apply",
             Self::Cleanup => "cleanup",

@@ -23,6 +23,7 @@ mod budget;
 mod clients;
 mod engine;
 mod error;
+mod metadata;
 mod observe;
 mod options;
 mod progress;

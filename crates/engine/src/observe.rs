@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use apilink_core::hash::content_hash;
 use apilink_core::ids::ApimApiRef;
+use apilink_core::mapping;
 use apilink_core::observed::{
-    ApiDetails, ApicEntity, ApimApi, ApimService, ApimVersionSet, ExportedDefinition,
-    ObservedApiCenter, ObservedApim, ObservedVersion, azure_portal_resource_url,
+    ApiDetails, ApicEntity, ApimApi, ApimGatewayConnection, ApimService, ApimVersionSet,
+    ExportedDefinition, ObservedApiCenter, ObservedApim, ObservedVersion,
+    azure_portal_resource_url,
 };
 use apilink_core::planner::{ExportRequest, Exports};
 use apilink_core::{DesiredState, LinkSettings, desired_state, details_needed, exports_needed};
@@ -44,7 +46,8 @@ fn emit(options: &EngineOptions, event: ProgressEvent) {
 }
 
 /// The first step of a pass: APIM service, APIs and version sets (service level and
-/// every source workspace), the API Center API list and the link's environment. Any
+/// every source workspace), the workspace gateways of the source workspaces, the API
+/// Center API list and the link's environment. Any
 /// failure aborts the pass, because an API missing from an incomplete APIM read would
 /// be planned as deleted.
 async fn read_sides<A: AzureSide>(
@@ -76,6 +79,18 @@ async fn read_sides<A: AzureSide>(
             .map(|items| (*ws, items))
             .map_err(observe_error("listing APIM version sets"))
     }));
+    // Only links reading workspaces pay for this read. Like every APIM read it aborts the
+    // pass when it fails: falling back to the service gateway would rewrite every
+    // workspace API's runtime URI on a passing fault.
+    let workspace_gateways = async {
+        if settings.source_workspaces.is_empty() {
+            return Ok(Vec::new());
+        }
+        azure
+            .apim_workspace_gateways(target, &settings.source_workspaces)
+            .await
+            .map_err(observe_error("reading the APIM workspace gateways"))
+    };
     let apic_apis = async {
         azure
             .list_apis(target)
@@ -93,8 +108,14 @@ async fn read_sides<A: AzureSide>(
             .await
             .map_err(observe_error("reading the link's environment"))
     };
-    let (service, apis, sets, apic_apis, environment) =
-        futures::try_join!(service, apis, sets, apic_apis, environment)?;
+    let (service, apis, sets, workspace_gateways, apic_apis, environment) = futures::try_join!(
+        service,
+        apis,
+        sets,
+        workspace_gateways,
+        apic_apis,
+        environment
+    )?;
 
     let mut apim_service = ApimService::from_arm(&service)
         .map_err(|e| PassError::invalid_response("APIM service", e.to_string()))?;
@@ -102,6 +123,15 @@ async fn read_sides<A: AzureSide>(
         .portal_base
         .as_deref()
         .map(|base| azure_portal_resource_url(base, &target.apim.to_string()));
+    let connections = workspace_gateways
+        .iter()
+        .map(ApimGatewayConnection::from_arm)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            PassError::invalid_response("APIM gateway config connection", e.to_string())
+        })?;
+    apim_service.workspace_gateways =
+        mapping::workspace_gateways(&settings.apim, &settings.source_workspaces, &connections);
     let mut apim = ObservedApim {
         service: apim_service,
         ..ObservedApim::default()

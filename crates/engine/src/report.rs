@@ -221,6 +221,10 @@ pub struct PassReport {
     /// The plan, kept for dry runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
+    /// The metadata schema the pass created (a dry run: would create) to declare the
+    /// link's ownership record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_metadata_schema: Option<String>,
 }
 
 impl PassReport {
@@ -240,6 +244,7 @@ impl PassReport {
             failures: Vec::new(),
             durations: PassDurations::default(),
             plan: None,
+            created_metadata_schema: None,
         }
     }
 

@@ -9,6 +9,7 @@ mod support;
 use apilink_azure::apic::{
     ApiProperties, ApicClient, ApicPath, DeploymentProperties, EnvironmentProperties, Precondition,
 };
+use apilink_core::marker::ApiMarker;
 use apilink_core::operation::Action;
 use apilink_core::ownership::EntityKind;
 use apilink_core::plan::Warning;
@@ -33,6 +34,13 @@ fn map(value: Value) -> Map<String, Value> {
 
 /// The user's curation of the echo API, its version, deployment and the environment.
 async fn curate(emulator: &Emulator, echo: &str, env: &str) {
+    declare_metadata(
+        emulator,
+        "team",
+        json!({"type": "string"}),
+        &[("api", false)],
+    )
+    .await;
     let apic = apic_client(emulator);
     apic.update_merged(&ApicPath::api(WS, echo).unwrap(), |p| {
         p.summary = Some("Curated summary".into());
@@ -69,7 +77,12 @@ fn assert_curation_intact(emulator: &Emulator, echo: &str, env: &str, when: &str
     let api = &ws["apis"][echo]["properties"];
     assert_eq!(api["summary"], "Curated summary", "{when}");
     assert_eq!(api["customProperties"]["team"], "platform", "{when}");
-    assert!(api["customProperties"]["apilink"].is_object(), "{when}");
+    assert!(
+        api["customProperties"]["apilink-ownership"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("apilink/2 link=")),
+        "{when}"
+    );
     let version = &ws["apis"][echo]["versions"]["original"]["properties"];
     assert_eq!(version["lifecycleStage"], "production", "{when}");
     let deployment = ws["apis"][echo]["deployments"]
@@ -154,6 +167,7 @@ async fn user_edits_of_api_center_owned_fields_survive_every_pass() {
 #[tokio::test]
 async fn foreign_apis_and_environments_are_never_touched() {
     let emulator = start(config()).await;
+    declare_ownership_schema(&emulator).await;
     let apic = apic_client(&emulator);
     // A user's own API, an API another link owns, a user's environment.
     apic.put(
@@ -173,7 +187,7 @@ async fn foreign_apis_and_environments_are_never_touched() {
             title: "Petstore".into(),
             kind: "rest".into(),
             custom_properties: Some(map(
-                json!({"apilink": {"link": "tests/someone-else", "source": "apiVersionSets/petstore"}}),
+                json!({"apilink-ownership": "apilink/2 link=tests/someone-else src=apiVersionSets/petstore"}),
             )),
             ..Default::default()
         },
@@ -306,12 +320,15 @@ async fn two_links_into_the_same_api_center_coexist() {
 
     let all = apis(&emulator);
     assert_eq!(all.len(), 6, "4 APIs of link A, 2 of link B");
-    let owners: Vec<&str> = all
+    let owners: Vec<String> = all
         .values()
-        .map(|p| p["customProperties"]["apilink"]["link"].as_str().unwrap())
+        .map(|p| {
+            let record = p["customProperties"]["apilink-ownership"].as_str().unwrap();
+            ApiMarker::decode(record).unwrap().link
+        })
         .collect();
-    assert_eq!(owners.iter().filter(|o| **o == "team-a/all").count(), 4);
-    assert_eq!(owners.iter().filter(|o| **o == "team-b/some").count(), 2);
+    assert_eq!(owners.iter().filter(|o| *o == "team-a/all").count(), 4);
+    assert_eq!(owners.iter().filter(|o| *o == "team-b/some").count(), 2);
 
     emulator.clear_calls();
     for (settings, mode) in [

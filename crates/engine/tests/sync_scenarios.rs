@@ -10,8 +10,14 @@ use apilink_core::operation::Action;
 use apilink_core::ownership::EntityKind;
 use apilink_core::plan::DriftKind;
 use apilink_emulator::apim::model::ApiType;
-use apilink_emulator::apim::{ApiPatch, ApiSeed, DefinitionUpdate, OperationSeed, WorkspaceSeed};
-use apilink_emulator::{ApimHandle, Emulator};
+use apilink_emulator::apim::{
+    ApiPatch, ApiSeed, DefinitionUpdate, OperationSeed, ProxyHostnameSeed, WorkspaceGatewaySeed,
+    WorkspaceSeed,
+};
+use apilink_emulator::{
+    ApimHandle, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION_ID, Emulator, EmulatorConfig,
+    FaultKind, FaultRule, Principal, Role, RoleAssignment,
+};
 use apilink_engine::PassMode;
 use serde_json::json;
 use support::*;
@@ -320,11 +326,9 @@ async fn types_without_definitions_and_workspaces_map_as_designed() {
     mobile_echo.path = Some("mobile/echo".into());
     mobile_echo.operations = vec![OperationSeed::Line("GET /ping Ping".into())];
     service.workspaces.push(WorkspaceSeed {
-        id: "team-mobile".into(),
         display_name: Some("Team Mobile".into()),
-        description: None,
-        version_sets: Vec::new(),
         apis: vec![mobile_echo],
+        ..WorkspaceSeed::new("team-mobile")
     });
     apim(&emulator).replace_seed(&seed).unwrap();
 
@@ -359,4 +363,88 @@ async fn types_without_definitions_and_workspaces_map_as_designed() {
     );
     let content = definition_content(&emulator, &mobile, "original").unwrap();
     assert!(content.contains("/ping"), "{content}");
+}
+
+#[tokio::test]
+async fn runtime_uris_use_the_custom_domain_and_the_workspace_gateway() {
+    // Reading workspace gateways takes Reader on them: the APIM reader role stops at
+    // the service.
+    let mut principal = Principal::default_for(DEFAULT_SUBSCRIPTION_ID);
+    principal.roles.push(RoleAssignment::new(
+        Role::Reader,
+        &format!(
+            "/subscriptions/{DEFAULT_SUBSCRIPTION_ID}/resourceGroups/{DEFAULT_RESOURCE_GROUP}"
+        ),
+    ));
+    let emulator = start(EmulatorConfig {
+        principals: vec![principal],
+        ..config()
+    })
+    .await;
+    let mut seed = apim(&emulator).seed();
+    let service = &mut seed.services[0];
+    service.proxy_hostnames = vec![ProxyHostnameSeed::new("api.contoso.example", false)];
+    let mut ping = ApiSeed::new("ping", "Mobile ping");
+    ping.path = Some("mobile/ping".into());
+    let gateway = |host: &str| WorkspaceGatewaySeed {
+        hostnames: vec![host.to_string()],
+        ..WorkspaceGatewaySeed::new("mobile-gw")
+    };
+    service.workspaces.push(WorkspaceSeed {
+        gateways: vec![gateway("mobile.contoso.example")],
+        apis: vec![ping],
+        ..WorkspaceSeed::new("team-mobile")
+    });
+    apim(&emulator).replace_seed(&seed).unwrap();
+    let settings = settings(
+        &emulator,
+        "tests/gateways",
+        json!({"source": {
+            "apimResourceId": emulator.apim_resource_id(APIM),
+            "workspaces": ["team-mobile"],
+        }}),
+    );
+    sync(&engine(&emulator), &settings, PassMode::Light).await;
+    assert_converged(&emulator, &settings).await;
+    let runtime = |title: &str| {
+        workspace(&emulator)["apis"][api_named(&emulator, title)]["deployments"]["original-openapi"]
+            ["properties"]["server"]["runtimeUri"]
+            .clone()
+    };
+    assert_eq!(
+        runtime("Mobile ping"),
+        json!(["https://mobile.contoso.example/mobile/ping"])
+    );
+    assert_eq!(
+        runtime("Echo API"),
+        json!(["https://api.contoso.example/echo"])
+    );
+
+    // When the gateway cannot be read, the pass stops before writing anything, rather
+    // than moving workspace APIs to the service gateway.
+    let mut moved = apim(&emulator).seed();
+    moved.services[0].workspaces[0].gateways = vec![gateway("m2.contoso.example")];
+    apim(&emulator).replace_seed(&moved).unwrap();
+    emulator.add_fault(
+        FaultRule::new(FaultKind::Status {
+            status: 403,
+            code: "AuthorizationFailed".into(),
+            retry_after_secs: None,
+        })
+        .path_contains("/configConnections"),
+    );
+    emulator.clear_calls();
+    assert!(
+        engine(&emulator)
+            .sync_pass(&settings, PassMode::Light)
+            .await
+            .is_err()
+    );
+    assert!(writes(&emulator).is_empty(), "{:?}", writes(&emulator));
+    emulator.clear_faults();
+    sync(&engine(&emulator), &settings, PassMode::Light).await;
+    assert_eq!(
+        runtime("Mobile ping"),
+        json!(["https://m2.contoso.example/mobile/ping"])
+    );
 }

@@ -29,16 +29,24 @@ fn children<'a>(node: &'a Value, segment: &str) -> Vec<(&'a str, &'a Value)> {
         .unwrap_or_default()
 }
 
-/// The link (`namespace/name`) recorded in an entity's ownership marker, if any.
-pub fn owner(node: &Value) -> Option<&str> {
-    node.pointer("/properties/customProperties/apilink/link")
-        .and_then(Value::as_str)
+/// One `key=value` token of an entity's ownership record
+/// (`customProperties.apilink-ownership`, e.g. `apilink/2 link=ns/name src=apis/echo …`).
+fn record_token<'a>(node: &'a Value, key: &str) -> Option<&'a str> {
+    node.pointer("/properties/customProperties/apilink-ownership")
+        .and_then(Value::as_str)?
+        .split(' ')
+        .find_map(|token| token.strip_prefix(key)?.strip_prefix('='))
 }
 
-/// The APIM entity an owned API stands for (`apis/echo`, `apiVersionSets/orders`).
+/// The link (`namespace/name`) recorded in an entity's ownership record, if any.
+pub fn owner(node: &Value) -> Option<&str> {
+    record_token(node, "link")
+}
+
+/// The APIM entity an owned API stands for (`apis/echo`, `apiVersionSets/orders`;
+/// percent-encoded in the record, which these names never need).
 pub fn source(node: &Value) -> Option<&str> {
-    node.pointer("/properties/customProperties/apilink/source")
-        .and_then(Value::as_str)
+    record_token(node, "src")
 }
 
 pub fn property<'a>(node: &'a Value, name: &str) -> Option<&'a Value> {

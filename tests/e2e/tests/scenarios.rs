@@ -76,7 +76,7 @@ const SMALL_OWNED: OwnedCounts = OwnedCounts {
 
 /// A first sync of SMALL_APIM takes about 4 s; this is the bound for "becomes Ready".
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
-/// DESIGN.md §8: a change in APIM is visible within one interval plus a few seconds.
+/// The convergence promise (README, "How it works"): a change in APIM is visible within one interval plus a few seconds.
 const CONVERGENCE_SLACK: Duration = Duration::from_secs(5);
 
 fn small() -> EmulatorOptions {

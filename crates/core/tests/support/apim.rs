@@ -112,5 +112,6 @@ pub fn service() -> ApimService {
                 .into(),
         ),
         hostnames: Vec::new(),
+        workspace_gateways: BTreeMap::new(),
     }
 }

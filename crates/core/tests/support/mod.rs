@@ -42,6 +42,7 @@ pub fn spec(import: ImportSpecification, env_name: Option<&str>, filter: FilterS
         suspend: false,
         deletion_policy: Default::default(),
         credentials: None,
+        custom_properties: Default::default(),
     }
 }
 

@@ -357,7 +357,7 @@ impl Guard {
         let mut user_children = BTreeSet::new();
         for (name, api) in &sim.apis {
             match read_api_marker(&api.props, &settings.link) {
-                Ownership::Owned(marker) => {
+                Ownership::Owned((marker, _)) => {
                     let wanted = desired.apis.iter().find(|d| &d.name == name);
                     let wanted_version =
                         |v: &str| wanted.is_some_and(|d| d.versions.iter().any(|dv| dv.name == v));

@@ -251,3 +251,76 @@ pub fn imports(emulator: &Emulator) -> Vec<String> {
         .filter(|w| w.ends_with("/importSpecification"))
         .collect()
 }
+
+/// Declares metadata schema `name` (a JSON Schema document) for `entities`, as an
+/// organisation does before anyone uses that custom property: API Center, read
+/// strictly, refuses undeclared ones.
+pub async fn declare_metadata(
+    emulator: &Emulator,
+    name: &str,
+    document: Value,
+    entities: &[(&str, bool)],
+) {
+    let assigned: Vec<Value> = entities
+        .iter()
+        .map(|(entity, required)| json!({"entity": entity, "required": required, "deprecated": false}))
+        .collect();
+    put_metadata_schema(
+        emulator,
+        name,
+        &json!({"schema": document.to_string(), "assignedTo": assigned}),
+    )
+    .await;
+}
+
+/// Declares the link's ownership record schema up front, for tests that plant records
+/// before the first pass (which would otherwise create it).
+pub async fn declare_ownership_schema(emulator: &Emulator) {
+    put_metadata_schema(
+        emulator,
+        apilink_core::marker::RECORD_KEY,
+        &apilink_core::marker::ownership_schema(),
+    )
+    .await;
+}
+
+/// PUTs a metadata schema as given (`properties`: `schema`, `assignedTo`).
+pub async fn put_raw_metadata_schema(emulator: &Emulator, name: &str, properties: &Value) {
+    put_metadata_schema(emulator, name, properties).await;
+}
+
+/// PUTs `properties` to an API, deployment or environment given by its workspace-relative
+/// path (`apis/a`, `apis/a/deployments/d`, `environments/e`), as a person or a script would.
+pub async fn put_raw(emulator: &Emulator, relative: &str, properties: &Value) {
+    use apilink_azure::apic::{ApicClient, ApicPath, Precondition};
+    let ws = "default";
+    let segments: Vec<&str> = relative.split('/').collect();
+    let path = match segments.as_slice() {
+        ["apis", api] => ApicPath::api(ws, api).unwrap().untyped(),
+        ["apis", api, "deployments", dep] => ApicPath::deployment(ws, api, dep).unwrap().untyped(),
+        ["environments", env] => ApicPath::environment(ws, env).unwrap().untyped(),
+        other => panic!("unsupported path {other:?}"),
+    };
+    let apic = ApicClient::new(
+        arm_client(emulator),
+        emulator.api_center_resource_id(APIC).parse().unwrap(),
+    );
+    apic.put(&path, properties, Precondition::None)
+        .await
+        .unwrap();
+}
+
+async fn put_metadata_schema(emulator: &Emulator, name: &str, properties: &Value) {
+    use apilink_azure::apic::{ApicClient, ApicPath, Precondition};
+    let apic = ApicClient::new(
+        arm_client(emulator),
+        emulator.api_center_resource_id(APIC).parse().unwrap(),
+    );
+    apic.put(
+        &ApicPath::metadata_schema(name).unwrap().untyped(),
+        properties,
+        Precondition::None,
+    )
+    .await
+    .unwrap();
+}
