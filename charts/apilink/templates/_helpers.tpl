@@ -43,8 +43,7 @@ app.kubernetes.io/part-of: apilink
 {{- end }}
 {{- end }}
 
-{{/* RBAC rules for links, their Secrets (metadata watch + get) and events: exactly the
-     calls the controller makes. */}}
+{{/* RBAC rules for links and events: exactly the calls the controller makes. */}}
 {{- define "apilink.linkRules" -}}
 - apiGroups: ["apilink.dev"]
   resources: ["apisourcelinks"]
@@ -54,11 +53,22 @@ app.kubernetes.io/part-of: apilink
   resources: ["apisourcelinks/status"]
   # Server-side apply of the status.
   verbs: ["patch"]
-- apiGroups: [""]
-  resources: ["secrets"]
-  # list/watch: metadata only, so a rotated Secret triggers a pass; get: the one a link names.
-  verbs: ["get", "list", "watch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end }}
+
+{{/* The one rule on Secrets: get the Secret a link names, in the link's namespace. Never
+     list or watch: the controller reads the Secret again at each pass (and while a link
+     waits for it), so it never needs to know which other Secrets exist. */}}
+{{- define "apilink.secretRule" -}}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end }}
+
+{{/* Whether the controller may get Secrets in namespace .ns (a watched namespace). */}}
+{{- define "apilink.readsSecretsIn" -}}
+{{- $rbac := .root.Values.rbac }}
+{{- if and $rbac.readSecrets (or (not $rbac.secretNamespaces) (has .ns $rbac.secretNamespaces)) }}true{{ end }}
 {{- end }}

@@ -1,6 +1,7 @@
-//! Cloud settings: ARM endpoint, token authority, audience and an extra CA bundle.
-//! They are configuration, never code (public, US Government, China, Azure Stack or
-//! the emulator), read from CLI flags or the environment with the names ASO uses.
+//! Cloud settings: ARM endpoint, token authority, audience, the storage hosts export
+//! links may point at and an extra CA bundle. They are configuration, never code
+//! (public, US Government, China, Azure Stack or the emulator), read from CLI flags or
+//! the environment with the names ASO uses.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -15,6 +16,8 @@ pub const ENV_ARM_AUDIENCE: &str = "AZURE_RESOURCE_MANAGER_AUDIENCE";
 /// Optional preset name (`public`, `usgovernment`, `china`) applied before the other variables.
 pub const ENV_CLOUD: &str = "AZURE_CLOUD";
 pub const ENV_SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// DNS suffix of the cloud's blob storage, for clouds without a preset (Azure Stack).
+pub const ENV_STORAGE_HOST_SUFFIX: &str = "AZURE_STORAGE_HOST_SUFFIX";
 
 /// Where ARM and Entra ID live, and which CA to trust besides the system roots.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +28,11 @@ pub struct CloudConfig {
     pub audience: String,
     /// Extra PEM CA bundle trusted for ARM, the token endpoint and export links.
     pub ca_file: Option<PathBuf>,
+    /// Export links (SAS URLs answered by APIM and API Center) are followed only to this
+    /// host or its subdomains, e.g. `blob.core.windows.net`: the link comes from a
+    /// service's answer, and following it anywhere would let that answer point the
+    /// controller at internal endpoints. See [`host_within`].
+    pub storage_host_suffix: String,
 }
 
 /// The well-known clouds.
@@ -67,21 +75,24 @@ fn fixed_url(s: &'static str) -> Url {
 
 impl CloudConfig {
     pub fn preset(preset: CloudPreset) -> Self {
-        let (arm, authority, audience) = match preset {
+        let (arm, authority, audience, storage) = match preset {
             CloudPreset::Public => (
                 "https://management.azure.com/",
                 "https://login.microsoftonline.com/",
                 "https://management.azure.com/",
+                "blob.core.windows.net",
             ),
             CloudPreset::UsGovernment => (
                 "https://management.usgovcloudapi.net/",
                 "https://login.microsoftonline.us/",
                 "https://management.core.usgovcloudapi.net/",
+                "blob.core.usgovcloudapi.net",
             ),
             CloudPreset::China => (
                 "https://management.chinacloudapi.cn/",
                 "https://login.chinacloudapi.cn/",
                 "https://management.core.chinacloudapi.cn/",
+                "blob.core.chinacloudapi.cn",
             ),
         };
         Self {
@@ -89,6 +100,7 @@ impl CloudConfig {
             authority_host: fixed_url(authority),
             audience: audience.to_string(),
             ca_file: None,
+            storage_host_suffix: storage.to_string(),
         }
     }
 
@@ -104,15 +116,33 @@ impl CloudConfig {
         Self::preset(CloudPreset::China)
     }
 
-    /// A custom cloud (Azure Stack, an emulator): the audience defaults to the ARM endpoint.
+    /// A custom cloud (Azure Stack, an emulator): the audience defaults to the ARM
+    /// endpoint, and export links are followed only to the ARM endpoint's own host
+    /// (where the emulator serves them) until [`with_storage_host_suffix`] names the
+    /// cloud's storage.
+    ///
+    /// [`with_storage_host_suffix`]: CloudConfig::with_storage_host_suffix
     pub fn custom(arm_endpoint: Url, authority_host: Url) -> Self {
         let audience = arm_endpoint.as_str().to_string();
+        let storage_host_suffix = own_host(&arm_endpoint);
         Self {
             arm_endpoint,
             authority_host,
             audience,
             ca_file: None,
+            storage_host_suffix,
         }
+    }
+
+    /// Sets the storage host suffix (a leading `.` and letter case are ignored).
+    pub fn with_storage_host_suffix(mut self, suffix: &str) -> Self {
+        self.storage_host_suffix = normalise_suffix(suffix);
+        self
+    }
+
+    /// True when an export link to `host` (as [`Url::host_str`] gives it) may be followed.
+    pub fn is_storage_host(&self, host: &str) -> bool {
+        host_within(host, &self.storage_host_suffix)
     }
 
     pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
@@ -137,9 +167,11 @@ impl CloudConfig {
 
     /// Builds the config from variables: `AZURE_CLOUD` picks a preset (default public),
     /// then `AZURE_RESOURCE_MANAGER_ENDPOINT`, `AZURE_AUTHORITY_HOST`,
-    /// `AZURE_RESOURCE_MANAGER_AUDIENCE` override its parts and `SSL_CERT_FILE` names
-    /// an extra CA bundle. A custom ARM endpoint without an audience uses the endpoint
-    /// itself as audience (unless it is one of the presets' endpoints).
+    /// `AZURE_RESOURCE_MANAGER_AUDIENCE` and `AZURE_STORAGE_HOST_SUFFIX` override its
+    /// parts and `SSL_CERT_FILE` names an extra CA bundle. A custom ARM endpoint (not
+    /// one of the presets') is a custom cloud: without the other variables its audience
+    /// is the endpoint itself and export links are followed only to its host, as with
+    /// [`CloudConfig::custom`].
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, AzureError> {
         let mut config = match get(ENV_CLOUD) {
             Some(name) => Self::preset(name.parse()?),
@@ -147,16 +179,18 @@ impl CloudConfig {
         };
         if let Some(endpoint) = get(ENV_ARM_ENDPOINT) {
             let endpoint = parse_base_url(ENV_ARM_ENDPOINT, &endpoint)?;
-            config.audience = [
+            let known = [
                 CloudPreset::Public,
                 CloudPreset::UsGovernment,
                 CloudPreset::China,
             ]
             .into_iter()
             .map(Self::preset)
-            .find(|preset| preset.arm_endpoint.host_str() == endpoint.host_str())
-            .map(|preset| preset.audience)
-            .unwrap_or_else(|| endpoint.as_str().to_string());
+            .find(|preset| preset.arm_endpoint.host_str() == endpoint.host_str());
+            (config.audience, config.storage_host_suffix) = match known {
+                Some(preset) => (preset.audience, preset.storage_host_suffix),
+                None => (endpoint.as_str().to_string(), own_host(&endpoint)),
+            };
             config.arm_endpoint = endpoint;
         }
         if let Some(authority) = get(ENV_AUTHORITY_HOST) {
@@ -167,6 +201,9 @@ impl CloudConfig {
         }
         if let Some(ca) = get(ENV_SSL_CERT_FILE) {
             config.ca_file = Some(PathBuf::from(ca));
+        }
+        if let Some(suffix) = get(ENV_STORAGE_HOST_SUFFIX) {
+            config.storage_host_suffix = normalise_suffix(&suffix);
         }
         config.validate()?;
         Ok(config)
@@ -193,8 +230,59 @@ impl CloudConfig {
         if self.audience.trim().is_empty() {
             return Err(AzureError::InvalidInput("ARM audience is empty".into()));
         }
+        // An empty suffix would match every host, and anything that is not a bare host
+        // name (a URL, a port, a wildcard) would silently match none.
+        let suffix = &self.storage_host_suffix;
+        let bare_host = Url::parse(&format!("https://{suffix}/")).is_ok_and(|url| {
+            url.host_str() == Some(suffix.as_str())
+                && url.port().is_none()
+                && (!matches!(url.host(), Some(url::Host::Domain(_)))
+                    || suffix
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+        });
+        if suffix.is_empty() || !bare_host {
+            return Err(AzureError::InvalidInput(format!(
+                "the storage host suffix {suffix:?} ({ENV_STORAGE_HOST_SUFFIX}) is not a host name such as blob.core.windows.net"
+            )));
+        }
         Ok(())
     }
+}
+
+/// The lower-case host of `url`, the storage of a custom cloud until told otherwise.
+fn own_host(url: &Url) -> String {
+    url.host_str().unwrap_or_default().to_ascii_lowercase()
+}
+
+/// Lower case without the leading `.` (or `*.`) people write for "any subdomain".
+fn normalise_suffix(suffix: &str) -> String {
+    suffix
+        .trim()
+        .trim_start_matches('*')
+        .trim_start_matches('.')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// True when `host` is `suffix` or one of its subdomains, compared label by label (so
+/// `evilblob.core.windows.net` is not under `blob.core.windows.net`). An IP address is
+/// only ever itself: it has no subdomains.
+pub fn host_within(host: &str, suffix: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let suffix = normalise_suffix(suffix);
+    if suffix.is_empty() {
+        return false;
+    }
+    if host == suffix {
+        return true;
+    }
+    let is_ip = |h: &str| h.starts_with('[') || h.parse::<std::net::IpAddr>().is_ok();
+    if is_ip(&host) || is_ip(&suffix) {
+        return false;
+    }
+    host.strip_suffix(&suffix)
+        .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1)
 }
 
 /// Parses an endpoint and makes sure its path ends with `/` so relative joins keep it.
@@ -294,6 +382,95 @@ mod tests {
         .unwrap();
         assert_eq!(config.arm_endpoint.as_str(), "https://arm.local/stack/");
         assert_eq!(config.scope(), "https://management.adfs.local/abc/.default");
+    }
+
+    #[test]
+    fn storage_suffix_per_cloud() {
+        assert_eq!(
+            CloudConfig::public().storage_host_suffix,
+            "blob.core.windows.net"
+        );
+        assert_eq!(
+            CloudConfig::us_government().storage_host_suffix,
+            "blob.core.usgovcloudapi.net"
+        );
+        assert_eq!(
+            CloudConfig::china().storage_host_suffix,
+            "blob.core.chinacloudapi.cn"
+        );
+        let gov = CloudConfig::from_vars(vars(&[(ENV_CLOUD, "usgovernment")])).unwrap();
+        assert!(gov.is_storage_host("acct.blob.core.usgovcloudapi.net"));
+        assert!(!gov.is_storage_host("acct.blob.core.windows.net"));
+        // A preset's ARM endpoint given by hand keeps that preset's storage.
+        let china = CloudConfig::from_vars(vars(&[(
+            ENV_ARM_ENDPOINT,
+            "https://management.chinacloudapi.cn",
+        )]))
+        .unwrap();
+        assert_eq!(china.storage_host_suffix, "blob.core.chinacloudapi.cn");
+    }
+
+    #[test]
+    fn a_custom_cloud_trusts_its_own_host_until_told_its_storage() {
+        let arm = Url::parse("https://127.0.0.1:8443/").unwrap();
+        let emulator = CloudConfig::custom(arm.clone(), arm);
+        assert!(emulator.is_storage_host("127.0.0.1"));
+        assert!(!emulator.is_storage_host("127.0.0.2"));
+        assert!(!emulator.is_storage_host("acct.blob.core.windows.net"));
+        let from_env =
+            CloudConfig::from_vars(vars(&[(ENV_ARM_ENDPOINT, "https://Localhost:8443")])).unwrap();
+        assert!(from_env.is_storage_host("localhost"));
+        assert!(!from_env.is_storage_host("127.0.0.1"));
+        let stack = CloudConfig::from_vars(vars(&[
+            (
+                ENV_ARM_ENDPOINT,
+                "https://management.local.azurestack.external",
+            ),
+            (ENV_STORAGE_HOST_SUFFIX, "*.Blob.Local.AzureStack.External"),
+        ]))
+        .unwrap();
+        assert_eq!(stack.storage_host_suffix, "blob.local.azurestack.external");
+        assert!(stack.is_storage_host("acct.blob.local.azurestack.external"));
+        assert!(!stack.is_storage_host("management.local.azurestack.external"));
+    }
+
+    #[test]
+    fn hosts_are_matched_label_by_label() {
+        let suffix = "blob.core.windows.net";
+        assert!(host_within("acct.blob.core.windows.net", suffix));
+        assert!(host_within("ACCT.Blob.Core.Windows.Net.", suffix));
+        assert!(host_within(
+            "acct.blob.core.windows.net",
+            ".blob.core.windows.net"
+        ));
+        assert!(!host_within("evilblob.core.windows.net", suffix));
+        assert!(!host_within(
+            "acct.blob.core.windows.net.evil.example",
+            suffix
+        ));
+        assert!(!host_within("core.windows.net", suffix));
+        assert!(!host_within("anything", ""));
+        assert!(host_within("[::1]", "[::1]"));
+        assert!(!host_within("10.0.0.1", "0.0.1"));
+    }
+
+    #[test]
+    fn unusable_storage_suffixes_are_refused() {
+        for bad in [
+            "",
+            ".",
+            "https://acct.blob.core.windows.net",
+            "host:443",
+            "a/b",
+            "a*b.net",
+        ] {
+            let err = CloudConfig::from_vars(vars(&[(ENV_STORAGE_HOST_SUFFIX, bad)]));
+            assert!(
+                err.as_ref()
+                    .is_err_and(|e| e.to_string().contains(ENV_STORAGE_HOST_SUFFIX)),
+                "{bad:?}: {err:?}"
+            );
+        }
     }
 
     #[test]

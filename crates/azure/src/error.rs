@@ -154,6 +154,11 @@ pub enum AzureError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// An export link pointing outside the cloud's storage: never followed. `host` is
+    /// shown, never the path or its signature.
+    #[error("ExportLinkRefused: not following the export link to {host}: {why}")]
+    ExportLinkRefused { host: String, why: String },
+
     /// API Center accepted an importSpecification and then reported that the import
     /// failed (the document, or the link to it, is the problem). Fixing it is up to
     /// whoever owns the document, so it is not retried like a transient failure.
@@ -294,7 +299,9 @@ impl AzureError {
             // A failed operation without a recognised code is treated like an unknown 400.
             AzureError::OperationFailed { error, .. } => classify(400, &error.code),
             AzureError::InvalidResponse { .. } => ErrorClass::RetrySlow,
-            AzureError::InvalidInput(_) => ErrorClass::NeedsUser,
+            AzureError::InvalidInput(_) | AzureError::ExportLinkRefused { .. } => {
+                ErrorClass::NeedsUser
+            }
             AzureError::ImportFailed(failure) => failure.class(),
         }
     }
@@ -317,6 +324,7 @@ impl AzureError {
             },
             AzureError::InvalidResponse { .. } => "AzureInvalidResponse",
             AzureError::InvalidInput(_) => "InvalidSpec",
+            AzureError::ExportLinkRefused { .. } => "ExportLinkRefused",
             AzureError::ImportFailed(failure) => match reason_for(400, failure.code()) {
                 "AzureRequestFailed" | "InvalidRequest" => "SpecificationImportFailed",
                 other => other,

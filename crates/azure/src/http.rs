@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::config::CloudConfig;
+use crate::config::{CloudConfig, ENV_STORAGE_HOST_SUFFIX, host_within};
 use crate::error::{ArmErrorBody, AzureError, HttpError};
 use crate::lro::LroOptions;
 use crate::metrics::{ArmCallCounts, ArmObserver, Counters};
@@ -28,6 +28,9 @@ const CLIENT_REQUEST_ID: &str = "x-ms-client-request-id";
 const REQUEST_ID: &str = "x-ms-request-id";
 /// Export documents larger than this are refused rather than held in memory.
 const MAX_LINK_BYTES: usize = 64 * 1024 * 1024;
+/// Starts the message of an export link that is not followed, so logs and status
+/// messages can be searched for it.
+pub const EXPORT_LINK_REFUSED: &str = "ExportLinkRefused";
 
 #[derive(Clone)]
 pub struct ArmClientOptions {
@@ -148,6 +151,8 @@ impl ArmResponse {
 
 struct Inner {
     endpoint: Url,
+    /// Export links are followed only to this host or its subdomains.
+    storage_host_suffix: String,
     http: reqwest::Client,
     tokens: TokenCache,
     semaphore: Semaphore,
@@ -227,6 +232,7 @@ impl ArmClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 endpoint: cloud.arm_endpoint.clone(),
+                storage_host_suffix: cloud.storage_host_suffix.clone(),
                 http,
                 tokens: TokenCache::new(credential, cloud.scope()),
                 semaphore: Semaphore::new(options.max_concurrency.max(1)),
@@ -508,22 +514,42 @@ impl ArmClient {
         }
     }
 
+    /// Refuses an export link that is not https or whose host is outside the cloud's
+    /// storage ([`CloudConfig::storage_host_suffix`]). The link comes from a service's
+    /// answer: followed anywhere, it could make the controller fetch from internal
+    /// endpoints (instance metadata, cluster services) and hand what it read to API
+    /// Center. The error names the host only, never the path or the signed query.
+    pub fn check_export_link(&self, url: &Url) -> Result<(), AzureError> {
+        let host = url.host_str().unwrap_or_default();
+        let shown = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        let suffix = &self.inner.storage_host_suffix;
+        let why = if url.scheme() != "https" {
+            format!("it is {}, not https", url.scheme())
+        } else if !host_within(host, suffix) {
+            format!(
+                "the host is outside the cloud's storage ({suffix} and its subdomains; \
+                 {ENV_STORAGE_HOST_SUFFIX} names another)"
+            )
+        } else {
+            return Ok(());
+        };
+        Err(AzureError::ExportLinkRefused { host: shown, why })
+    }
+
     /// Downloads an export link (a short-lived SAS URL) with a plain GET: no
     /// Authorization header — the ARM token never leaves ARM — and the URL, which
-    /// carries a signature, is never logged or put into an error.
+    /// carries a signature, is never logged or put into an error. Only links into the
+    /// cloud's storage are followed (see [`ArmClient::check_export_link`]).
     pub async fn download_link(&self, link: &str) -> Result<String, AzureError> {
         let url = Url::parse(link).map_err(|_| AzureError::InvalidResponse {
             method: "GET".into(),
             path: "<export link>".into(),
             message: "the export link is not a URL".into(),
         })?;
-        if url.scheme() != "https" {
-            return Err(AzureError::InvalidResponse {
-                method: "GET".into(),
-                path: "<export link>".into(),
-                message: "the export link is not https".into(),
-            });
-        }
+        self.check_export_link(&url)?;
         let shown = format!("https://{}/<export link>", url.host_str().unwrap_or(""));
         let inner = &self.inner;
         let mut state = RetryState::default();

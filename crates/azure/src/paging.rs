@@ -16,7 +16,8 @@ pub const MAX_PAGES: usize = 10_000;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(bound(deserialize = "T: DeserializeOwned"))]
 pub struct Page<T> {
-    #[serde(default = "Vec::new")]
+    /// Required: a page without a `value` array is a read error, never an empty list
+    /// (an empty answer would otherwise plan the deletion of everything listed before).
     pub value: Vec<T>,
     #[serde(default, rename = "nextLink")]
     pub next_link: Option<String>,
@@ -131,7 +132,8 @@ mod tests {
         let page: Page<serde_json::Value> =
             serde_json::from_str(r#"{"value":[],"nextLink":null}"#).unwrap();
         assert!(page.next_link.is_none());
-        let page: Page<serde_json::Value> = serde_json::from_str(r#"{}"#).unwrap();
-        assert!(page.value.is_empty());
+        // No `value` is a broken answer, not an empty list.
+        assert!(serde_json::from_str::<Page<serde_json::Value>>(r#"{}"#).is_err());
+        assert!(serde_json::from_str::<Page<serde_json::Value>>(r#"{"value":null}"#).is_err());
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use apilink_azure::config::{ENV_ARM_AUDIENCE, ENV_ARM_ENDPOINT, ENV_AUTHORITY_HOST, ENV_CLOUD};
+use apilink_azure::config::{
+    ENV_ARM_AUDIENCE, ENV_ARM_ENDPOINT, ENV_AUTHORITY_HOST, ENV_CLOUD, ENV_STORAGE_HOST_SUFFIX,
+};
 use apilink_azure::{
     ArmClient, ArmClientOptions, ArmObserver, AzureError, CloudConfig, CredentialConfig,
     build_credential,
@@ -40,6 +42,20 @@ pub enum CredentialKind {
     WorkloadIdentity,
 }
 
+/// Most APIs worked on at once: the ARM client runs twice as many requests, and more
+/// than this only trades throughput for throttling (ARM refills 25 reads/s).
+const MAX_CONCURRENCY: u64 = 64;
+
+/// A write rate: a finite number above zero (zero would never write, and a negative or
+/// NaN rate has no meaning).
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        Ok(_) => Err("must be a number above 0".into()),
+        Err(e) => Err(format!("not a number: {e}")),
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct AzureArgs {
     /// Cloud preset: public, usgovernment or china.
@@ -54,19 +70,33 @@ pub struct AzureArgs {
     /// Token audience (default: the ARM endpoint's).
     #[arg(long, env = ENV_ARM_AUDIENCE, value_name = "URI")]
     pub audience: Option<String>,
+    /// Export links are only followed to this storage host or its subdomains (default:
+    /// the cloud's blob storage, e.g. blob.core.windows.net; with a custom ARM endpoint,
+    /// that endpoint's host).
+    #[arg(long, env = ENV_STORAGE_HOST_SUFFIX, value_name = "HOST")]
+    pub storage_host_suffix: Option<String>,
     /// Extra PEM CA bundle to trust (ARM, token endpoint, export links).
     #[arg(long, env = "SSL_CERT_FILE", value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     pub credential: CredentialKind,
-    /// APIs worked on at once.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    /// APIs worked on at once (1-64).
+    #[arg(
+        long,
+        default_value_t = 8,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_CONCURRENCY)
+    )]
     pub concurrency: usize,
-    /// Space writes to at most this many per second (ARM refills 10 writes/s).
-    #[arg(long, value_name = "RATE")]
+    /// Space writes to at most this many per second (ARM refills 10 writes/s); > 0.
+    #[arg(long, value_name = "RATE", value_parser = positive_rate)]
     pub writes_per_second: Option<f64>,
-    /// Stop writing after this many writes; the next pass carries on.
-    #[arg(long, value_name = "N")]
+    /// Stop writing after this many writes (at least 1); the next pass carries on.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub max_writes: Option<u64>,
     /// Azure portal base URL for the environment's management portal link
     /// (default: derived from the cloud).
@@ -82,6 +112,7 @@ impl AzureArgs {
                 ENV_ARM_ENDPOINT => self.arm_endpoint.clone(),
                 ENV_AUTHORITY_HOST => self.authority_host.clone(),
                 ENV_ARM_AUDIENCE => self.audience.clone(),
+                ENV_STORAGE_HOST_SUFFIX => self.storage_host_suffix.clone(),
                 _ => None,
             };
             value.filter(|v| !v.trim().is_empty())

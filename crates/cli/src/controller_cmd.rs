@@ -6,9 +6,11 @@
 //! implements `apilink_azure::ArmObserver`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use apilink_controller::{ControllerConfig, LeaderElection, LinkRunner, Metrics};
+use anyhow::Context;
+use apilink_controller::{ControllerConfig, LeaderElection, LinkRunner, Metrics, TenantScopes};
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -54,7 +56,8 @@ pub struct ControllerArgs {
     #[arg(long, env = "APILINK_LEASE_DURATION_SECONDS", default_value_t = 15)]
     pub lease_duration_seconds: u64,
 
-    /// Seconds before expiry at which the leader renews.
+    /// Seconds before expiry at which the leader renews; a leader that cannot renew starts
+    /// no Azure write later than the lease duration less half of this after its last renewal.
     #[arg(long, env = "APILINK_LEASE_RENEW_GRACE_SECONDS", default_value_t = 5)]
     pub lease_renew_grace_seconds: u64,
 
@@ -69,6 +72,22 @@ pub struct ControllerArgs {
     /// Log format.
     #[arg(long, env = "APILINK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Tenant scopes: which Azure resources the links of each namespace may read (source,
+    /// the APIM id) and write (target, the API Center id), as YAML or JSON, e.g.
+    /// `[{namespaces: [team-a], source: ["/subscriptions/s1/*"], target: ["/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ApiCenter/services/catalog"]}]`.
+    /// A link outside its scope is Stalled (ScopeNotAllowed) and makes no Azure call;
+    /// a namespace no entry names may use nothing. Unset or empty: no restriction.
+    #[arg(
+        long,
+        env = "APILINK_TENANT_SCOPES",
+        conflicts_with = "tenant_scopes_file"
+    )]
+    pub tenant_scopes: Option<String>,
+
+    /// The same, read from a file (e.g. a mounted ConfigMap); read once at start.
+    #[arg(long, env = "APILINK_TENANT_SCOPES_FILE", value_name = "FILE")]
+    pub tenant_scopes_file: Option<PathBuf>,
 }
 
 /// Installs the log subscriber (`RUST_LOG` filters, default `info`).
@@ -106,6 +125,7 @@ impl ControllerArgs {
             .filter(|ns| !ns.is_empty())
             .collect();
         Ok(ControllerConfig {
+            tenant_scopes: self.tenant_scopes()?,
             namespaces,
             metrics_addr: self.metrics_addr,
             concurrency: self.concurrency.max(1),
@@ -120,6 +140,21 @@ impl ControllerArgs {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
             pass_timeout: Duration::from_secs(self.pass_timeout_seconds.max(1)),
         })
+    }
+
+    /// A scope the controller cannot read stops it from starting: running unrestricted
+    /// instead would be the opposite of what the operator asked for.
+    fn tenant_scopes(&self) -> anyhow::Result<TenantScopes> {
+        if let Some(text) = &self.tenant_scopes {
+            return TenantScopes::parse(text).context("--tenant-scopes (APILINK_TENANT_SCOPES)");
+        }
+        let Some(path) = &self.tenant_scopes_file else {
+            return Ok(TenantScopes::unrestricted());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --tenant-scopes-file {}", path.display()))?;
+        TenantScopes::parse(&text)
+            .with_context(|| format!("--tenant-scopes-file {}", path.display()))
     }
 }
 
@@ -136,6 +171,7 @@ pub async fn run<R: LinkRunner>(
     tracing::info!(
         namespaces = ?config.namespaces,
         leader_election = config.leader_election.is_some(),
+        tenant_scopes = %config.tenant_scopes,
         "starting the ApiSourceLink controller"
     );
     apilink_controller::run_controller(config, metrics, runner).await?;
@@ -179,6 +215,67 @@ mod tests {
         assert_eq!(election.identity, "pod-1");
         assert_eq!(election.lease_namespace, "apilink-system");
         assert_eq!(config.instance.as_deref(), Some("pod-1"));
+    }
+
+    const SCOPES: &str = r#"[{"namespaces": ["team-a"], "source": ["/subscriptions/s1/*"], "target": ["/subscriptions/s1/*"]}]"#;
+    const APIM: &str =
+        "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim";
+
+    #[test]
+    fn tenant_scopes_come_from_a_flag_or_a_file() {
+        use apilink_controller::scope::Decision;
+        let plain = Wrapper::try_parse_from(["apilink"]).unwrap();
+        assert!(plain.args.config().unwrap().tenant_scopes.is_unrestricted());
+
+        let w = Wrapper::try_parse_from(["apilink", "--tenant-scopes", SCOPES]).unwrap();
+        let scopes = w.args.config().unwrap().tenant_scopes;
+        assert_eq!(scopes.len(), 1);
+        assert_eq!(scopes.check("team-a", APIM, APIM), Decision::Allowed);
+        assert!(matches!(
+            scopes.check("team-b", APIM, APIM),
+            Decision::Denied { .. }
+        ));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("scopes.yaml");
+        std::fs::write(
+            &file,
+            "- namespaces: [team-a]\n  source: ['*']\n  target: ['/subscriptions/s1/*']\n",
+        )
+        .unwrap();
+        let w =
+            Wrapper::try_parse_from(["apilink", "--tenant-scopes-file", file.to_str().unwrap()])
+                .unwrap();
+        assert_eq!(w.args.config().unwrap().tenant_scopes.len(), 1);
+        assert!(
+            Wrapper::try_parse_from([
+                "apilink",
+                "--tenant-scopes",
+                SCOPES,
+                "--tenant-scopes-file",
+                "x"
+            ])
+            .is_err(),
+            "one source of scopes"
+        );
+    }
+
+    #[test]
+    fn unusable_tenant_scopes_stop_the_start() {
+        let w = Wrapper::try_parse_from([
+            "apilink",
+            "--tenant-scopes",
+            "[{namespaces: [a], source: [subscriptions/s1], target: ['*']}]",
+        ])
+        .unwrap();
+        let err = format!("{:#}", w.args.config().unwrap_err());
+        assert!(
+            err.contains("--tenant-scopes") && err.contains("entry 1: source"),
+            "{err}"
+        );
+        let w =
+            Wrapper::try_parse_from(["apilink", "--tenant-scopes-file", "/nonexistent/x"]).unwrap();
+        assert!(w.args.config().is_err());
     }
 
     #[test]

@@ -12,8 +12,8 @@ use anyhow::Context;
 use apilink_azure::{ArmObserver, CloudConfig, CredentialConfig, ErrorClass, build_credential};
 use apilink_controller::Metrics;
 use apilink_controller::runner::{
-    CleanupOutcome, CleanupRequest, Credentials, LinkRunner, OperationCounts, PassMode, RunError,
-    SyncOutcome, SyncRequest,
+    ApiFailure, CleanupOutcome, CleanupRequest, Credentials, HeldDeletions, LinkRunner,
+    OperationCounts, PassMode, RunError, SyncOutcome, SyncRequest,
 };
 use apilink_core::LinkId;
 use apilink_core::LinkSettings;
@@ -199,8 +199,17 @@ fn count(n: usize) -> u32 {
 
 fn sync_outcome(report: &PassReport) -> SyncOutcome {
     let (applied, failed) = operation_counts(report);
-    let mut warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
-    warnings.extend(report.failures.iter().map(ToString::to_string));
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    // A successful pass fails only in ways confined to single APIs.
+    let api_failures = report
+        .failures
+        .iter()
+        .map(|f| ApiFailure {
+            api: f.api.clone().unwrap_or_default(),
+            reason: f.reason.clone(),
+            message: f.message.clone(),
+        })
+        .collect();
     SyncOutcome {
         discovered: count(report.apis.discovered),
         synced: count(report.apis.synced),
@@ -209,12 +218,21 @@ fn sync_outcome(report: &PassReport) -> SyncOutcome {
         failed,
         drift_repaired: count(report.drift.len()),
         warnings,
+        held_deletions: report.held_deletions.as_ref().map(|held| HeldDeletions {
+            count: count(held.count()),
+            apis: held.apis.clone(),
+            message: held.to_string(),
+        }),
+        api_failures,
+        paused_apis: report.paused_apis.clone(),
     }
 }
 
 impl LinkRunner for EngineRunner {
     async fn sync(&self, req: SyncRequest) -> Result<SyncOutcome, RunError> {
-        let settings = settings(&req.link, &req.spec)?;
+        let mut settings = settings(&req.link, &req.spec)?;
+        settings.confirmed_deletions = req.confirmed_deletions;
+        settings.paused_apis = req.paused_apis;
         let engine = self.engine(&req.credentials)?;
         let report = engine
             .sync_pass(&settings, engine_mode(req.mode))
@@ -256,6 +274,29 @@ mod tests {
         assert_ne!(ka, kb);
         assert!(!ka.contains("first-secret"));
         assert_eq!(identity_key(&Credentials::Default), "default");
+    }
+
+    #[test]
+    fn a_rotated_secret_gets_its_own_client_on_the_next_pass() {
+        // The controller reads the Secret at every pass; the runner must not keep using
+        // the client (and token cache) built from the old value.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let runner = EngineRunner::new(EngineRunnerConfig {
+            cloud: CloudConfig::public(),
+            concurrency: 1,
+            portal_base: None,
+            observer: None,
+        });
+        let secret = |value: &str| Credentials::ClientSecret {
+            tenant_id: "00000000-0000-0000-0000-0000000000e1".into(),
+            client_id: "00000000-0000-0000-0000-0000000000c1".into(),
+            client_secret: value.into(),
+        };
+        let first = runner.engine(&secret("first-secret")).unwrap();
+        let again = runner.engine(&secret("first-secret")).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "same Secret, same client");
+        let rotated = runner.engine(&secret("second-secret")).unwrap();
+        assert!(!Arc::ptr_eq(&first, &rotated), "rotated Secret, new client");
     }
 
     #[test]

@@ -49,8 +49,20 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(error) => {
+            // `{:#}` is the cause chain on one line. Returning the error from `main`
+            // would print `{:?}`, which adds a stack trace whenever RUST_BACKTRACE is
+            // set: noise for a typo in a link file, and not what a user should act on.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Controller(args) = cli.command {
         controller_cmd::init_tracing(args.log_format);
         controller_cmd::run(args, engine_runner::from_environment).await?;

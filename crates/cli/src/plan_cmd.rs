@@ -27,13 +27,17 @@ pub struct PlanArgs {
     light: bool,
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     output: OutputFormat,
+    /// Plan as if this number of held API deletions were confirmed.
+    #[arg(long, value_name = "COUNT")]
+    confirm_deletions: Option<usize>,
     #[command(flatten)]
     azure: AzureArgs,
 }
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let link = link_file::read(&args.file)?;
+    let mut link = link_file::read(&args.file)?;
+    link.settings.confirmed_deletions = args.confirm_deletions;
     let progress = TerminalProgress::for_stderr().map(|p| Arc::new(p) as Arc<dyn Progress>);
     let engine = args.azure.engine(progress)?;
     let mode = if args.light {
@@ -66,7 +70,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: the plan is incomplete: some definitions could not be exported");
         return Ok(ExitCode::FAILURE);
     }
-    Ok(if plan.is_empty() {
+    Ok(if plan.is_empty() && plan.held.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(CHANGES_PENDING)

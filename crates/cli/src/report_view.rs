@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use apilink_core::Plan;
+use apilink_core::guard::HeldDeletions;
 use apilink_core::operation::{Action, Operation};
 use apilink_core::ownership::EntityKind;
 use apilink_engine::{PassKind, PassReport};
@@ -91,6 +92,8 @@ pub fn pass_summary(report: &PassReport) -> String {
     let mut out = String::new();
     let verdict = if !report.failures.is_empty() {
         "FAILED"
+    } else if report.held_deletions.is_some() {
+        "done, deletions HELD"
     } else if report.deferred() > 0 {
         "incomplete (write budget used up)"
     } else {
@@ -142,6 +145,12 @@ pub fn pass_summary(report: &PassReport) -> String {
             let _ = writeln!(out, "    {warning}");
         }
     }
+    if let Some(held) = &report.held_deletions {
+        out.push('\n');
+        for line in held_text(held).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if !report.failures.is_empty() {
         let _ = writeln!(out, "\n  Failures ({}):", report.failures.len());
         for failure in &report.failures {
@@ -178,10 +187,21 @@ const ENTITY_ORDER: [EntityKind; 5] = [
     EntityKind::Deployment,
 ];
 
+/// Held API deletions: why, every name, and how to confirm them.
+pub fn held_text(held: &HeldDeletions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "held deletions ({})", held.count());
+    for api in &held.apis {
+        let _ = writeln!(out, "  - delete       apis/{api}");
+    }
+    let _ = writeln!(out, "  ! {held}");
+    out
+}
+
 /// A plan grouped by entity, updates with their field-level differences.
 pub fn plan_text(plan: &Plan) -> String {
     let mut out = String::new();
-    if plan.operations.is_empty() {
+    if plan.operations.is_empty() && plan.held.is_none() {
         out.push_str("No changes: API Center is in step with APIM.\n");
     }
     for entity in ENTITY_ORDER {
@@ -210,6 +230,10 @@ pub fn plan_text(plan: &Plan) -> String {
                 }
             }
         }
+        out.push('\n');
+    }
+    if let Some(held) = &plan.held {
+        out.push_str(&held_text(held));
         out.push('\n');
     }
     if !plan.warnings.is_empty() {

@@ -32,9 +32,16 @@ pub struct SyncArgs {
     full: bool,
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     output: OutputFormat,
+    /// Release API deletions the deletion guard holds: the number it reported held (any
+    /// other number releases nothing).
+    #[arg(long, value_name = "COUNT")]
+    confirm_deletions: Option<usize>,
     #[command(flatten)]
     azure: AzureArgs,
 }
+
+/// Exit code of `sync --once` when the pass ran but held API deletions.
+pub const DELETIONS_HELD: u8 = 3;
 
 fn print_report(report: &PassReport, output: OutputFormat) {
     match output {
@@ -59,7 +66,8 @@ pub fn print_failure(error: &PassError, output: OutputFormat) {
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let link = link_file::read(&args.file)?;
+    let mut link = link_file::read(&args.file)?;
+    link.settings.confirmed_deletions = args.confirm_deletions;
     let progress = TerminalProgress::for_stderr().map(|p| Arc::new(p) as Arc<dyn Progress>);
     let engine = args.azure.engine(progress)?;
     let settings = &link.settings;
@@ -75,7 +83,19 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         return Ok(match engine.sync_pass(settings, mode).await {
             Ok(report) => {
                 print_report(&report, args.output);
-                ExitCode::SUCCESS
+                if let Some(held) = &report.held_deletions {
+                    eprintln!("error: {held}");
+                    ExitCode::from(DELETIONS_HELD)
+                } else if !report.failures.is_empty() {
+                    // The rest of the link synced; these APIs did not.
+                    eprintln!(
+                        "error: {} API(s) refused by API Center; the others are in step",
+                        report.failures.len()
+                    );
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                }
             }
             Err(error) => {
                 print_failure(&error, args.output);

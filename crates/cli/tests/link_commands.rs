@@ -18,12 +18,26 @@ async fn start() -> Emulator {
 }
 
 fn write_link(emulator: &Emulator, dir: &Path, extra: &str) -> std::path::PathBuf {
+    write_link_with(
+        emulator,
+        dir,
+        "{name: cli-test, namespace: platform}",
+        extra,
+    )
+}
+
+fn write_link_with(
+    emulator: &Emulator,
+    dir: &Path,
+    metadata: &str,
+    extra: &str,
+) -> std::path::PathBuf {
     let path = dir.join("link.yaml");
     std::fs::write(
         &path,
         format!(
             "apiVersion: apilink.dev/v1alpha1\nkind: ApiSourceLink\n\
-             metadata: {{name: cli-test, namespace: platform}}\nspec:\n  \
+             metadata: {metadata}\nspec:\n  \
              source: {{apimResourceId: {}}}\n  target: {{apiCenterResourceId: {}}}\n{extra}",
             emulator.apim_resource_id("contoso-apim"),
             emulator.api_center_resource_id("contoso-catalog"),
@@ -142,7 +156,20 @@ async fn plan_sync_and_delete_with_their_exit_codes() {
         text(&dry)
     );
     assert_eq!(api_count(&emulator), 3);
-    let delete = apilink(&emulator, &["delete", "-f", link]).await;
+    // Standard input is not a terminal here: nobody could confirm, so --yes is needed.
+    let unconfirmed = apilink(&emulator, &["delete", "-f", link]).await;
+    assert_eq!(unconfirmed.status.code(), Some(1), "{}", text(&unconfirmed));
+    assert!(
+        String::from_utf8_lossy(&unconfirmed.stderr).contains(
+            "error: refusing to remove what link platform/cli-test owns in API Center without \
+             confirmation: standard input is not a terminal; pass --yes to remove, or --dry-run \
+             to see what would be removed"
+        ),
+        "{}",
+        text(&unconfirmed)
+    );
+    assert_eq!(api_count(&emulator), 3, "nothing removed unconfirmed");
+    let delete = apilink(&emulator, &["delete", "-f", link, "--yes"]).await;
     assert_eq!(delete.status.code(), Some(0), "{}", text(&delete));
     assert_eq!(api_count(&emulator), 0);
 }
@@ -184,4 +211,118 @@ async fn failures_exit_with_1_and_the_classified_reason() {
     command_args[3] = "/does/not/exist.yaml";
     let missing = apilink(&emulator, &command_args).await;
     assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+}
+
+fn stderr_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typo_in_the_link_is_one_message_and_no_azure_call() {
+    let emulator = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let link = write_link(&emulator, dir.path(), "  filtr: {exclude: ['weather-*']}\n");
+    let link = link.to_str().unwrap();
+    emulator.clear_calls();
+    for command in ["plan", "sync", "delete"] {
+        let mut args = vec![command, "-f", link];
+        if command == "sync" {
+            args.push("--once");
+        }
+        let output = {
+            let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_apilink"));
+            // A backtrace is for bugs: a user error stays one line even when asked for one.
+            process
+                .args(&args)
+                .env("RUST_BACKTRACE", "1")
+                .env("RUST_LIB_BACKTRACE", "1");
+            tokio::task::spawn_blocking(move || process.output().unwrap())
+                .await
+                .unwrap()
+        };
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        assert_eq!(
+            stderr_lines(&output),
+            vec![format!(
+                "error: {link}: spec.filtr: unknown field; did you mean spec.filter?"
+            )],
+            "{command}: {}",
+            text(&output)
+        );
+    }
+    assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_without_namespace_is_warned_about() {
+    let emulator = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let link = write_link_with(&emulator, dir.path(), "{name: cli-test}", "");
+    let link = link.to_str().unwrap();
+    let plan = apilink(&emulator, &["plan", "-f", link]).await;
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    assert!(
+        String::from_utf8_lossy(&plan.stderr).contains(&format!(
+            "warning: {link}: metadata.namespace is not set, so the link id is default/cli-test"
+        )),
+        "{}",
+        text(&plan)
+    );
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("Plan for default/cli-test"),
+        "{}",
+        text(&plan)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numeric_flags_out_of_range_are_refused() {
+    let emulator = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let link = write_link(&emulator, dir.path(), "");
+    let link = link.to_str().unwrap();
+    emulator.clear_calls();
+    for (flag, value) in [
+        ("--concurrency", "0"),
+        ("--concurrency", "65"),
+        ("--concurrency", "many"),
+        ("--max-writes", "0"),
+        ("--writes-per-second", "0"),
+        ("--writes-per-second", "-2"),
+        ("--writes-per-second", "NaN"),
+        ("--writes-per-second", "inf"),
+    ] {
+        let assignment = format!("{flag}={value}");
+        for command in ["plan", "sync", "delete"] {
+            let output = apilink(&emulator, &[command, "-f", link, &assignment]).await;
+            assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+            let err = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                err.contains(&format!("invalid value '{value}' for '{flag}")),
+                "{assignment}: {}",
+                text(&output)
+            );
+        }
+    }
+    assert!(
+        emulator.calls().is_empty(),
+        "refused before any Azure call: {:?}",
+        emulator.calls()
+    );
+    let ok = apilink(
+        &emulator,
+        &[
+            "plan",
+            "-f",
+            link,
+            "--concurrency=1",
+            "--max-writes=1",
+            "--writes-per-second=0.5",
+        ],
+    )
+    .await;
+    assert_eq!(ok.status.code(), Some(2), "{}", text(&ok));
 }

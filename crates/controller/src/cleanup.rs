@@ -134,10 +134,13 @@ pub(crate) async fn cleanup<R: LinkRunner>(
                 err.class
             };
             let delay = schedule::backoff(failures, class, err.retry_after);
+            let cap_note = schedule::wait_cap_note(err.retry_after)
+                .map(|note| format!("; {note}"))
+                .unwrap_or_default();
             let verdict = Verdict::Retrying {
                 reason: err.reason.clone(),
                 message: format!(
-                    "{}: {} (the finalizer stays until cleanup succeeds)",
+                    "{}: {}{cap_note} (the finalizer stays until cleanup succeeds)",
                     reason::DELETING,
                     err.message
                 ),
@@ -173,7 +176,9 @@ fn verdict_message(verdict: &Verdict) -> String {
         | Verdict::Retrying { message, .. }
         | Verdict::BoundExceeded { message }
         | Verdict::Stalled { message, .. }
-        | Verdict::Suspended { message } => message.clone(),
+        | Verdict::Suspended { message }
+        | Verdict::DeletionsHeld { message }
+        | Verdict::ApiFailures { message } => message.clone(),
     }
 }
 

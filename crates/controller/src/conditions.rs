@@ -24,6 +24,8 @@ pub mod reason {
     pub const SECRET_INVALID: &str = "SecretInvalid";
     pub const CONVERGENCE_BOUND_EXCEEDED: &str = "ConvergenceBoundExceeded";
     pub const DELETING: &str = "Deleting";
+    pub const DELETIONS_HELD: &str = "DeletionsHeld";
+    pub const API_FAILURES: &str = "ApiFailures";
 }
 
 /// Longest condition message written; the API allows 32 KiB, people read far less.
@@ -44,6 +46,12 @@ pub enum Verdict {
     Stalled { reason: String, message: String },
     /// `spec.suspend: true`: nothing is done.
     Suspended { message: String },
+    /// The pass ran, but the deletion guard held API deletions until someone confirms
+    /// their number: not ready, and neither retrying nor stalled.
+    DeletionsHeld { message: String },
+    /// The pass ran, but some APIs were refused for a reason only a person can fix; each
+    /// backs off on its own while the rest of the link syncs. Not ready, not stalled.
+    ApiFailures { message: String },
 }
 
 /// A condition reason as the API accepts it (`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`,
@@ -96,6 +104,10 @@ fn desired(previous: &[Condition], verdict: &Verdict) -> Vec<Desired> {
             d(RECONCILING, TRUE, reason::PROGRESSING, message),
         ],
         Verdict::Succeeded { message } => vec![d(READY, TRUE, reason::SUCCEEDED, message)],
+        Verdict::DeletionsHeld { message } => {
+            vec![d(READY, FALSE, reason::DELETIONS_HELD, message)]
+        }
+        Verdict::ApiFailures { message } => vec![d(READY, FALSE, reason::API_FAILURES, message)],
         Verdict::Retrying { reason, message } => vec![
             d(READY, FALSE, reason, message),
             d(RECONCILING, TRUE, reason::PROGRESSING_WITH_RETRY, message),

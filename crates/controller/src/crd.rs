@@ -18,6 +18,8 @@ pub const CRD_NAME: &str = "apisourcelinks.apilink.dev";
 /// Annotation Flux (and `apilink` users) set to ask for an immediate pass; its value is
 /// an opaque token echoed in `status.lastHandledReconcileAt`.
 pub const REQUESTED_AT_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
+/// Confirms held API deletions: its value must be the number the status shows held.
+pub const CONFIRM_DELETIONS_ANNOTATION: &str = "apilink.dev/confirm-deletions";
 
 /// One link from an Azure API Management instance to an Azure API Center.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -68,6 +70,37 @@ pub struct ApiSourceLinkStatus {
     /// What the last successful pass changed in API Center.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_pass: Option<PassSummary>,
+    /// APIs API Center refused for a reason only a person can fix, each retried on its
+    /// own backoff while the rest of the link syncs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_failures: Vec<ApiFailureStatus>,
+    /// API deletions the last pass held back (deletion guard) until confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_deletions: Option<HeldDeletionsStatus>,
+}
+
+/// One API that keeps failing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiFailureStatus {
+    /// The API Center API.
+    pub api: String,
+    pub reason: String,
+    pub message: String,
+    /// Consecutive failed tries.
+    pub failures: u32,
+    /// Not tried again before this time.
+    pub retry_at: Time,
+}
+
+/// Held API deletions: confirm with `apilink.dev/confirm-deletions: "<count>"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldDeletionsStatus {
+    pub count: u32,
+    /// The first API Center API names that would be deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apis: Vec<String>,
 }
 
 /// APIs seen in APIM and their fate in API Center.
@@ -124,6 +157,15 @@ impl ApiSourceLink {
     }
 
     /// Value of the `reconcile.fluxcd.io/requestedAt` annotation, if set.
+    /// The count in the `apilink.dev/confirm-deletions` annotation, when it is a number.
+    pub fn confirmed_deletions(&self) -> Option<usize> {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(CONFIRM_DELETIONS_ANNOTATION))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
     pub fn requested_at(&self) -> Option<&str> {
         self.metadata
             .annotations

@@ -1,5 +1,10 @@
 //! Azure credentials of a link: the pod's workload identity by default, or a Secret in
 //! the link's own namespace with the keys ASO users know. Values are never logged.
+//!
+//! The controller may only `get` Secrets (no list, no watch: it never learns which
+//! Secrets exist), so a rotation is noticed by reading the Secret again: every pass reads
+//! it, and a link waiting after a failure (stalled, or backing off) reads the Secret's
+//! metadata every interval and runs a pass as soon as its [`SecretState`] moved.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
@@ -23,6 +28,10 @@ pub enum CredentialError {
         name: String,
         problem: String,
     },
+    #[error(
+        "the controller may not read Secret {namespace}/{name}: its ServiceAccount has no `get` on Secrets in namespace {namespace} (Helm chart: list the namespace in rbac.secretNamespaces)"
+    )]
+    Forbidden { namespace: String, name: String },
     #[error("reading Secret {namespace}/{name}: {source}")]
     Kube {
         namespace: String,
@@ -77,34 +86,111 @@ pub fn from_secret_data(secret: &Secret) -> Result<Credentials, String> {
     })
 }
 
-/// Resolves the credentials a link asks for. `secret_name` is `spec.credentials.secretRef.name`;
+/// Stalled reason of a Secret the controller's RBAC does not let it read.
+pub const SECRET_FORBIDDEN: &str = "SecretForbidden";
+
+impl CredentialError {
+    /// The stall reason of an error only a person can fix; `None` for API trouble that
+    /// is retried.
+    pub fn stall_reason(&self) -> Option<&'static str> {
+        match self {
+            CredentialError::NotFound { .. } => Some(crate::conditions::reason::SECRET_NOT_FOUND),
+            CredentialError::Invalid { .. } => Some(crate::conditions::reason::SECRET_INVALID),
+            CredentialError::Forbidden { .. } => Some(SECRET_FORBIDDEN),
+            CredentialError::Kube { .. } => None,
+        }
+    }
+}
+
+/// What a read of a link's Secret found, to tell whether it changed since. Holds no
+/// value of the Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretState {
+    Missing,
+    /// The controller may not `get` it.
+    Forbidden,
+    /// Present, at this `metadata.resourceVersion` (any change to the Secret moves it).
+    Version(String),
+}
+
+fn is_status(err: &kube::Error, code: u16) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == code)
+}
+
+/// The Secret's state from its metadata only (the values are not transferred); `None`
+/// when the API server could not tell (transient trouble).
+pub async fn observe(client: &Client, namespace: &str, name: &str) -> Option<SecretState> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    match api.get_metadata_opt(name).await {
+        Ok(None) => Some(SecretState::Missing),
+        Ok(Some(meta)) => Some(SecretState::Version(
+            meta.metadata.resource_version.unwrap_or_default(),
+        )),
+        Err(err) if is_status(&err, 403) => Some(SecretState::Forbidden),
+        Err(_) => None,
+    }
+}
+
+/// One read of a link's credentials.
+#[derive(Debug)]
+pub struct Read {
+    pub result: Result<Credentials, CredentialError>,
+    /// `None` when the link names no Secret or the read failed for another reason.
+    pub state: Option<SecretState>,
+}
+
+/// Reads the credentials a link asks for. `secret_name` is `spec.credentials.secretRef.name`;
 /// the Secret is read from the link's namespace only.
+pub async fn read(client: &Client, namespace: &str, secret_name: Option<&str>) -> Read {
+    let Some(name) = secret_name else {
+        return Read {
+            result: Ok(Credentials::Default),
+            state: None,
+        };
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let (namespace, name) = (namespace.to_string(), name.to_string());
+    match api.get_opt(&name).await {
+        Ok(None) => Read {
+            result: Err(CredentialError::NotFound { namespace, name }),
+            state: Some(SecretState::Missing),
+        },
+        Ok(Some(secret)) => {
+            let state =
+                SecretState::Version(secret.metadata.resource_version.clone().unwrap_or_default());
+            Read {
+                result: from_secret_data(&secret).map_err(|problem| CredentialError::Invalid {
+                    namespace,
+                    name,
+                    problem,
+                }),
+                state: Some(state),
+            }
+        }
+        // The API server's own text names the ServiceAccount and reads like a chart bug;
+        // the error says what to change instead.
+        Err(err) if is_status(&err, 403) => Read {
+            result: Err(CredentialError::Forbidden { namespace, name }),
+            state: Some(SecretState::Forbidden),
+        },
+        Err(source) => Read {
+            result: Err(CredentialError::Kube {
+                namespace,
+                name,
+                source,
+            }),
+            state: None,
+        },
+    }
+}
+
+/// [`read`] without the state, for callers that do not track rotation.
 pub async fn resolve(
     client: &Client,
     namespace: &str,
     secret_name: Option<&str>,
 ) -> Result<Credentials, CredentialError> {
-    let Some(name) = secret_name else {
-        return Ok(Credentials::Default);
-    };
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = api
-        .get_opt(name)
-        .await
-        .map_err(|source| CredentialError::Kube {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-            source,
-        })?
-        .ok_or_else(|| CredentialError::NotFound {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        })?;
-    from_secret_data(&secret).map_err(|problem| CredentialError::Invalid {
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-        problem,
-    })
+    read(client, namespace, secret_name).await.result
 }
 
 #[cfg(test)]

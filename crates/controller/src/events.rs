@@ -116,6 +116,25 @@ pub fn for_sync(
                 ));
             }
         }
+        Verdict::DeletionsHeld { message } => {
+            // Every pass that holds says so: the count may change, and someone has to act.
+            out.push(event(
+                Severity::Warning,
+                reason::DELETIONS_HELD,
+                ACTION_SYNC,
+                message.clone(),
+            ));
+        }
+        Verdict::ApiFailures { message } => {
+            if changed {
+                out.push(event(
+                    Severity::Warning,
+                    reason::API_FAILURES,
+                    ACTION_SYNC,
+                    message.clone(),
+                ));
+            }
+        }
         Verdict::BoundExceeded { message } => {
             if changed {
                 out.push(event(

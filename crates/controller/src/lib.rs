@@ -4,12 +4,14 @@
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod api_failures;
 mod cleanup;
 pub mod conditions;
 pub mod crd;
 pub mod credentials;
 pub mod events;
 pub mod finalizer;
+pub mod leadership;
 pub mod metrics;
 mod pass;
 pub mod reconcile;
@@ -17,6 +19,7 @@ pub mod run;
 pub mod runner;
 pub mod schedule;
 pub mod schema;
+pub mod scope;
 pub mod server;
 pub mod status;
 
@@ -28,3 +31,4 @@ pub use runner::{
     SyncOutcome, SyncRequest,
 };
 pub use schema::{crd, crd_yaml};
+pub use scope::TenantScopes;

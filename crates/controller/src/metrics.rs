@@ -61,6 +61,8 @@ pub struct Metrics {
     link_ready: GaugeVec,
     link_stalled: GaugeVec,
     link_apis: IntGaugeVec,
+    deletions_held: IntGaugeVec,
+    api_failures: IntGaugeVec,
     sync_duration: HistogramVec,
     sync_errors: IntCounterVec,
     operations: IntCounterVec,
@@ -194,6 +196,16 @@ impl Metrics {
                 "APIs of the link by state after the last successful pass.",
                 &["namespace", "name", "state"],
             )?,
+            deletions_held: int_gauge(
+                "apilink_deletions_held",
+                "API deletions the deletion guard holds until someone confirms their number.",
+                LINK,
+            )?,
+            api_failures: int_gauge(
+                "apilink_api_failures",
+                "APIs of the link API Center refused for a reason only a person can fix (each backing off).",
+                LINK,
+            )?,
             sync_duration: histogram(
                 "apilink_sync_duration_seconds",
                 "Duration of sync passes.",
@@ -312,6 +324,17 @@ impl Metrics {
                 .with_label_values(&[namespace, name, state])
                 .set(i64::from(n));
         }
+        self.deletions_held
+            .with_label_values(&[namespace, name])
+            .set(
+                outcome
+                    .held_deletions
+                    .as_ref()
+                    .map_or(0, |held| i64::from(held.count)),
+            );
+        self.api_failures
+            .with_label_values(&[namespace, name])
+            .set(i64::try_from(outcome.api_failures.len()).unwrap_or(i64::MAX));
         self.count_operations(&outcome.applied, "success");
         self.count_operations(&outcome.failed, "error");
         if outcome.drift_repaired > 0 {
@@ -401,6 +424,8 @@ impl Metrics {
             vec.reset();
         }
         self.link_apis.reset();
+        self.deletions_held.reset();
+        self.api_failures.reset();
     }
 
     /// Drops every series of a deleted link.
@@ -415,6 +440,8 @@ impl Metrics {
             let _ = vec.remove_label_values(&[namespace, name]);
         }
         let _ = self.drift_repaired.remove_label_values(&[namespace, name]);
+        let _ = self.deletions_held.remove_label_values(&[namespace, name]);
+        let _ = self.api_failures.remove_label_values(&[namespace, name]);
         for state in ["discovered", "synced", "skipped"] {
             let _ = self
                 .link_apis

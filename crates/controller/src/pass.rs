@@ -7,12 +7,14 @@ use apilink_core::LinkId;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::ResourceExt;
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use tracing::{debug, info, warn};
 
+use crate::api_failures;
 use crate::conditions::{Verdict, reason};
-use crate::crd::{ApiSourceLink, ApiSourceLinkStatus, PassMode};
-use crate::credentials::{self, CredentialError};
+use crate::crd::{ApiSourceLink, ApiSourceLinkStatus, CONFIRM_DELETIONS_ANNOTATION, PassMode};
+use crate::credentials::CredentialError;
 use crate::reconcile::{
     Context, ReconcileError, Step, add, link_key, report, requeue_until, timed_out, unix_seconds,
 };
@@ -109,9 +111,10 @@ pub(crate) async fn sync<R: LinkRunner>(
         .credentials
         .as_ref()
         .map(|c| c.secret_ref.name.as_str());
-    let credentials = match credentials::resolve(&ctx.client, namespace, secret_name).await {
+    let credentials = match ctx.credentials(&key, namespace, secret_name).await {
         Ok(credentials) => credentials,
-        // A missing or broken Secret waits for the Secret watch, not for a timer.
+        // A missing, broken or unreadable Secret waits for a change to the Secret, which
+        // the reconciler looks for while the link is stalled.
         Err(err @ CredentialError::NotFound { .. }) => {
             let verdict = stall(reason::SECRET_NOT_FOUND, err.to_string());
             report(ctx, api, link, &verdict, now, None, Some(periods.bound())).await?;
@@ -124,8 +127,11 @@ pub(crate) async fn sync<R: LinkRunner>(
             );
             return Ok(Step::failed(Action::await_change(), true));
         }
-        Err(err @ CredentialError::Invalid { .. }) => {
-            let verdict = stall(reason::SECRET_INVALID, err.to_string());
+        Err(err @ (CredentialError::Invalid { .. } | CredentialError::Forbidden { .. })) => {
+            let verdict = stall(
+                err.stall_reason().unwrap_or(reason::SECRET_INVALID),
+                err.to_string(),
+            );
             report(ctx, api, link, &verdict, now, None, Some(periods.bound())).await?;
             ctx.remember(
                 &key,
@@ -180,11 +186,14 @@ pub(crate) async fn sync<R: LinkRunner>(
         link
     };
 
+    let confirmed = confirmation(link, &previous);
     let request = SyncRequest {
         link: settings.link.clone(),
         spec: spec.clone(),
         credentials,
         mode,
+        confirmed_deletions: confirmed,
+        paused_apis: api_failures::paused(&previous.api_failures, now),
     };
     let pass_started = Instant::now();
     let limit = ctx.settings.pass_timeout;
@@ -206,8 +215,25 @@ pub(crate) async fn sync<R: LinkRunner>(
                 unix_seconds(finished),
                 &outcome,
             );
-            let verdict = Verdict::Succeeded {
-                message: status::success_message(&outcome, mode),
+            if confirmed.is_some() && outcome.held_deletions.is_none() {
+                consume_confirmation(api, &name).await;
+            }
+            let failing = api_failures::next(
+                &previous.api_failures,
+                &outcome.api_failures,
+                &outcome.paused_apis,
+                finished,
+            );
+            let verdict = match &outcome.held_deletions {
+                Some(held) => Verdict::DeletionsHeld {
+                    message: held.message.clone(),
+                },
+                None if !failing.is_empty() => Verdict::ApiFailures {
+                    message: api_failures::message(&failing),
+                },
+                None => Verdict::Succeeded {
+                    message: status::success_message(&outcome, mode),
+                },
             };
             report(
                 ctx,
@@ -248,6 +274,10 @@ pub(crate) async fn sync<R: LinkRunner>(
                 &crate::conditions::sanitize_reason(&err.reason),
             );
             warn!(reason = %err.reason, class = ?err.class, failures, error = %err.message, "pass failed");
+            let mut err = err;
+            if let Some(note) = schedule::wait_cap_note(err.retry_after) {
+                err.message = format!("{}; {note}", err.message);
+            }
             let verdict = failure_verdict(&err, link, &previous, periods, finished);
             report(
                 ctx,
@@ -279,6 +309,29 @@ pub(crate) async fn sync<R: LinkRunner>(
             );
             Ok(Step::failed(Action::requeue(delay), false))
         }
+    }
+}
+
+/// The count of held deletions the `apilink.dev/confirm-deletions` annotation confirms:
+/// only the number the status shows held counts, so a leftover annotation never releases
+/// deletions nobody saw.
+fn confirmation(link: &ApiSourceLink, previous: &ApiSourceLinkStatus) -> Option<usize> {
+    let held = previous.held_deletions.as_ref()?;
+    link.confirmed_deletions()
+        .filter(|n| u32::try_from(*n).is_ok_and(|n| n == held.count))
+}
+
+/// Removes the confirmation once the deletions it confirmed were made, so it cannot
+/// release a later hold nobody has looked at. A failure only costs a warning: the
+/// status no longer shows a hold, so the leftover annotation releases nothing.
+async fn consume_confirmation(api: &Api<ApiSourceLink>, name: &str) {
+    let patch =
+        serde_json::json!({"metadata": {"annotations": {CONFIRM_DELETIONS_ANNOTATION: null}}});
+    if let Err(err) = api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        warn!(error = %err, "could not remove the {CONFIRM_DELETIONS_ANNOTATION} annotation");
     }
 }
 

@@ -1,26 +1,28 @@
 //! One reconcile of one link: finalizer, schedule, suspend, validation, credentials, the
 //! runner call, status, events and metrics. Decisions are delegated to the pure modules
-//! (`schedule`, `conditions`, `events`, `status`); this module only does the I/O.
+//! (`schedule`, `conditions`, `events`, `status`, `scope`); this module only does the I/O.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use apilink_azure::ErrorClass;
+use apilink_core::spec::DeletionPolicy;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::conditions::{STALLED, TRUE, Verdict};
 use crate::crd::{ApiSourceLink, PassMode};
-use crate::credentials::CredentialError;
+use crate::credentials::{self, CredentialError, SecretState};
 use crate::events::{self, EventSpec, Severity};
 use crate::finalizer::{self, FinalizerError, Stage};
 use crate::metrics::{Metrics, ReconcileResult};
-use crate::runner::LinkRunner;
+use crate::runner::{Credentials, LinkRunner};
 use crate::schedule::{self, LinkMemory};
+use crate::scope::{self, Decision, TenantScopes};
 use crate::status;
 
 /// Field manager of the controller's status applies.
@@ -52,6 +54,8 @@ pub struct ReconcileSettings {
     /// Longest a pass or cleanup may take before it is abandoned and retried: a hung
     /// call must not silence a link for good.
     pub pass_timeout: Duration,
+    /// Azure resources each namespace's links may read and write; default: any.
+    pub tenant_scopes: TenantScopes,
 }
 
 /// Default [`ReconcileSettings::pass_timeout`].
@@ -75,6 +79,7 @@ impl Default for ReconcileSettings {
             field_manager: FIELD_MANAGER.to_string(),
             allowed_namespaces: None,
             pass_timeout: DEFAULT_PASS_TIMEOUT,
+            tenant_scopes: TenantScopes::unrestricted(),
         }
     }
 }
@@ -89,6 +94,9 @@ pub struct Context<R> {
     clock: Clock,
     memory: Mutex<HashMap<String, LinkMemory>>,
     credential_changes: Mutex<HashSet<String>>,
+    /// Per link, its Secret as the last pass read it: a link waiting after a failure
+    /// compares the Secret against it.
+    secrets_seen: Mutex<HashMap<String, SecretState>>,
 }
 
 impl<R: LinkRunner> Context<R> {
@@ -108,6 +116,7 @@ impl<R: LinkRunner> Context<R> {
             clock: Arc::new(Timestamp::now),
             memory: Mutex::default(),
             credential_changes: Mutex::default(),
+            secrets_seen: Mutex::default(),
         }
     }
 
@@ -141,6 +150,40 @@ impl<R: LinkRunner> Context<R> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(key);
+        self.secrets_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    /// Reads the credentials of the link `key` for a pass and remembers what its Secret
+    /// looked like, so a later change is noticed without a watch.
+    pub(crate) async fn credentials(
+        &self,
+        key: &str,
+        namespace: &str,
+        secret_name: Option<&str>,
+    ) -> Result<Credentials, CredentialError> {
+        let read = credentials::read(&self.client, namespace, secret_name).await;
+        if let Some(state) = read.state {
+            let previous = self
+                .secrets_seen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.to_string(), state.clone());
+            if previous.is_some_and(|p| p != state) {
+                info!("the credentials Secret changed since the last pass; the new value is used");
+            }
+        }
+        read.result
+    }
+
+    fn secret_seen(&self, key: &str) -> Option<SecretState> {
+        self.secrets_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
     }
 
     /// Marks the link `namespace/name` for a pass because its Secret changed.
@@ -270,7 +313,11 @@ async fn reconcile_link<R: LinkRunner>(
         return Ok(Step::wait(Action::await_change()));
     }
     let api: Api<ApiSourceLink> = Api::namespaced(ctx.client.clone(), &namespace);
-    match finalizer::stage(link) {
+    let stage = finalizer::stage(link);
+    if let Some(step) = enforce_tenant_scope(link, ctx, &api, &namespace, stage).await? {
+        return Ok(step);
+    }
+    match stage {
         Stage::NeedsFinalizer => {
             finalizer::add(&api, link).await?;
             debug!("finalizer added");
@@ -284,7 +331,159 @@ async fn reconcile_link<R: LinkRunner>(
         Stage::Deleting { finalizer_index } => {
             crate::cleanup::cleanup(link, ctx, &api, &namespace, finalizer_index).await
         }
-        Stage::Live => crate::pass::sync(link, ctx, &api, &namespace).await,
+        Stage::Live => {
+            notice_secret_change(link, ctx, &namespace).await;
+            let step = crate::pass::sync(link, ctx, &api, &namespace).await?;
+            Ok(recheck_secret_while_waiting(link, ctx, step))
+        }
+    }
+}
+
+/// Stops a link whose source or target lies outside its namespace's tenant scope before
+/// anything reads its Secret or calls Azure: a live link is `Stalled` (`ScopeNotAllowed`)
+/// until its spec (or the controller's configuration) changes; a deleting one is let go
+/// without the cleanup, whose deletes would be writes outside the scope. `None`: go on.
+async fn enforce_tenant_scope<R: LinkRunner>(
+    link: &ApiSourceLink,
+    ctx: &Context<R>,
+    api: &Api<ApiSourceLink>,
+    namespace: &str,
+    stage: Stage,
+) -> Result<Option<Step>, ReconcileError> {
+    let spec = &link.spec.link;
+    // A suspended link does nothing in Azure; it reports `Suspended` as before.
+    if spec.suspend {
+        return Ok(None);
+    }
+    let message = match ctx.settings.tenant_scopes.check(
+        namespace,
+        &spec.source.apim_resource_id,
+        &spec.target.api_center_resource_id,
+    ) {
+        Decision::Allowed => return Ok(None),
+        Decision::Denied { message } => message,
+    };
+    let key = link_key(link);
+    match stage {
+        Stage::Live => {
+            let stalled = ctx.memory(&key).is_some_and(|m| m.next_pass_at.is_none());
+            let current = link.status.as_ref().is_some_and(|s| {
+                s.observed_generation == link.metadata.generation
+                    && link.requested_at() == s.last_handled_reconcile_at.as_deref()
+            });
+            let said = link
+                .condition(STALLED)
+                .is_some_and(|c| c.reason == scope::SCOPE_NOT_ALLOWED && c.message == message);
+            // Its own status write wakes the link again: say it once.
+            if !(stalled && current && said) {
+                warn!(%message, "link outside its tenant scope");
+                let verdict = Verdict::Stalled {
+                    reason: scope::SCOPE_NOT_ALLOWED.to_string(),
+                    message,
+                };
+                report(ctx, api, link, &verdict, ctx.now(), None, None).await?;
+                ctx.remember(
+                    &key,
+                    LinkMemory {
+                        next_pass_at: None,
+                        failures: 0,
+                    },
+                );
+            }
+            Ok(Some(Step::failed(Action::await_change(), true)))
+        }
+        Stage::Deleting { finalizer_index } if spec.deletion_policy == DeletionPolicy::Delete => {
+            let why = format!("{message}; the cleanup is skipped and API Center is left as it is");
+            finalizer::remove(api, link, finalizer_index).await?;
+            info!(%why, "finalizer released");
+            publish(ctx, link, vec![events::for_orphan(&why)]).await;
+            forget(ctx, link, namespace);
+            Ok(Some(Step::wait(Action::await_change())))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The Secret a live, unsuspended link names.
+fn secret_name(link: &ApiSourceLink) -> Option<&str> {
+    let spec = &link.spec.link;
+    if spec.suspend {
+        return None;
+    }
+    spec.credentials
+        .as_ref()
+        .map(|c| c.secret_ref.name.as_str())
+}
+
+/// How long the link waits for its next pass because of a failure: `None` when it is
+/// healthy (its next pass reads the Secret anyway) or a pass is due now; `Some(None)`
+/// when it is stalled until something changes.
+fn waiting_after_failure<R: LinkRunner>(ctx: &Context<R>, key: &str) -> Option<Option<Duration>> {
+    let memory = ctx.memory(key)?;
+    match memory.next_pass_at {
+        None => Some(None),
+        Some(_) if memory.failures == 0 => None,
+        Some(at) => {
+            let wait: Duration = ctx.now().duration_until(at).try_into().ok()?;
+            (!wait.is_zero()).then_some(Some(wait))
+        }
+    }
+}
+
+/// A link that failed waits (stalled, or backing off for minutes after an
+/// authentication error), and a new Secret - created, fixed, rotated or made readable -
+/// is worth a pass at once. With no watch on Secrets, the Secret's metadata is compared
+/// with what the last pass read.
+async fn notice_secret_change<R: LinkRunner>(
+    link: &ApiSourceLink,
+    ctx: &Context<R>,
+    namespace: &str,
+) {
+    let key = link_key(link);
+    let Some(name) = secret_name(link) else {
+        return;
+    };
+    if waiting_after_failure(ctx, &key).is_none() {
+        return;
+    }
+    let Some(now) = credentials::observe(&ctx.client, namespace, name).await else {
+        return;
+    };
+    if ctx.secret_seen(&key).as_ref() != Some(&now) {
+        info!(
+            secret = name,
+            "the credentials Secret changed: running a pass"
+        );
+        ctx.credentials_changed(key);
+    }
+}
+
+/// Longest a failed link that uses a Secret waits before looking at the Secret again.
+pub const SECRET_RECHECK_CAP: Duration = Duration::from_secs(30);
+
+/// A failed link that uses a Secret comes back after its interval (at most
+/// [`SECRET_RECHECK_CAP`]) to look at the Secret, rather than after a long backoff or
+/// never; a link without a Secret waits for a change of its own.
+fn recheck_secret_while_waiting<R: LinkRunner>(
+    link: &ApiSourceLink,
+    ctx: &Context<R>,
+    step: Step,
+) -> Step {
+    if secret_name(link).is_none() {
+        return step;
+    }
+    let Some(wait) = waiting_after_failure(ctx, &link_key(link)) else {
+        return step;
+    };
+    let interval = apilink_core::duration::parse_duration(&link.spec.link.interval)
+        .unwrap_or(SECRET_RECHECK_CAP);
+    let recheck = interval.min(SECRET_RECHECK_CAP).max(Duration::from_secs(1));
+    if wait.is_some_and(|w| w <= recheck) {
+        return step;
+    }
+    Step {
+        action: Action::requeue(recheck),
+        ..step
     }
 }
 

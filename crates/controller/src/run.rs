@@ -1,7 +1,7 @@
-//! Running the controller: watches (links, and Secret metadata so a rotated Secret
-//! triggers a pass), one kube `Controller` per served namespace (or one for all), the
-//! probe/metrics server, and leader election: only the lease holder runs controllers,
-//! and losing the lease stops them at once.
+//! Running the controller: a watch on links (Secrets are never listed or watched: a
+//! link's Secret is read with `get` when needed, see `credentials`), one kube `Controller`
+//! per served namespace (or one for all), the probe/metrics server, and leader election:
+//! only the lease holder runs controllers, and losing the lease stops them at once.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -10,19 +10,18 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::{StreamExt, stream};
-use k8s_openapi::api::core::v1::Secret;
-use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Config as RuntimeConfig, Controller, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use kube_lease_manager::LeaseManagerBuilder;
 use tracing::{debug, error, info, warn};
 
 use crate::crd::ApiSourceLink;
+use crate::leadership::{FenceTiming, FencedRunner, Leadership, observe_lease};
 use crate::metrics::Metrics;
 use crate::reconcile::{self, Context, ReconcileSettings};
 use crate::runner::LinkRunner;
+use crate::scope::TenantScopes;
 use crate::server::{self, Health};
 
 /// Name under which events are reported and the controller is known.
@@ -37,7 +36,8 @@ pub struct LeaderElection {
     pub identity: String,
     /// Seconds a lease stays valid after its last renewal.
     pub lease_duration_secs: u64,
-    /// Seconds before expiry at which the holder renews.
+    /// Seconds before expiry at which the holder renews. Half of it is the fencing margin:
+    /// see [`crate::leadership::FenceTiming`].
     pub renew_grace_secs: u64,
 }
 
@@ -58,6 +58,8 @@ pub struct ControllerConfig {
     pub shutdown_grace: Duration,
     /// Longest a single pass or cleanup may run.
     pub pass_timeout: Duration,
+    /// Azure resources each namespace's links may read and write; default: any.
+    pub tenant_scopes: TenantScopes,
 }
 
 impl Default for ControllerConfig {
@@ -70,6 +72,7 @@ impl Default for ControllerConfig {
             instance: None,
             shutdown_grace: Duration::from_secs(25),
             pass_timeout: crate::reconcile::DEFAULT_PASS_TIMEOUT,
+            tenant_scopes: TenantScopes::unrestricted(),
         }
     }
 }
@@ -210,7 +213,21 @@ async fn run_as_candidate<R: LinkRunner>(
     election: &LeaderElection,
     shutdown: Shutdown,
 ) -> Result<(), RunError> {
-    let manager = LeaseManagerBuilder::new(client.clone(), &election.lease_name)
+    let leadership = Leadership::new(FenceTiming::new(
+        Duration::from_secs(election.lease_duration_secs),
+        Duration::from_secs(election.renew_grace_secs),
+    ));
+    // The lease manager keeps "leading" while the API server is out of reach, so the
+    // runner is fenced by the renewals the API server confirmed (see `leadership`).
+    let lease_client = observe_lease(
+        client.clone(),
+        &leadership,
+        &election.lease_namespace,
+        &election.lease_name,
+        &election.identity,
+    );
+    let fenced = Arc::new(FencedRunner::new(runner.clone(), leadership.clone()));
+    let manager = LeaseManagerBuilder::new(lease_client, &election.lease_name)
         .with_namespace(&election.lease_namespace)
         .with_identity(&election.identity)
         .with_duration(election.lease_duration_secs)
@@ -230,16 +247,17 @@ async fn run_as_candidate<R: LinkRunner>(
                 }
             }
         }
-        info!("leader lease acquired: starting controllers");
+        info!(fence_window = ?leadership.timing().window(), "leader lease acquired: starting controllers");
         metrics.set_leader(true);
         let mut lost_rx = leading.clone();
         let lost = async move { lost_rx.wait_for(|leader| !*leader).await.map(|_| ()) };
         let ended = tokio::select! {
-            _ = run_controllers(client, config, metrics, runner, health, shutdown.clone()) => true,
+            _ = run_controllers(client, config, metrics, &fenced, health, shutdown.clone()) => true,
             // Dropping the controllers cancels every reconcile at its next await: no
             // write happens after the lease is gone.
             _ = lost => false,
         };
+        leadership.revoke();
         metrics.set_leader(false);
         metrics.forget_all_links();
         if ended {
@@ -257,28 +275,6 @@ async fn run_as_candidate<R: LinkRunner>(
         Err(_) => warn!("leader lease not released in time; it expires by itself"),
     }
     outcome
-}
-
-/// The links in `store` that use the Secret `secret` for credentials.
-pub fn links_using_secret(
-    store: &Store<ApiSourceLink>,
-    secret: &PartialObjectMeta<Secret>,
-) -> Vec<ObjectRef<ApiSourceLink>> {
-    let namespace = secret.namespace();
-    let name = secret.name_any();
-    store
-        .state()
-        .iter()
-        .filter(|link| link.namespace() == namespace)
-        .filter(|link| {
-            link.spec
-                .link
-                .credentials
-                .as_ref()
-                .is_some_and(|c| c.secret_ref.name == name)
-        })
-        .map(|link| ObjectRef::from_obj(link.as_ref()))
-        .collect()
 }
 
 /// Runs one kube `Controller` per served namespace (one for all when none are listed)
@@ -309,6 +305,7 @@ async fn run_controllers<R: LinkRunner>(
         ReconcileSettings {
             allowed_namespaces: allowed.clone(),
             pass_timeout: config.pass_timeout,
+            tenant_scopes: config.tenant_scopes.clone(),
             ..ReconcileSettings::default()
         },
     ));
@@ -319,42 +316,14 @@ async fn run_controllers<R: LinkRunner>(
     let mut stores = Vec::new();
     let mut runs = Vec::new();
     for scope in scopes {
-        // `PartialObjectMeta` makes the Secret watch metadata-only: values are never
-        // listed, watched or cached.
-        let (links, secrets): (Api<ApiSourceLink>, Api<PartialObjectMeta<Secret>>) = match &scope {
-            None => (Api::all(client.clone()), Api::all(client.clone())),
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
+        let links: Api<ApiSourceLink> = match &scope {
+            None => Api::all(client.clone()),
+            Some(ns) => Api::namespaced(client.clone(), ns),
         };
         let controller = Controller::new(links, watcher::Config::default());
-        let store = controller.store();
-        stores.push(store.clone());
-        let mapper_ctx = ctx.clone();
+        stores.push(controller.store());
         let run = controller
             .with_config(RuntimeConfig::default().concurrency(config.concurrency))
-            .watches(
-                secrets,
-                watcher::Config::default(),
-                move |secret: PartialObjectMeta<Secret>| {
-                    let refs = links_using_secret(&store, &secret);
-                    for link in &refs {
-                        let key = reconcile::key(
-                            link.namespace.as_deref().unwrap_or_default(),
-                            &link.name,
-                        );
-                        // The watch's initial list (and every re-list) replays every
-                        // Secret: only links already passed in this process can have
-                        // seen an older version. A link not seen yet GETs its Secret on
-                        // its first pass, which keeps its scheduled rhythm.
-                        if mapper_ctx.memory(&key).is_some() {
-                            mapper_ctx.credentials_changed(key);
-                        }
-                    }
-                    refs
-                },
-            )
             .graceful_shutdown_on(shutdown.clone())
             .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
             .for_each(|result| async move {

@@ -54,6 +54,11 @@ pub struct SyncRequest {
     pub spec: LinkSpec,
     pub credentials: Credentials,
     pub mode: PassMode,
+    /// The number of held API deletions someone confirmed (the
+    /// `apilink.dev/confirm-deletions` annotation naming the count the status showed).
+    pub confirmed_deletions: Option<usize>,
+    /// APIs to leave alone this pass: they failed before and are backing off.
+    pub paused_apis: std::collections::BTreeSet<String>,
 }
 
 /// The link is being deleted with `deletionPolicy: Delete`: remove what it owns.
@@ -85,6 +90,30 @@ pub struct SyncOutcome {
     pub drift_repaired: u32,
     /// Problems that did not fail the pass, for the status message.
     pub warnings: Vec<String>,
+    /// API deletions the deletion guard held until someone confirms their number.
+    pub held_deletions: Option<HeldDeletions>,
+    /// APIs refused for a reason confined to each (the pass still succeeded).
+    pub api_failures: Vec<ApiFailure>,
+    /// APIs left alone this pass (backing off).
+    pub paused_apis: Vec<String>,
+}
+
+/// One API's refusal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiFailure {
+    pub api: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// API deletions a pass did not make, for the status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeldDeletions {
+    pub count: u32,
+    /// The first names, sorted.
+    pub apis: Vec<String>,
+    /// Why, and how to confirm, for people.
+    pub message: String,
 }
 
 impl SyncOutcome {

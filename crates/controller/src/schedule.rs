@@ -94,8 +94,13 @@ pub fn after_success(now: Timestamp, periods: Periods, full_due: Timestamp, seed
     light.min(until_full).max(DUE_SLACK)
 }
 
+/// The longest any wait gets, whatever Azure asks for: a `Retry-After` of a day must
+/// not park a link (or a finalizer) for a day.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+
 /// Delay before retrying after the `failures`-th consecutive failure (1-based):
-/// `1 s × 2^(failures-1)`, capped by class; a `Retry-After` from Azure is a floor.
+/// `1 s × 2^(failures-1)`, capped by class; a `Retry-After` from Azure is a floor, and
+/// [`MAX_WAIT`] bounds it all.
 pub fn backoff(failures: u32, class: ErrorClass, retry_after: Option<Duration>) -> Duration {
     let cap = match class {
         ErrorClass::RetryFast | ErrorClass::Conflict | ErrorClass::NotFound => FAST_BACKOFF_CAP,
@@ -103,10 +108,23 @@ pub fn backoff(failures: u32, class: ErrorClass, retry_after: Option<Duration>) 
     };
     let exp = failures.saturating_sub(1).min(20);
     let computed = Duration::from_secs(1u64 << exp).min(cap);
-    match retry_after {
+    let wait = match retry_after {
         Some(after) => computed.max(after),
         None => computed,
-    }
+    };
+    wait.min(MAX_WAIT)
+}
+
+/// The note a status message carries when Azure asked for a longer wait than
+/// [`MAX_WAIT`]: people should know the link comes back sooner than Azure said.
+pub fn wait_cap_note(retry_after: Option<Duration>) -> Option<String> {
+    retry_after.filter(|after| *after > MAX_WAIT).map(|after| {
+        format!(
+            "Azure asked to wait {}s; apilink caps waits at {}s and tries again then",
+            after.as_secs(),
+            MAX_WAIT.as_secs()
+        )
+    })
 }
 
 /// How long the link has gone without a successful full pass, if that is beyond the
@@ -302,6 +320,17 @@ mod tests {
             backoff(0, ErrorClass::RetryFast, None),
             Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn no_wait_is_longer_than_an_hour_and_the_cap_is_said() {
+        let day = Some(Duration::from_secs(86_400));
+        assert_eq!(backoff(1, ErrorClass::RetrySlow, day), MAX_WAIT);
+        assert_eq!(backoff(3, ErrorClass::NeedsUser, day), MAX_WAIT);
+        let note = wait_cap_note(day).unwrap_or_default();
+        assert!(note.contains("86400s") && note.contains("3600s"), "{note}");
+        assert_eq!(wait_cap_note(Some(Duration::from_secs(3600))), None);
+        assert_eq!(wait_cap_note(None), None);
     }
 
     #[test]

@@ -6,8 +6,11 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
+use crate::api_failures;
 use crate::conditions::{self, Verdict};
-use crate::crd::{ApiCounts, ApiSourceLink, ApiSourceLinkStatus, PassMode, PassSummary};
+use crate::crd::{
+    ApiCounts, ApiSourceLink, ApiSourceLinkStatus, HeldDeletionsStatus, PassMode, PassSummary,
+};
 use crate::runner::SyncOutcome;
 
 /// The status after a reconcile that ended in `verdict`. Fields the verdict says nothing
@@ -41,6 +44,19 @@ pub fn next_status(
             synced: outcome.synced,
             skipped: outcome.skipped,
         });
+        next.api_failures = api_failures::next(
+            &previous.api_failures,
+            &outcome.api_failures,
+            &outcome.paused_apis,
+            now,
+        );
+        next.held_deletions = outcome
+            .held_deletions
+            .as_ref()
+            .map(|held| HeldDeletionsStatus {
+                count: held.count,
+                apis: held.apis.iter().take(10).cloned().collect(),
+            });
         next.last_pass = Some(PassSummary {
             mode,
             operations_applied: outcome.operations_applied(),

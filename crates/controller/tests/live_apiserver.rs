@@ -4,7 +4,8 @@
 //!   APILINK_LIVE_KUBECONFIG=$KUBECONFIG cargo test -p apilink-controller --test live_apiserver -- --ignored
 //!
 //! Covers what the mock transport cannot: watches, server-side apply of status against
-//! the real schema, the Secret metadata watch, events, the Lease and finalizer handling.
+//! the real schema, a Secret read with `get` only (no watch: a link stalled on its Secret
+//! looks at it again), events, the Lease and finalizer handling.
 
 #![allow(clippy::unwrap_used)]
 
@@ -205,7 +206,9 @@ async fn controller_against_a_real_apiserver() {
         .create(&PostParams::default(), &secret)
         .await
         .unwrap();
-    eventually(30, "recovery after the Secret appeared", || async {
+    // Without a Secret watch the stalled link looks again within 30 s (its 60 s interval,
+    // capped).
+    eventually(45, "recovery after the Secret appeared", || async {
         let l = links.get("with-secret").await.unwrap();
         ready_reason(&l) == Some(("True".into(), "Succeeded".into()))
     })

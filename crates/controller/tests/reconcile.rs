@@ -277,7 +277,11 @@ async fn missing_secret_stalls_then_recovers_when_it_appears() {
     );
 
     let action = reconcile_once(&with_secret, &ctx).await.unwrap();
-    assert_eq!(action, Action::await_change());
+    assert_eq!(
+        requeue_secs(&action),
+        Some(30.0),
+        "no Secret watch: a link stalled on its Secret looks again"
+    );
     let seen = api.take();
     assert!(
         seen[0].is("GET", "/api/v1/namespaces/platform/secrets/azure-creds"),
@@ -290,9 +294,8 @@ async fn missing_secret_stalls_then_recovers_when_it_appears() {
     );
     assert!(runner.calls().is_empty());
 
-    // The Secret watch reports the new Secret.
+    // The requeued reconcile finds the Secret.
     secret_exists.store(true, std::sync::atomic::Ordering::SeqCst);
-    ctx.credentials_changed("platform/payments".into());
     let stalled = with_applied_status(&with_secret, &seen);
     reconcile_once(&stalled, &ctx).await.unwrap();
     let calls = runner.calls();
@@ -624,4 +627,141 @@ async fn permission_problems_stall_but_are_probed_slowly() {
         2,
         "the slow probe runs once the time comes"
     );
+}
+
+fn held(count: u32) -> apilink_controller::runner::HeldDeletions {
+    apilink_controller::runner::HeldDeletions {
+        count,
+        apis: (0..count).map(|i| format!("api-{i}")).collect(),
+        message: format!(
+            "{count} API deletions held; confirm with apilink.dev/confirm-deletions: \"{count}\""
+        ),
+    }
+}
+
+fn with_status_and_annotation(
+    status: Value,
+    annotation: Option<&str>,
+) -> apilink_controller::crd::ApiSourceLink {
+    let mut json = link_json(&[FINALIZER], None);
+    json["status"] = status;
+    if let Some(value) = annotation {
+        json["metadata"]["annotations"] = json!({"apilink.dev/confirm-deletions": value});
+    }
+    serde_json::from_value(json).unwrap()
+}
+
+#[tokio::test]
+async fn held_deletions_make_the_link_not_ready_until_their_number_is_confirmed() {
+    let api = FakeApi::accepting();
+    let runner = Arc::new(ScriptedRunner::default());
+    runner.then_sync(Ok(SyncOutcome {
+        discovered: 0,
+        held_deletions: Some(held(7)),
+        ..Default::default()
+    }));
+    let clock = TestClock::new();
+    let ctx = context(&api, runner.clone(), &clock);
+    reconcile_once(&link(&[FINALIZER], None), &ctx)
+        .await
+        .unwrap();
+    let seen = api.take();
+    let done = &status_patches(&seen).last().unwrap().body["status"];
+    let ready = condition(done, "Ready").unwrap();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("DeletionsHeld"))
+    );
+    assert!(condition(done, "Stalled").is_none(), "held is not stalled");
+    assert_eq!(done["heldDeletions"]["count"], 7);
+    assert!(events(&seen).contains(&"DeletionsHeld".to_string()));
+
+    // A different number confirms nothing; the number the status shows does.
+    let status = json!({"observedGeneration": 1, "heldDeletions": {"count": 7, "apis": ["api-0"]}});
+    for (annotation, expected) in [("6", None), ("7", Some(7))] {
+        let api = FakeApi::accepting();
+        let runner = Arc::new(ScriptedRunner::default());
+        let ctx = context(&api, runner.clone(), &TestClock::new());
+        reconcile_once(
+            &with_status_and_annotation(status.clone(), Some(annotation)),
+            &ctx,
+        )
+        .await
+        .unwrap();
+        let calls = runner.calls();
+        let Some(Call::Sync(req)) = calls.first() else {
+            panic!("a pass expected: {calls:?}")
+        };
+        assert_eq!(req.confirmed_deletions, expected, "annotation {annotation}");
+        let seen = api.take();
+        let removed = seen.iter().any(|s| {
+            s.method == "PATCH"
+                && s.path == LINK_PATH
+                && s.body["metadata"]["annotations"]["apilink.dev/confirm-deletions"].is_null()
+                && s.body["metadata"]["annotations"].is_object()
+        });
+        assert_eq!(
+            removed,
+            expected.is_some(),
+            "a used confirmation is removed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_failing_api_backs_off_alone_and_the_link_is_not_stalled() {
+    let api = FakeApi::accepting();
+    let runner = Arc::new(ScriptedRunner::default());
+    runner.then_sync(Ok(SyncOutcome {
+        discovered: 4,
+        synced: 3,
+        api_failures: vec![apilink_controller::runner::ApiFailure {
+            api: "petstore-1a2b3c4d".into(),
+            reason: "InvalidRequest".into(),
+            message: "title too long".into(),
+        }],
+        ..Default::default()
+    }));
+    let clock = TestClock::new();
+    let ctx = context(&api, runner.clone(), &clock);
+    let action = reconcile_once(&link(&[FINALIZER], None), &ctx)
+        .await
+        .unwrap();
+    let secs = requeue_secs(&action).unwrap();
+    assert!(
+        (54.0..=66.0).contains(&secs),
+        "the link polls as usual: {secs}"
+    );
+    let seen = api.take();
+    let done = &status_patches(&seen).last().unwrap().body["status"];
+    let ready = condition(done, "Ready").unwrap();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("ApiFailures"))
+    );
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .contains("petstore-1a2b3c4d")
+    );
+    assert!(condition(done, "Stalled").is_none());
+    let failing = &done["apiFailures"][0];
+    assert_eq!(failing["api"], "petstore-1a2b3c4d");
+    assert_eq!(failing["failures"], 1);
+
+    // The next pass, a minute later and within the API's backoff, leaves it alone.
+    clock.advance(Duration::from_secs(70));
+    let mut json = link_json(&[FINALIZER], None);
+    json["status"] = done.clone();
+    let again: apilink_controller::crd::ApiSourceLink = serde_json::from_value(json).unwrap();
+    let api = FakeApi::accepting();
+    let runner = Arc::new(ScriptedRunner::default());
+    let ctx = context(&api, runner.clone(), &clock);
+    reconcile_once(&again, &ctx).await.unwrap();
+    let calls = runner.calls();
+    let Some(Call::Sync(req)) = calls.first() else {
+        panic!("a pass expected: {calls:?}")
+    };
+    assert!(req.paused_apis.contains("petstore-1a2b3c4d"));
 }

@@ -17,6 +17,9 @@ pub struct DesiredState {
     pub apis: Vec<DesiredApi>,
     /// Mapping problems (long runtime URIs, name collisions, missing gateway).
     pub warnings: Vec<Warning>,
+    /// APIs (current revisions) APIM listed in the link's scopes before the filter: zero
+    /// means APIM answered an empty list, which the deletion guard distrusts.
+    pub apim_apis_listed: usize,
 }
 
 /// The link's environment.

@@ -5,6 +5,7 @@
 pub mod desired;
 pub mod diff;
 pub mod duration;
+pub mod guard;
 pub mod hash;
 pub mod ids;
 pub mod limits;

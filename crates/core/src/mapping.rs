@@ -647,6 +647,7 @@ pub fn desired_state(settings: &LinkSettings, apim: &ObservedApim) -> DesiredSta
         ctx.warnings.push(Warning::NoGatewayUrl);
     }
     DesiredState {
+        apim_apis_listed: current.len(),
         environment: desired_environment(settings, &apim.service),
         apis,
         warnings: ctx.warnings,

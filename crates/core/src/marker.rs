@@ -26,8 +26,8 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_enco
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::ids::LinkId;
-use crate::naming::deployment_name;
+use crate::ids::{LinkId, SourceKey};
+use crate::naming::{api_name, deployment_name};
 
 /// The custom property holding the record, and the name of its metadata schema.
 pub const RECORD_KEY: &str = "apilink-ownership";
@@ -227,6 +227,10 @@ pub enum Ownership<M> {
     Owned(M),
     /// The record names another link.
     OtherLink(String),
+    /// The record names this link, but the entity's name is not the one the link derives
+    /// for the record's source: a copy of a record (a portal copy, an export/import
+    /// script). Foreign: never written or deleted.
+    Copied,
     /// No (readable) record: the entity belongs to a user.
     Unmarked,
 }
@@ -241,6 +245,9 @@ impl<M> Ownership<M> {
         match self {
             Ownership::Owned(_) => "this link".to_string(),
             Ownership::OtherLink(link) => format!("link {link}"),
+            Ownership::Copied => {
+                "nobody: it carries a copy of this link's ownership record under a name the link never gives".to_string()
+            }
             Ownership::Unmarked => "no apilink ownership record (user-created)".to_string(),
         }
     }
@@ -262,14 +269,38 @@ fn raw_owner(properties: &Value) -> Option<(String, RecordForm)> {
         .map(|link| (link.to_string(), RecordForm::Legacy))
 }
 
-/// Reads an API's record. A record naming this link whose ledger is unreadable counts as
-/// owned with an empty ledger, so the next pass repairs it instead of abandoning the API.
-pub fn read_api_marker(properties: &Value, link: &LinkId) -> Ownership<(ApiMarker, RecordForm)> {
+/// Reads the record of the API named `name`. It is the link's only when the record
+/// names the link and `name` is the name the link derives for the record's source, so a
+/// record copied onto another API never makes that API the link's. A record naming this
+/// link whose ledger is unreadable (but whose source is) counts as owned with an empty
+/// ledger, so the next pass repairs it instead of abandoning the API.
+pub fn read_api_marker(
+    name: &str,
+    properties: &Value,
+    link: &LinkId,
+) -> Ownership<(ApiMarker, RecordForm)> {
     let Some((owner, form)) = raw_owner(properties) else {
         return Ownership::Unmarked;
     };
     if owner != link.as_str() {
         return Ownership::OtherLink(owner);
+    }
+    let source = match form {
+        RecordForm::Current => custom_property(properties, RECORD_KEY)
+            .and_then(Value::as_str)
+            .and_then(ApiMarker::decode)
+            .map(|m| m.source),
+        RecordForm::Legacy => custom_property(properties, LEGACY_MARKER_KEY)
+            .and_then(|raw| raw.get("source"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    let derived = source
+        .as_deref()
+        .and_then(|s| s.parse::<SourceKey>().ok())
+        .map(|s| api_name(link, &s));
+    if derived.as_deref() != Some(name) {
+        return Ownership::Copied;
     }
     let marker = match form {
         RecordForm::Current => custom_property(properties, RECORD_KEY)
@@ -415,18 +446,20 @@ mod tests {
         let link = LinkId::new("ns/a").unwrap();
         let other = LinkId::new("ns/b").unwrap();
         let marker = sample(&link);
+        let name = |source: &str| api_name(&link, &source.parse().unwrap());
+        let sample_name = name(&marker.source);
         let props = json!({"customProperties": {RECORD_KEY: marker.encode(), "team": "x"}});
-        match read_api_marker(&props, &link) {
+        match read_api_marker(&sample_name, &props, &link) {
             Ownership::Owned((m, RecordForm::Current)) => assert_eq!(m.encode(), marker.encode()),
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            read_api_marker(&props, &other),
+            read_api_marker(&sample_name, &props, &other),
             Ownership::OtherLink("ns/a".into())
         );
         let legacy = json!({"customProperties": {"apilink": {"link": "ns/a", "source": "apis/echo",
             "sourceHash": "h", "versions": {"v1": {"definitions": {"openapi": {"contentHash": "c", "deployment": "d"}}}}}}});
-        match read_api_marker(&legacy, &link) {
+        match read_api_marker(&name("apis/echo"), &legacy, &link) {
             Ownership::Owned((m, RecordForm::Legacy)) => {
                 assert_eq!(m.source, "apis/echo");
                 assert_eq!(
@@ -438,23 +471,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            read_api_marker(&json!({"title": "t"}), &link),
-            Ownership::Unmarked
-        );
-        assert_eq!(
-            read_api_marker(&json!({"customProperties": {"apilink": "oops"}}), &link),
-            Ownership::Unmarked
-        );
-        assert_eq!(
-            read_api_marker(
-                &json!({"customProperties": {RECORD_KEY: "something else"}}),
-                &link
-            ),
-            Ownership::Unmarked
-        );
-        let broken = json!({"customProperties": {"apilink": {"link": "ns/a", "versions": 7}}});
-        match read_api_marker(&broken, &link) {
+        for unmarked in [
+            json!({"title": "t"}),
+            json!({"customProperties": {"apilink": "oops"}}),
+            json!({"customProperties": {RECORD_KEY: "something else"}}),
+        ] {
+            assert_eq!(
+                read_api_marker(&sample_name, &unmarked, &link),
+                Ownership::Unmarked
+            );
+        }
+        let broken = json!({"customProperties": {"apilink": {"link": "ns/a", "source": "apis/echo", "versions": 7}}});
+        match read_api_marker(&name("apis/echo"), &broken, &link) {
             Ownership::Owned((m, _)) => assert!(m.versions.is_empty()),
             other => panic!("{other:?}"),
         }
@@ -469,6 +497,29 @@ mod tests {
             read_entity_marker(&legacy_env, &link),
             Ownership::Owned(RecordForm::Legacy)
         );
+    }
+
+    #[test]
+    fn a_copied_record_does_not_make_an_api_the_link_s() {
+        let link = LinkId::new("ns/a").unwrap();
+        let marker = sample(&link);
+        let props = json!({"customProperties": {RECORD_KEY: marker.encode()}});
+        assert_eq!(
+            read_api_marker("my-own-copy-of-echo", &props, &link),
+            Ownership::Copied
+        );
+        let legacy =
+            json!({"customProperties": {"apilink": {"link": "ns/a", "source": "apis/echo"}}});
+        assert_eq!(
+            read_api_marker("echo-copy", &legacy, &link),
+            Ownership::Copied
+        );
+        let no_source = json!({"customProperties": {RECORD_KEY: "apilink/2 link=ns/a"}});
+        assert_eq!(
+            read_api_marker("anything", &no_source, &link),
+            Ownership::Copied
+        );
+        assert!(!Ownership::<()>::Copied.is_owned());
     }
 
     #[test]

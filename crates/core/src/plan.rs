@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::guard::HeldDeletions;
 use crate::operation::{Action, Operation};
 use crate::ownership::EntityKind;
 
@@ -38,6 +39,9 @@ pub enum Warning {
     },
     /// The APIM service has no gateway URL: deployments have no runtime URI.
     NoGatewayUrl,
+    /// An API carries a copy of this link's ownership record under a name the link never
+    /// gives it (a portal copy, an export/import script): it is foreign and left alone.
+    CopiedRecord { api: String },
     /// A value from APIM was cut or left out to fit API Center's limits; the API still syncs.
     ValueAdjusted {
         api: String,
@@ -79,6 +83,10 @@ impl fmt::Display for Warning {
                 "content of definition {definition:?} of {api}/{version} was not exported this pass: not imported"
             ),
             Self::NoGatewayUrl => write!(f, "APIM reports no gateway URL: no runtime URIs"),
+            Self::CopiedRecord { api } => write!(
+                f,
+                "API {api:?} carries a copy of this link's ownership record but is not one the link created: left alone (remove its apilink-ownership property)"
+            ),
             Self::ValueAdjusted { api, field, change } => {
                 write!(f, "API {api:?}: {field}: {change}")
             }
@@ -125,6 +133,9 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     pub drift: Vec<Drift>,
     pub counts: ApiCounts,
+    /// API deletions the deletion guard took out of the plan, until confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<HeldDeletions>,
 }
 
 /// Operation counts by entity and action.

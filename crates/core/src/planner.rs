@@ -55,12 +55,12 @@ fn owned_apis<'a>(
     settings: &'a LinkSettings,
     apic: &'a ObservedApiCenter,
 ) -> impl Iterator<Item = (&'a ApicEntity, ApiMarker, RecordForm)> + 'a {
-    apic.apis.iter().filter_map(
-        move |o| match read_api_marker(&o.properties, &settings.link) {
+    apic.apis.iter().filter_map(move |o| {
+        match read_api_marker(&o.name, &o.properties, &settings.link) {
             Ownership::Owned((marker, form)) => Some((o, marker, form)),
             _ => None,
-        },
-    )
+        }
+    })
 }
 
 fn environment_usable(settings: &LinkSettings, apic: &ObservedApiCenter) -> bool {
@@ -134,7 +134,7 @@ pub fn exports_needed(
     for api in &desired.apis {
         let marker = match observed.get(api.name.as_str()) {
             None => None,
-            Some(o) => match read_api_marker(&o.properties, &settings.link) {
+            Some(o) => match read_api_marker(&o.name, &o.properties, &settings.link) {
                 Ownership::Owned((marker, _)) => Some(marker),
                 _ => continue,
             },
@@ -657,7 +657,7 @@ pub fn plan(
     for api in &desired.apis {
         match observed.get(api.name.as_str()) {
             None => planner.new_api(api),
-            Some(o) => match read_api_marker(&o.properties, &settings.link) {
+            Some(o) => match read_api_marker(&o.name, &o.properties, &settings.link) {
                 Ownership::Owned((marker, form)) => {
                     planner.owned_api(api, o, &marker, form, apic.details.get(&api.name));
                 }
@@ -670,6 +670,13 @@ pub fn plan(
                     });
                 }
             },
+        }
+    }
+    for o in &apic.apis {
+        if read_api_marker(&o.name, &o.properties, &settings.link) == Ownership::Copied {
+            planner.warnings.push(Warning::CopiedRecord {
+                api: o.name.clone(),
+            });
         }
     }
     let wanted: BTreeSet<&str> = desired.apis.iter().map(|a| a.name.as_str()).collect();
@@ -689,7 +696,14 @@ pub fn plan(
             synced: desired.apis.len() - skipped,
             skipped,
         },
+        held: None,
     }
+}
+
+/// How many APIs of `apic` the link owns (what the deletion guard weighs deletions
+/// against).
+pub fn owned_api_count(settings: &LinkSettings, apic: &ObservedApiCenter) -> usize {
+    owned_apis(settings, apic).count()
 }
 
 /// Plans the removal of everything the link owns, for the deletion of the link: every

@@ -52,6 +52,39 @@ pub struct LinkSpec {
     /// them afterwards.
     #[serde(default, skip_serializing_if = "CustomPropertiesSpec::is_empty")]
     pub custom_properties: CustomPropertiesSpec,
+    /// Deletions a pass holds until someone confirms them (a filter typo or an empty APIM
+    /// answer must not wipe the catalogue).
+    #[serde(default)]
+    pub deletion_guard: DeletionGuardSpec,
+}
+
+/// When a pass holds the deletion of the APIs the link owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletionGuardSpec {
+    /// Hold when a pass would delete more than this percentage of the link's APIs.
+    #[serde(default = "default_guard_percent")]
+    #[schemars(range(min = 0, max = 100))]
+    pub max_percent: u8,
+    /// Hold when a pass would delete more than this many APIs (no limit when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_count: Option<u32>,
+}
+
+fn default_guard_percent() -> u8 {
+    DEFAULT_GUARD_PERCENT
+}
+
+/// Deletions of more than half of a link's APIs are held by default.
+pub const DEFAULT_GUARD_PERCENT: u8 = 50;
+
+impl Default for DeletionGuardSpec {
+    fn default() -> Self {
+        Self {
+            max_percent: DEFAULT_GUARD_PERCENT,
+            max_count: None,
+        }
+    }
 }
 
 /// Custom property values per entity kind, keyed by metadata schema name.
@@ -341,6 +374,14 @@ pub struct LinkSettings {
     pub deletion_policy: DeletionPolicy,
     pub credentials: Option<CredentialsSpec>,
     pub custom_properties: CustomPropertiesSpec,
+    pub deletion_guard: DeletionGuardSpec,
+    /// The number of held deletions someone confirmed for this pass (the
+    /// `apilink.dev/confirm-deletions` annotation, `apilink sync --confirm-deletions`);
+    /// not part of the spec: the edges set it.
+    pub confirmed_deletions: Option<usize>,
+    /// API Center APIs to leave alone this pass: they failed with a refusal only the
+    /// user can fix and are backing off. Not part of the spec: the controller sets it.
+    pub paused_apis: std::collections::BTreeSet<String>,
 }
 
 impl LinkSettings {
@@ -488,6 +529,9 @@ impl LinkSpec {
             );
         }
         self.custom_properties.check(&mut problems);
+        if self.deletion_guard.max_percent > 100 {
+            problems.add("spec.deletionGuard.maxPercent", "must be between 0 and 100");
+        }
         match (apim, api_center, interval, resync) {
             (Some(apim), Some(api_center), Some(interval), Some(resync_interval))
                 if problems.0.is_empty() =>
@@ -516,6 +560,9 @@ impl LinkSpec {
                     deletion_policy: self.deletion_policy,
                     credentials: self.credentials.clone(),
                     custom_properties: self.custom_properties.clone(),
+                    deletion_guard: self.deletion_guard,
+                    confirmed_deletions: None,
+                    paused_apis: Default::default(),
                 })
             }
             _ => Err(InvalidSpec {

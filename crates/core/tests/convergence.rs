@@ -228,6 +228,9 @@ enum Mutation {
     AddUserDeployment(usize),
     AddForeignApi(usize),
     AddOtherLinkApi(usize),
+    /// A person copies an owned API's custom properties (record included) onto an API
+    /// of their own.
+    CopyRecord(usize),
     StealDesiredName(usize),
     OtherLinkHoldsDesiredName(usize),
     ForeignEnvironment,
@@ -254,6 +257,7 @@ fn arb_mutation() -> impl Strategy<Value = Mutation> {
         i.clone().prop_map(Mutation::AddUserDeployment),
         i.clone().prop_map(Mutation::AddForeignApi),
         i.clone().prop_map(Mutation::AddOtherLinkApi),
+        i.clone().prop_map(Mutation::CopyRecord),
         i.clone().prop_map(Mutation::StealDesiredName),
         i.clone().prop_map(Mutation::OtherLinkHoldsDesiredName),
         Just(Mutation::ForeignEnvironment),
@@ -403,6 +407,23 @@ fn mutate(sim: &mut Sim, settings: &LinkSettings, apim: &ApimModel, m: &Mutation
                 ..Default::default()
             });
         }
+        Mutation::CopyRecord(i) => {
+            let owned: Vec<serde_json::Value> = sim
+                .apis
+                .values()
+                .filter_map(|a| a.props.get("customProperties").cloned())
+                .collect();
+            if !owned.is_empty() {
+                sim.apis.insert(
+                    format!("copy-{i}"),
+                    SimApi {
+                        props: json!({"title": "my copy", "kind": "rest",
+                        "customProperties": owned[i % owned.len()].clone()}),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
         Mutation::StealDesiredName(i) | Mutation::OtherLinkHoldsDesiredName(i) => {
             if !desired.apis.is_empty() {
                 let name = desired.apis[i % desired.apis.len()].name.clone();
@@ -490,7 +511,7 @@ impl Holder {
 fn user_facts(sim: &Sim, settings: &LinkSettings) -> Vec<(Holder, serde_json::Value)> {
     let mut holders = Vec::new();
     for (name, api) in &sim.apis {
-        if read_api_marker(&api.props, &settings.link).is_owned() {
+        if read_api_marker(name, &api.props, &settings.link).is_owned() {
             for key in ["summary", "externalDocumentation", "serviceAddedField"] {
                 holders.push(Holder::OwnedApi(name.clone(), key));
             }
@@ -651,7 +672,7 @@ proptest! {
         for op in &cleanup.operations {
             sim.apply(op, &Default::default()).map_err(TestCaseError::fail)?;
         }
-        prop_assert!(sim.apis.values().all(|x| !read_api_marker(&x.props, &a.link).is_owned()));
+        prop_assert!(sim.apis.iter().all(|(n, x)| !read_api_marker(n, &x.props, &a.link).is_owned()));
         check_converged(&sim, &b, &other).map_err(TestCaseError::fail)?;
     }
 

@@ -530,8 +530,8 @@ fn plan_renders_field_changes() {
 fn downgrade_records(sim: &mut Sim, s: &apilink_core::LinkSettings) {
     use apilink_core::marker::{Ownership, read_api_marker};
     let full = |h: &str| format!("{h}{}", "0".repeat(64 - h.len()));
-    for api in sim.apis.values_mut() {
-        let Ownership::Owned((marker, _)) = read_api_marker(&api.props, &s.link) else {
+    for (name, api) in sim.apis.iter_mut() {
+        let Ownership::Owned((marker, _)) = read_api_marker(name, &api.props, &s.link) else {
             continue;
         };
         let mut legacy = serde_json::to_value(&marker).unwrap();
@@ -662,4 +662,52 @@ fn spec_custom_properties_may_not_use_the_record_key() {
         "{err}"
     );
     assert!(err.contains("spec.customProperties.deployment.x"), "{err}");
+}
+
+#[test]
+fn a_copied_record_makes_nothing_the_link_s() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = converged(&s, &m);
+    let echo = api_name(&s, &m, "apis/echo-api");
+    let copied = sim.apis[&echo].props["customProperties"].clone();
+    let copy = json!({"title": "My copy of Echo", "kind": "rest", "customProperties": copied});
+    sim.apis.insert(
+        "my-echo-copy".into(),
+        support::sim::SimApi {
+            props: copy.clone(),
+            ..Default::default()
+        },
+    );
+    for full in [false, true] {
+        let out = run_pass(&mut sim, &s, &m, full).unwrap();
+        assert!(
+            out.plan
+                .operations
+                .iter()
+                .all(|op| op.api() != Some("my-echo-copy"))
+        );
+        assert!(
+            out.plan
+                .warnings
+                .iter()
+                .any(|w| matches!(w, Warning::CopiedRecord { api } if api == "my-echo-copy")),
+            "{:?}",
+            out.plan.warnings
+        );
+    }
+    assert_eq!(sim.apis["my-echo-copy"].props, copy);
+    let cleanup = cleanup_plan(&s, &sim.observe(&s, &[]));
+    assert!(
+        cleanup
+            .operations
+            .iter()
+            .all(|op| op.api() != Some("my-echo-copy"))
+    );
+    assert!(
+        cleanup
+            .operations
+            .iter()
+            .any(|op| op.api() == Some(echo.as_str()))
+    );
 }

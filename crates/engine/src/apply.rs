@@ -323,10 +323,22 @@ impl<A: AzureSide> Applier<'_, A> {
                     .await?;
                 Ok(Done::Written)
             }
+            Operation::DeleteApi { .. } => {
+                // Deleting an API takes everything under it: look again, right before,
+                // that it is still this link's (a person may have taken it over).
+                if self.read_writable(&path, EntityKind::Api).await?.is_none() {
+                    return Ok(Done::Unchanged);
+                }
+                self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
+                Ok(if self.azure.delete(self.target, &path).await? {
+                    Done::Written
+                } else {
+                    Done::Unchanged
+                })
+            }
             Operation::DeleteDeployment { .. }
             | Operation::DeleteDefinition { .. }
             | Operation::DeleteVersion { .. }
-            | Operation::DeleteApi { .. }
             | Operation::DeleteEnvironment { .. } => {
                 self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
                 Ok(if self.azure.delete(self.target, &path).await? {
@@ -353,7 +365,8 @@ impl<A: AzureSide> Applier<'_, A> {
                 Ownership::Owned(_) => None,
                 other => Some(other.owner_label()),
             },
-            EntityKind::Api => match read_api_marker(&current.properties, self.link) {
+            EntityKind::Api => match read_api_marker(&current.name, &current.properties, self.link)
+            {
                 Ownership::Owned(_) => None,
                 other => Some(other.owner_label()),
             },

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use apilink_core::guard::guard_deletions;
+use apilink_core::planner::owned_api_count;
 use apilink_core::{LinkSettings, cleanup_plan, plan};
 use tracing::Instrument;
 
@@ -14,7 +16,9 @@ use crate::metadata::{VerifiedSchemas, prepare};
 use crate::observe::{observe, observe_for_cleanup};
 use crate::options::EngineOptions;
 use crate::progress::ProgressEvent;
-use crate::report::{ArmCalls, CleanupReport, PassKind, PassMode, PassReport, Tallies};
+use crate::report::{
+    ArmCalls, CleanupReport, OperationFailure, PassKind, PassMode, PassReport, Tallies,
+};
 
 /// Runs passes for links through one Azure side. Cheap to share: every method takes
 /// `&self`, so one engine can serve many links at once.
@@ -97,11 +101,17 @@ impl<A: AzureSide> Engine<A> {
         let observed = started.elapsed();
 
         let planning = Instant::now();
-        let plan = plan(
+        let mut plan = plan(
             settings,
             &observation.desired,
             &observation.exports,
             &observation.apic,
+        );
+        plan.held = guard_deletions(
+            &mut plan,
+            settings,
+            owned_api_count(settings, &observation.apic),
+            observation.desired.apim_apis_listed,
         );
         let planned = planning.elapsed();
         tracing::debug!(operations = plan.operations.len(), "planned");
@@ -113,6 +123,11 @@ impl<A: AzureSide> Engine<A> {
         report.drift = plan.drift.clone();
         report.warnings = plan.warnings.clone();
         report.failures = observation.failures;
+        report.held_deletions = plan.held.clone();
+        report.paused_apis = pause_apis(&mut plan, settings);
+        if let Some(held) = &plan.held {
+            tracing::warn!(held = held.count(), "{held}");
+        }
         report.durations.observe = observed;
         report.durations.plan = planned;
 
@@ -164,7 +179,13 @@ impl<A: AzureSide> Engine<A> {
         if applied.environment_failed {
             return Err(PassError::from_failures(PassPhase::Environment, report));
         }
-        if !report.failures.is_empty() {
+        // Failures confined to one API each leave the pass successful: the caller reports
+        // them per API and backs off on those APIs alone.
+        if !report
+            .failures
+            .iter()
+            .all(OperationFailure::is_confined_to_its_api)
+        {
             return Err(PassError::from_failures(PassPhase::Apply, report));
         }
         Ok(report)
@@ -247,4 +268,21 @@ impl<A: AzureSide> Engine<A> {
         }
         Ok(report)
     }
+}
+
+/// Takes the operations of the APIs the caller asked to leave alone this pass (they
+/// failed before and are backing off) out of the plan; returns those present.
+fn pause_apis(plan: &mut apilink_core::Plan, settings: &LinkSettings) -> Vec<String> {
+    if settings.paused_apis.is_empty() {
+        return Vec::new();
+    }
+    let mut paused = std::collections::BTreeSet::new();
+    plan.operations.retain(|op| match op.api() {
+        Some(api) if settings.paused_apis.contains(api) => {
+            paused.insert(api.to_string());
+            false
+        }
+        _ => true,
+    });
+    paused.into_iter().collect()
 }

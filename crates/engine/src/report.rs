@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use apilink_azure::{ArmCallCounts, AzureError, ErrorClass};
 use apilink_core::Plan;
+use apilink_core::guard::HeldDeletions;
 use apilink_core::operation::Action;
 use apilink_core::ownership::EntityKind;
 use apilink_core::plan::{ApiCounts, Drift, Warning};
@@ -169,6 +170,29 @@ impl OperationFailure {
     }
 }
 
+/// Reasons that say something about the whole link (its identity, its roles, the
+/// services), even when they surfaced on one API's write.
+const LINK_WIDE_REASONS: &[&str] = &[
+    "AuthorizationFailed",
+    "AuthenticationFailed",
+    "TlsCertificateUntrusted",
+    "ScopeLocked",
+    "MissingSubscriptionRegistration",
+    "SubscriptionNotFound",
+    "ResourceGroupNotFound",
+];
+
+impl OperationFailure {
+    /// A refusal that is the user's to fix and concerns this API alone (an invalid
+    /// value, a conflict, a refused export or import, a quota): reported per API and
+    /// retried slowly while the rest of the link syncs.
+    pub fn is_confined_to_its_api(&self) -> bool {
+        self.api.is_some()
+            && matches!(self.class, ErrorClass::NeedsUser | ErrorClass::Conflict)
+            && !LINK_WIDE_REASONS.contains(&self.reason.as_str())
+    }
+}
+
 impl fmt::Display for OperationFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}: {}", self.operation, self.reason, self.message)
@@ -225,6 +249,12 @@ pub struct PassReport {
     /// link's ownership record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_metadata_schema: Option<String>,
+    /// APIs left alone this pass because they failed before and are backing off.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paused_apis: Vec<String>,
+    /// API deletions the deletion guard held (not made) until someone confirms them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_deletions: Option<HeldDeletions>,
 }
 
 impl PassReport {
@@ -245,6 +275,8 @@ impl PassReport {
             durations: PassDurations::default(),
             plan: None,
             created_metadata_schema: None,
+            held_deletions: None,
+            paused_apis: Vec::new(),
         }
     }
 

@@ -190,12 +190,12 @@ async fn an_import_failing_on_its_poll_fails_that_definition_only_and_is_retried
         .path_contains("/importSpecification")
         .times(1),
     );
-    let error = engine(&emulator)
+    let report = engine(&emulator)
         .sync_pass(&settings, PassMode::Light)
         .await
-        .unwrap_err();
-    let report = error.report.as_ref().unwrap();
+        .expect("a failed import is that API's failure, not the pass's");
     assert_eq!(report.failures.len(), 1, "{:#?}", report.failures);
+    assert!(report.failures[0].is_confined_to_its_api());
     let failure = &report.failures[0];
     assert!(
         failure.operation.starts_with("import definition"),

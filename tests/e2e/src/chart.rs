@@ -73,6 +73,8 @@ pub enum HelmValue {
     Raw(String),
     /// `--set key={a,b}`.
     List(Vec<String>),
+    /// `--set-json`: lists of objects (`tenantScopes`).
+    Json(serde_json::Value),
 }
 
 /// Renders the chart for `release` in `namespace` with `values`.
@@ -98,6 +100,7 @@ pub async fn render(
             HelmValue::List(items) => {
                 cmd.args(["--set", &format!("{key}={{{}}}", items.join(","))])
             }
+            HelmValue::Json(value) => cmd.args(["--set-json", &format!("{key}={value}")]),
         };
     }
     let text = cmd.run_ok().await?;

@@ -51,6 +51,8 @@ pub struct LeaderElection {
 pub struct InstallOptions {
     pub rbac: RbacScope,
     pub leader_election: Option<LeaderElection>,
+    /// More chart values (`rbac.secretNamespaces`, `tenantScopes`...).
+    pub values: Vec<(&'static str, HelmValue)>,
 }
 
 impl InstallOptions {
@@ -58,6 +60,7 @@ impl InstallOptions {
         Self {
             rbac: RbacScope::Namespaced(namespaces.iter().map(|n| n.to_string()).collect()),
             leader_election: None,
+            values: Vec::new(),
         }
     }
 
@@ -67,7 +70,14 @@ impl InstallOptions {
                 serve: serve.iter().map(|n| n.to_string()).collect(),
             },
             leader_election: None,
+            values: Vec::new(),
         }
+    }
+
+    /// Adds a chart value.
+    pub fn with_value(mut self, key: &'static str, value: HelmValue) -> Self {
+        self.values.push((key, value));
+        self
     }
 
     pub fn with_leader_election(mut self, lease_duration_secs: u32, renew_grace_secs: u32) -> Self {
@@ -128,6 +138,7 @@ fn values(emulator: &Emulator, options: &InstallOptions) -> Vec<(&'static str, H
             values.push(("replicaCount", raw("1".into())));
         }
     }
+    values.extend(options.values.iter().cloned());
     values
 }
 

@@ -54,6 +54,9 @@ impl EmulatorOptions {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Call {
     pub seq: u64,
+    /// When the request arrived, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub at_ms: u64,
     pub method: String,
     pub path: String,
     #[serde(default)]

@@ -17,6 +17,7 @@ pub mod error;
 pub mod link;
 pub mod paths;
 pub mod process;
+pub mod proxy;
 pub mod scenario;
 pub mod snapshot;
 pub mod wait;

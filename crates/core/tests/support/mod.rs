@@ -43,6 +43,7 @@ pub fn spec(import: ImportSpecification, env_name: Option<&str>, filter: FilterS
         deletion_policy: Default::default(),
         credentials: None,
         custom_properties: Default::default(),
+        deletion_guard: Default::default(),
     }
 }
 

@@ -356,7 +356,7 @@ impl Guard {
         let mut foreign_apis = BTreeSet::new();
         let mut user_children = BTreeSet::new();
         for (name, api) in &sim.apis {
-            match read_api_marker(&api.props, &settings.link) {
+            match read_api_marker(name, &api.props, &settings.link) {
                 Ownership::Owned((marker, _)) => {
                     let wanted = desired.apis.iter().find(|d| &d.name == name);
                     let wanted_version =
@@ -480,7 +480,7 @@ pub fn check_converged(sim: &Sim, settings: &LinkSettings, apim: &ApimModel) -> 
         let Some(api) = sim.apis.get(&d.name) else {
             return Err(format!("api {} missing", d.name));
         };
-        if !read_api_marker(&api.props, &settings.link).is_owned() {
+        if !read_api_marker(&d.name, &api.props, &settings.link).is_owned() {
             continue; // conflict: skipped on purpose
         }
         if api.props["title"] != d.properties["title"] {
@@ -531,7 +531,8 @@ pub fn check_converged(sim: &Sim, settings: &LinkSettings, apim: &ApimModel) -> 
     }
     let wanted: BTreeSet<&str> = desired.apis.iter().map(|a| a.name.as_str()).collect();
     for (name, api) in &sim.apis {
-        if read_api_marker(&api.props, &settings.link).is_owned() && !wanted.contains(name.as_str())
+        if read_api_marker(name, &api.props, &settings.link).is_owned()
+            && !wanted.contains(name.as_str())
         {
             return Err(format!("owned api {name} should have been deleted"));
         }
