@@ -199,13 +199,18 @@ impl ApiMarker {
         );
     }
 
-    /// Reads a record written before the declared form (a JSON object).
-    fn from_legacy(raw: &Value, link: &LinkId) -> Self {
-        serde_json::from_value::<ApiMarker>(raw.clone()).unwrap_or_else(|_| {
-            ApiMarker::new(
-                link,
-                raw.get("source").and_then(Value::as_str).unwrap_or(""),
-            )
+    /// Reads a record written before the declared form (a JSON object) naming `owner`;
+    /// an unreadable ledger reads as empty, keeping what it says of the source.
+    fn from_legacy(raw: &Value, owner: &str) -> Self {
+        serde_json::from_value::<ApiMarker>(raw.clone()).unwrap_or_else(|_| ApiMarker {
+            link: owner.to_string(),
+            source: raw
+                .get("source")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            source_hash: None,
+            versions: BTreeMap::new(),
         })
     }
 }
@@ -257,16 +262,14 @@ fn custom_property<'a>(properties: &'a Value, key: &str) -> Option<&'a Value> {
     properties.get("customProperties")?.get(key)
 }
 
-/// The link a raw record names, and the record's form.
-fn raw_owner(properties: &Value) -> Option<(String, RecordForm)> {
+/// An entity's record, read once: the current form decoded, or a legacy object.
+fn read_record(properties: &Value) -> Option<(ApiMarker, RecordForm)> {
     if let Some(text) = custom_property(properties, RECORD_KEY).and_then(Value::as_str) {
-        return ApiMarker::decode(text).map(|m| (m.link, RecordForm::Current));
+        return ApiMarker::decode(text).map(|m| (m, RecordForm::Current));
     }
     let legacy = custom_property(properties, LEGACY_MARKER_KEY)?;
-    legacy
-        .get("link")
-        .and_then(Value::as_str)
-        .map(|link| (link.to_string(), RecordForm::Legacy))
+    let owner = legacy.get("link").and_then(Value::as_str)?;
+    Some((ApiMarker::from_legacy(legacy, owner), RecordForm::Legacy))
 }
 
 /// Reads the record of the API named `name`. It is the link's only when the record
@@ -279,44 +282,28 @@ pub fn read_api_marker(
     properties: &Value,
     link: &LinkId,
 ) -> Ownership<(ApiMarker, RecordForm)> {
-    let Some((owner, form)) = raw_owner(properties) else {
+    let Some((marker, form)) = read_record(properties) else {
         return Ownership::Unmarked;
     };
-    if owner != link.as_str() {
-        return Ownership::OtherLink(owner);
+    if marker.link != link.as_str() {
+        return Ownership::OtherLink(marker.link);
     }
-    let source = match form {
-        RecordForm::Current => custom_property(properties, RECORD_KEY)
-            .and_then(Value::as_str)
-            .and_then(ApiMarker::decode)
-            .map(|m| m.source),
-        RecordForm::Legacy => custom_property(properties, LEGACY_MARKER_KEY)
-            .and_then(|raw| raw.get("source"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    };
-    let derived = source
-        .as_deref()
-        .and_then(|s| s.parse::<SourceKey>().ok())
+    let derived = marker
+        .source
+        .parse::<SourceKey>()
+        .ok()
         .map(|s| api_name(link, &s));
     if derived.as_deref() != Some(name) {
         return Ownership::Copied;
     }
-    let marker = match form {
-        RecordForm::Current => custom_property(properties, RECORD_KEY)
-            .and_then(Value::as_str)
-            .and_then(ApiMarker::decode),
-        RecordForm::Legacy => custom_property(properties, LEGACY_MARKER_KEY)
-            .map(|raw| ApiMarker::from_legacy(raw, link)),
-    };
-    Ownership::Owned((marker.unwrap_or_else(|| ApiMarker::new(link, "")), form))
+    Ownership::Owned((marker, form))
 }
 
 /// Reads the record of an environment or deployment.
 pub fn read_entity_marker(properties: &Value, link: &LinkId) -> Ownership<RecordForm> {
-    match raw_owner(properties) {
-        Some((owner, form)) if owner == link.as_str() => Ownership::Owned(form),
-        Some((owner, _)) => Ownership::OtherLink(owner),
+    match read_record(properties) {
+        Some((record, form)) if record.link == link.as_str() => Ownership::Owned(form),
+        Some((record, _)) => Ownership::OtherLink(record.link),
         None => Ownership::Unmarked,
     }
 }

@@ -323,23 +323,18 @@ impl<A: AzureSide> Applier<'_, A> {
                     .await?;
                 Ok(Done::Written)
             }
-            Operation::DeleteApi { .. } => {
-                // Deleting an API takes everything under it: look again, right before,
-                // that it is still this link's (a person may have taken it over).
-                if self.read_writable(&path, EntityKind::Api).await?.is_none() {
-                    return Ok(Done::Unchanged);
-                }
-                self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
-                Ok(if self.azure.delete(self.target, &path).await? {
-                    Done::Written
-                } else {
-                    Done::Unchanged
-                })
-            }
             Operation::DeleteDeployment { .. }
             | Operation::DeleteDefinition { .. }
             | Operation::DeleteVersion { .. }
+            | Operation::DeleteApi { .. }
             | Operation::DeleteEnvironment { .. } => {
+                // Deleting an API takes everything under it: look again, right before,
+                // that it is still this link's (a person may have taken it over).
+                if matches!(op, Operation::DeleteApi { .. })
+                    && self.read_writable(&path, EntityKind::Api).await?.is_none()
+                {
+                    return Ok(Done::Unchanged);
+                }
                 self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
                 Ok(if self.azure.delete(self.target, &path).await? {
                     Done::Written
