@@ -97,6 +97,14 @@ pub fn resolve_auto(get: impl Fn(&str) -> Option<String>, az_on_path: bool) -> C
     CredentialConfig::ManagedIdentity { client_id }
 }
 
+/// [`resolve_auto`] from this process's environment and `PATH`.
+fn resolve_auto_here() -> CredentialConfig {
+    resolve_auto(
+        |name| std::env::var(name).ok().filter(|v| !v.is_empty()),
+        az_on_path(),
+    )
+}
+
 fn az_on_path() -> bool {
     let Some(path) = std::env::var_os("PATH") else {
         return false;
@@ -147,10 +155,7 @@ pub fn build_credential(
     let chosen;
     let config = match config {
         CredentialConfig::Auto => {
-            chosen = resolve_auto(
-                |name| std::env::var(name).ok().filter(|v| !v.is_empty()),
-                az_on_path(),
-            );
+            chosen = resolve_auto_here();
             tracing::info!(
                 credential = credential_kind(&chosen),
                 "chose a credential from the environment"
@@ -229,6 +234,16 @@ pub fn credential_kind(config: &CredentialConfig) -> &'static str {
     }
 }
 
+/// Which credential `config` uses on this machine: for `Auto`, the one
+/// [`resolve_auto`] picks from this process's environment (as [`build_credential`]
+/// does), named as [`credential_kind`] names it.
+pub fn resolved_credential_kind(config: &CredentialConfig) -> &'static str {
+    match config {
+        CredentialConfig::Auto => credential_kind(&resolve_auto_here()),
+        other => credential_kind(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +298,22 @@ mod tests {
             matches!(&imds, CredentialConfig::ManagedIdentity { client_id: Some(c) } if c == "uami"),
             "{imds:?}"
         );
+    }
+
+    #[test]
+    fn explicit_credentials_name_themselves() {
+        let secret = CredentialConfig::ClientSecret {
+            tenant_id: "t".into(),
+            client_id: "c".into(),
+            secret: Secret::new("s"),
+        };
+        assert_eq!(resolved_credential_kind(&secret), "ClientSecret");
+        assert_eq!(
+            resolved_credential_kind(&CredentialConfig::AzureCli { tenant_id: None }),
+            "AzureCli"
+        );
+        // Auto always resolves to a concrete credential.
+        assert_ne!(resolved_credential_kind(&CredentialConfig::Auto), "Auto");
     }
 
     #[test]

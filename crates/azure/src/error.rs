@@ -164,6 +164,14 @@ pub enum AzureError {
     /// whoever owns the document, so it is not retried like a transient failure.
     #[error("{0}")]
     ImportFailed(Box<ImportFailure>),
+
+    /// API Center accepted a write of `entity` but its answer lacks the custom property
+    /// `property` the write carried: the service drops custom properties no metadata
+    /// schema assigned to the entity kind declares.
+    #[error(
+        "CustomPropertyDropped: API Center did not keep customProperties.{property} written to {entity}: the metadata schema {property} must exist and be assigned to that entity kind"
+    )]
+    CustomPropertyDropped { entity: String, property: String },
 }
 
 /// Why API Center could not import a specification into one definition.
@@ -303,6 +311,7 @@ impl AzureError {
                 ErrorClass::NeedsUser
             }
             AzureError::ImportFailed(failure) => failure.class(),
+            AzureError::CustomPropertyDropped { .. } => ErrorClass::NeedsUser,
         }
     }
 
@@ -329,6 +338,7 @@ impl AzureError {
                 "AzureRequestFailed" | "InvalidRequest" => "SpecificationImportFailed",
                 other => other,
             },
+            AzureError::CustomPropertyDropped { .. } => "CustomPropertyDropped",
         }
     }
 
@@ -354,6 +364,8 @@ impl AzureError {
                 AzureError::Auth { .. } => Some(Duration::from_secs(180)),
                 // The document is fixed in APIM, not in the link's spec: try again slowly.
                 AzureError::ImportFailed(_) => Some(Duration::from_secs(300)),
+                // Fixed in API Center (a metadata schema), not in the link's spec.
+                AzureError::CustomPropertyDropped { .. } => Some(Duration::from_secs(300)),
                 _ => None,
             },
         }
@@ -408,6 +420,11 @@ impl AzureError {
     /// What the user has to do, when the error says it: for `AuthorizationFailed`, the
     /// built-in role that grants what apilink needs on the service that refused.
     pub fn remedy(&self) -> Option<&'static str> {
+        if let AzureError::CustomPropertyDropped { .. } = self {
+            return Some(
+                "a metadata schema named like the custom property must exist in API Center and be assigned to this entity kind (api, environment or deployment); create or assign it (Azure API Center > Metadata), or grant the identity Microsoft.ApiCenter/services/metadataSchemas/write so apilink creates it",
+            );
+        }
         if self.reason() != "AuthorizationFailed" {
             return None;
         }
@@ -806,6 +823,27 @@ mod tests {
             ErrorClass::NotFound
         );
         assert!(http(400, "x").import_failure().is_none());
+    }
+
+    #[test]
+    fn a_dropped_custom_property_needs_the_user() {
+        let err = AzureError::CustomPropertyDropped {
+            entity: "/workspaces/default/apis/echo".into(),
+            property: "apilink-ownership".into(),
+        };
+        assert_eq!(err.class(), ErrorClass::NeedsUser);
+        assert_eq!(err.reason(), "CustomPropertyDropped");
+        assert_eq!(err.requeue_hint(), Some(Duration::from_secs(300)));
+        let text = err.to_string();
+        assert!(
+            text.contains("customProperties.apilink-ownership"),
+            "{text}"
+        );
+        assert!(text.contains("/workspaces/default/apis/echo"), "{text}");
+        let remedy = err.remedy().unwrap();
+        assert!(remedy.contains("metadata schema"), "{remedy}");
+        assert!(remedy.contains("assigned to this entity kind"), "{remedy}");
+        assert_eq!((err.status(), err.arm_code()), (None, None));
     }
 
     #[test]

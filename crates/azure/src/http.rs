@@ -20,7 +20,7 @@ use crate::error::{ArmErrorBody, AzureError, HttpError};
 use crate::lro::LroOptions;
 use crate::metrics::{ArmCallCounts, ArmObserver, Counters};
 use crate::retry::{AttemptOutcome, RetryDecision, RetryPolicy, RetryState, parse_retry_after};
-use crate::throttle::{Bucket, Throttle, ThrottleOptions};
+use crate::throttle::{Bucket, RemainingQuota, Throttle, ThrottleOptions};
 use crate::tls::{self, error_chain, transport_kind};
 use crate::token_cache::TokenCache;
 
@@ -108,6 +108,24 @@ impl ArmRequest {
     pub fn idempotent(mut self, idempotent: bool) -> Self {
         self.idempotent = idempotent;
         self
+    }
+}
+
+/// How a request reaches ARM: the [`ArmClient`] in production, a script in unit tests
+/// (so the code that reads answers is tested without a server).
+pub(crate) trait ArmTransport: Sync {
+    fn send(
+        &self,
+        request: ArmRequest,
+    ) -> impl std::future::Future<Output = Result<ArmResponse, AzureError>> + Send;
+}
+
+impl ArmTransport for ArmClient {
+    fn send(
+        &self,
+        request: ArmRequest,
+    ) -> impl std::future::Future<Output = Result<ArmResponse, AzureError>> + Send {
+        ArmClient::send(self, request)
     }
 }
 
@@ -277,6 +295,12 @@ impl ArmClient {
                 fresh
             }
         }
+    }
+
+    /// The last `x-ms-ratelimit-remaining-subscription-*` values ARM answered with
+    /// (`None` for a class no answer reported yet).
+    pub fn remaining_quota(&self) -> RemainingQuota {
+        self.inner.throttle.remaining_quota()
     }
 
     /// Counters since creation.

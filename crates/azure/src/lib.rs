@@ -10,6 +10,7 @@
 
 pub mod apic;
 pub mod apim;
+pub mod authorization;
 pub mod config;
 pub mod credential;
 pub mod error;
@@ -23,10 +24,13 @@ pub mod retry;
 #[cfg(test)]
 mod test_env;
 #[cfg(test)]
+mod test_transport;
+#[cfg(test)]
 mod test_wire_form;
 pub mod throttle;
 mod tls;
 pub mod token_cache;
+pub mod token_identity;
 
 /// The one api-version used for every `Microsoft.ApiManagement` call.
 pub const APIM_API_VERSION: &str = "2024-05-01";
@@ -35,9 +39,12 @@ pub const APIC_API_VERSION: &str = "2024-03-01";
 
 pub use apic::ApicClient;
 pub use apim::ApimClient;
+pub use authorization::{Permission, list_permissions};
 pub use config::CloudConfig;
-pub use credential::{CredentialConfig, build_credential};
+pub use credential::{CredentialConfig, build_credential, resolved_credential_kind};
 pub use error::{ArmErrorBody, AzureError, ErrorClass};
 pub use http::{ArmClient, ArmClientOptions};
 pub use ids::{ApiCenterServiceId, ApimServiceId};
 pub use metrics::{ArmCallCounts, ArmObserver};
+pub use throttle::RemainingQuota;
+pub use token_identity::{PrincipalType, TokenIdentity, token_identity};

@@ -8,6 +8,8 @@
 //! comes back as [`ActionOutcome::Failed`] rather than as a transport-level error.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -236,6 +238,17 @@ pub enum ActionOutcome {
     },
 }
 
+/// How an action ended, with what the follower saw on the way there.
+#[derive(Debug, Clone)]
+pub struct ActionReport {
+    pub outcome: ActionOutcome,
+    /// Requests sent after the first answer: status polls and the read of the result.
+    pub polls: u32,
+    /// The first `Retry-After` the service sent (on the first answer, else a poll), as
+    /// it was sent, before the client's bounds.
+    pub retry_after: Option<Duration>,
+}
+
 /// Follows an action's first answer (`initial`, the answer to the POST) the way the
 /// contract declares it: 200/201/204 mean done (the body, if any, is still read);
 /// 202 is polled through `Azure-AsyncOperation` when given, else `Location`, waiting
@@ -247,9 +260,65 @@ pub async fn wait_for_action(
     initial: ArmResponse,
     operation: &str,
     budget: Duration,
-) -> Result<ActionOutcome, AzureError> {
+) -> Result<ActionReport, AzureError> {
     let options = client.lro_options().clone();
-    drive_action(client, &options, initial, operation, budget).await
+    follow_action(client, &options, initial, operation, budget).await
+}
+
+/// [`wait_for_action`] over any transport.
+pub(crate) async fn follow_action<T: PollTransport>(
+    transport: &T,
+    options: &LroOptions,
+    initial: ArmResponse,
+    operation: &str,
+    budget: Duration,
+) -> Result<ActionReport, AzureError> {
+    let watched = Watched {
+        inner: transport,
+        polls: AtomicU32::new(0),
+        retry_after: Mutex::new(parse_retry_after(&initial.headers, SystemTime::now())),
+    };
+    let outcome = drive_action(&watched, options, initial, operation, budget).await?;
+    Ok(ActionReport {
+        outcome,
+        polls: watched.polls.load(Ordering::Relaxed),
+        retry_after: *watched
+            .retry_after
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    })
+}
+
+/// A transport that counts the polls sent through it and keeps the first
+/// `Retry-After` it sees.
+struct Watched<'a, T> {
+    inner: &'a T,
+    polls: AtomicU32,
+    retry_after: Mutex<Option<Duration>>,
+}
+
+impl<T: PollTransport> PollTransport for Watched<'_, T> {
+    fn poll(&self, url: Url) -> impl Future<Output = Result<ArmResponse, AzureError>> + Send {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        let answer = self.inner.poll(url);
+        async move {
+            let answer = answer.await;
+            if let Ok(answer) = &answer {
+                let mut first = self
+                    .retry_after
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if first.is_none() {
+                    *first = parse_retry_after(&answer.headers, SystemTime::now());
+                }
+            }
+            answer
+        }
+    }
+
+    fn resolve_link(&self, value: &str) -> Result<Url, AzureError> {
+        self.inner.resolve_link(value)
+    }
 }
 
 fn invalid(answer: &ArmResponse, message: String) -> AzureError {

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::error::AzureError;
-use crate::http::ArmClient;
+use crate::http::{ArmClient, ArmRequest, ArmTransport};
 
 /// A guard against a server that never stops paging.
 pub const MAX_PAGES: usize = 10_000;
@@ -40,28 +40,26 @@ pub fn next_link(raw: Option<&str>) -> Result<Option<Url>, AzureError> {
     }
 }
 
-/// Walks the pages of one list, one request at a time.
-pub struct Pager<T> {
-    client: ArmClient,
+/// The walk over one list's links: refuses a `nextLink` seen before and paging past
+/// [`MAX_PAGES`], so a server that never stops cannot keep a client reading.
+#[derive(Debug)]
+struct PageWalk {
     next: Option<Url>,
     seen: HashSet<String>,
     pages: usize,
-    _item: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T: DeserializeOwned> Pager<T> {
-    pub fn new(client: ArmClient, first: Url) -> Self {
+impl PageWalk {
+    fn new(first: Url) -> Self {
         Self {
-            client,
             next: Some(first),
             seen: HashSet::new(),
             pages: 0,
-            _item: std::marker::PhantomData,
         }
     }
 
-    /// The next page's items, or `None` after the last page.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, AzureError> {
+    /// The URL of the next page to read, or `None` after the last page.
+    fn next_url(&mut self) -> Result<Option<Url>, AzureError> {
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
@@ -76,14 +74,44 @@ impl<T: DeserializeOwned> Pager<T> {
             });
         }
         self.pages += 1;
-        let page: Page<T> = self.client.get_json(url).await?;
+        Ok(Some(url))
+    }
+
+    /// Takes a page read from the URL [`PageWalk::next_url`] gave: its items.
+    fn read<T>(&mut self, page: Page<T>) -> Result<Vec<T>, AzureError> {
         self.next = next_link(page.next_link.as_deref())?;
-        Ok(Some(page.value))
+        Ok(page.value)
+    }
+}
+
+/// Walks the pages of one list, one request at a time.
+pub struct Pager<T> {
+    client: ArmClient,
+    walk: PageWalk,
+    _item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Pager<T> {
+    pub fn new(client: ArmClient, first: Url) -> Self {
+        Self {
+            client,
+            walk: PageWalk::new(first),
+            _item: std::marker::PhantomData,
+        }
+    }
+
+    /// The next page's items, or `None` after the last page.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, AzureError> {
+        let Some(url) = self.walk.next_url()? else {
+            return Ok(None);
+        };
+        let page: Page<T> = self.client.get_json(url).await?;
+        self.walk.read(page).map(Some)
     }
 
     /// Pages read so far.
     pub fn pages(&self) -> usize {
-        self.pages
+        self.walk.pages
     }
 }
 
@@ -92,10 +120,19 @@ pub async fn list_all<T: DeserializeOwned>(
     client: &ArmClient,
     first: Url,
 ) -> Result<Vec<T>, AzureError> {
-    let mut pager = Pager::new(client.clone(), first);
+    list_all_via(client, first).await
+}
+
+/// [`list_all`] over any transport.
+pub(crate) async fn list_all_via<T: DeserializeOwned, S: ArmTransport>(
+    transport: &S,
+    first: Url,
+) -> Result<Vec<T>, AzureError> {
+    let mut walk = PageWalk::new(first);
     let mut items = Vec::new();
-    while let Some(page) = pager.next_page().await? {
-        items.extend(page);
+    while let Some(url) = walk.next_url()? {
+        let page: Page<T> = transport.send(ArmRequest::get(url)).await?.json()?;
+        items.extend(walk.read(page)?);
     }
     Ok(items)
 }

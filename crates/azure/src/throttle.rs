@@ -63,9 +63,20 @@ impl Default for ThrottleOptions {
     }
 }
 
+/// The remaining requests ARM last reported for the principal, per request class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemainingQuota {
+    pub reads: Option<u64>,
+    pub writes: Option<u64>,
+    pub deletes: Option<u64>,
+}
+
 #[derive(Debug, Default)]
 struct State {
+    /// What pacing works from: the last report, less the requests sent since.
     remaining: [Option<u64>; 3],
+    /// The last value reported for each class, as reported.
+    reported: [Option<u64>; 3],
     next_slot: [Option<Instant>; 3],
     not_before: Option<Instant>,
 }
@@ -117,24 +128,29 @@ impl Throttle {
         slot.saturating_duration_since(now)
     }
 
-    /// Records the quota headers of an answer.
+    /// Records the quota headers of an answer to a request of class `bucket`.
     pub fn observe(&self, bucket: Bucket, headers: &HeaderMap) {
-        let suffix = bucket.header_suffix();
-        let remaining = [
-            format!("x-ms-ratelimit-remaining-subscription-{suffix}"),
-            format!("x-ms-ratelimit-remaining-subscription-global-{suffix}"),
-        ]
-        .iter()
-        .filter_map(|name| headers.get(name.as_str()))
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.trim().parse::<u64>().ok())
-        .min();
-        if let Some(remaining) = remaining {
-            let mut state = self.lock();
+        let mut state = self.lock();
+        for any in [Bucket::Reads, Bucket::Writes, Bucket::Deletes] {
+            if let Some(remaining) = reported_remaining(any, headers) {
+                state.reported[any.index()] = Some(remaining);
+            }
+        }
+        if let Some(remaining) = reported_remaining(bucket, headers) {
             state.remaining[bucket.index()] = Some(remaining);
             if remaining >= self.options.low_watermark[bucket.index()] {
                 state.next_slot[bucket.index()] = None;
             }
+        }
+    }
+
+    /// The last remaining-quota values reported, per class.
+    pub fn remaining_quota(&self) -> RemainingQuota {
+        let reported = self.lock().reported;
+        RemainingQuota {
+            reads: reported[Bucket::Reads.index()],
+            writes: reported[Bucket::Writes.index()],
+            deletes: reported[Bucket::Deletes.index()],
         }
     }
 
@@ -143,6 +159,21 @@ impl Throttle {
         let mut state = self.lock();
         state.not_before = Some(state.not_before.map_or(until, |t| t.max(until)));
     }
+}
+
+/// The remaining requests of class `bucket` an answer reports: the lower of the
+/// subscription and the global header when both are present.
+fn reported_remaining(bucket: Bucket, headers: &HeaderMap) -> Option<u64> {
+    let suffix = bucket.header_suffix();
+    [
+        format!("x-ms-ratelimit-remaining-subscription-{suffix}"),
+        format!("x-ms-ratelimit-remaining-subscription-global-{suffix}"),
+    ]
+    .iter()
+    .filter_map(|name| headers.get(name.as_str()))
+    .filter_map(|v| v.to_str().ok())
+    .filter_map(|v| v.trim().parse::<u64>().ok())
+    .min()
 }
 
 #[cfg(test)]
@@ -238,6 +269,43 @@ mod tests {
             t.reserve(Bucket::Reads, now + Duration::from_secs(3)),
             Duration::ZERO
         );
+    }
+
+    #[test]
+    fn remaining_quota_is_the_last_value_reported() {
+        let t = Throttle::default();
+        assert_eq!(t.remaining_quota(), RemainingQuota::default());
+        t.observe(
+            Bucket::Reads,
+            &headers("x-ms-ratelimit-remaining-subscription-reads", "11999"),
+        );
+        t.observe(
+            Bucket::Writes,
+            &headers("x-ms-ratelimit-remaining-subscription-writes", "1199"),
+        );
+        // Requests sent since do not change what was reported.
+        t.reserve(Bucket::Reads, Instant::now());
+        let mut both = headers("x-ms-ratelimit-remaining-subscription-reads", "11998");
+        both.insert(
+            "x-ms-ratelimit-remaining-subscription-global-reads",
+            HeaderValue::from_static("7"),
+        );
+        both.insert(
+            "x-ms-ratelimit-remaining-subscription-deletes",
+            HeaderValue::from_static("14999"),
+        );
+        t.observe(Bucket::Reads, &both);
+        assert_eq!(
+            t.remaining_quota(),
+            RemainingQuota {
+                reads: Some(7),
+                writes: Some(1199),
+                deletes: Some(14999),
+            }
+        );
+        // An answer without the headers keeps the last values.
+        t.observe(Bucket::Writes, &HeaderMap::new());
+        assert_eq!(t.remaining_quota().writes, Some(1199));
     }
 
     #[test]

@@ -39,6 +39,14 @@ impl<'a> TokenSource for Arc<dyn TokenCredential + 'a> {
     }
 }
 
+impl<'a> TokenSource for &'a (dyn TokenCredential + 'a) {
+    async fn fetch(&self, scope: &str) -> Result<AccessToken, AzureError> {
+        self.get_token(&[scope], None)
+            .await
+            .map_err(|e| auth_error(&e))
+    }
+}
+
 /// Maps an `azure_core` credential error, keeping the token endpoint's status and
 /// whether the failure was an untrusted certificate.
 pub fn auth_error(err: &azure_core::Error) -> AzureError {

@@ -11,9 +11,11 @@ use apilink_azure::config::{
 };
 use apilink_azure::{
     ArmClient, ArmClientOptions, ArmObserver, AzureError, CloudConfig, CredentialConfig,
-    build_credential,
+    build_credential, resolved_credential_kind, token_identity,
 };
-use apilink_engine::{AzureClients, Engine, EngineOptions, PUBLIC_PORTAL, Progress, WriteBudget};
+use apilink_engine::{
+    AzureClients, Caller, Engine, EngineOptions, PUBLIC_PORTAL, Progress, WriteBudget,
+};
 use azure_core::credentials::TokenCredential;
 
 /// The Azure portal of a known cloud, for the environment's management portal link.
@@ -152,6 +154,18 @@ impl AzureArgs {
         self.portal.clone().or_else(|| portal_for(cloud))
     }
 
+    fn options(&self, cloud: &CloudConfig, progress: Option<Arc<dyn Progress>>) -> EngineOptions {
+        EngineOptions {
+            concurrency: self.concurrency.max(1),
+            write_budget: WriteBudget {
+                max_writes_per_pass: self.max_writes,
+                writes_per_second: self.writes_per_second,
+            },
+            portal_base: self.portal_base(cloud),
+            progress,
+        }
+    }
+
     /// An engine over ARM with these settings.
     pub fn engine(
         &self,
@@ -160,16 +174,25 @@ impl AzureArgs {
         let cloud = self.cloud()?;
         let credential =
             build_credential(&self.credential_config(), &cloud).context("Azure credentials")?;
-        let options = EngineOptions {
-            concurrency: self.concurrency.max(1),
-            write_budget: WriteBudget {
-                max_writes_per_pass: self.max_writes,
-                writes_per_second: self.writes_per_second,
-            },
-            portal_base: self.portal_base(&cloud),
-            progress,
+        arm_engine(&cloud, credential, None, self.options(&cloud, progress)).context("ARM client")
+    }
+
+    /// An engine, and who it calls Azure as (for the preflight: the token is asked for
+    /// once here, and only its claims are kept).
+    pub async fn engine_and_caller(
+        &self,
+        progress: Option<Arc<dyn Progress>>,
+    ) -> anyhow::Result<(Engine<AzureClients>, Caller)> {
+        let cloud = self.cloud()?;
+        let config = self.credential_config();
+        let credential = build_credential(&config, &cloud).context("Azure credentials")?;
+        let caller = Caller {
+            credential: resolved_credential_kind(&config).to_string(),
+            identity: token_identity(&credential, &cloud).await,
         };
-        arm_engine(&cloud, credential, None, options).context("ARM client")
+        let engine = arm_engine(&cloud, credential, None, self.options(&cloud, progress))
+            .context("ARM client")?;
+        Ok((engine, caller))
     }
 }
 

@@ -88,6 +88,13 @@ pub struct ControllerArgs {
     /// The same, read from a file (e.g. a mounted ConfigMap); read once at start.
     #[arg(long, env = "APILINK_TENANT_SCOPES_FILE", value_name = "FILE")]
     pub tenant_scopes_file: Option<PathBuf>,
+
+    /// Skip the preflight: the read-only checks (credentials, reachability, ARM
+    /// permissions, APIM inventory, API Center workspace and metadata schemas, the spec)
+    /// a link runs before its first pass of each generation, whose failures become the
+    /// link's status instead of a failed write.
+    #[arg(long, env = "APILINK_SKIP_PREFLIGHT", default_value_t = false)]
+    pub skip_preflight: bool,
 }
 
 /// Installs the log subscriber (`RUST_LOG` filters, default `info`).
@@ -139,6 +146,7 @@ impl ControllerArgs {
             instance: Some(identity),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
             pass_timeout: Duration::from_secs(self.pass_timeout_seconds.max(1)),
+            preflight: !self.skip_preflight,
         })
     }
 
@@ -215,6 +223,14 @@ mod tests {
         assert_eq!(election.identity, "pod-1");
         assert_eq!(election.lease_namespace, "apilink-system");
         assert_eq!(config.instance.as_deref(), Some("pod-1"));
+        assert!(config.preflight, "the preflight runs unless skipped");
+    }
+
+    #[test]
+    fn the_preflight_can_be_skipped() {
+        let w = Wrapper::try_parse_from(["apilink", "--skip-preflight"]).unwrap();
+        assert!(w.args.skip_preflight);
+        assert!(!w.args.config().unwrap().preflight);
     }
 
     const SCOPES: &str = r#"[{"namespaces": ["team-a"], "source": ["/subscriptions/s1/*"], "target": ["/subscriptions/s1/*"]}]"#;

@@ -5,19 +5,25 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 use apilink_azure::apic::{
     ApicClient, ApicPath, MetadataAssignment, MetadataSchemaProperties, Precondition,
 };
-use apilink_azure::{ArmClient, ArmClientOptions, CloudConfig, CredentialConfig, build_credential};
+use apilink_azure::{
+    ArmClient, ArmClientOptions, CloudConfig, CredentialConfig, build_credential,
+    resolved_credential_kind, token_identity,
+};
 use apilink_core::LinkSettings;
 use apilink_core::marker::{ApiMarker, RECORD_KEY};
 use apilink_core::naming::version_name;
+use apilink_core::preflight::checks as preflight_checks;
 use apilink_emulator::apim::{ApiPatch, ApiSeed, DefinitionUpdate, OperationSeed};
 use apilink_emulator::{CallKind, Emulator, EmulatorConfig, Seed};
-use apilink_engine::{AzureClients, Engine, EngineOptions, PassMode, PassReport};
+use apilink_engine::{
+    AzureClients, Caller, Engine, EngineOptions, PROBE_API_PREFIX, PassMode, PassReport,
+};
 use serde_json::Value;
 
 use crate::link_file;
@@ -198,17 +204,22 @@ fn check_metadata(emulator: &Emulator, report: &PassReport, checks: &mut Checks)
     );
 }
 
+fn cloud(emulator: &Emulator) -> CloudConfig {
+    CloudConfig::custom(emulator.arm_endpoint(), emulator.authority_host())
+        .with_ca_file(emulator.ca_file())
+}
+
+fn credential_config(emulator: &Emulator) -> CredentialConfig {
+    CredentialConfig::ClientSecret {
+        tenant_id: emulator.tenant_id().to_string(),
+        client_id: apilink_emulator::DEFAULT_CLIENT_ID.to_string(),
+        secret: apilink_emulator::DEFAULT_CLIENT_SECRET.to_string().into(),
+    }
+}
+
 fn arm_client(emulator: &Emulator) -> anyhow::Result<ArmClient> {
-    let cloud = CloudConfig::custom(emulator.arm_endpoint(), emulator.authority_host())
-        .with_ca_file(emulator.ca_file());
-    let credential = build_credential(
-        &CredentialConfig::ClientSecret {
-            tenant_id: emulator.tenant_id().to_string(),
-            client_id: apilink_emulator::DEFAULT_CLIENT_ID.to_string(),
-            secret: apilink_emulator::DEFAULT_CLIENT_SECRET.to_string().into(),
-        },
-        &cloud,
-    )?;
+    let cloud = cloud(emulator);
+    let credential = build_credential(&credential_config(emulator), &cloud)?;
     Ok(ArmClient::new(
         &cloud,
         credential,
@@ -225,6 +236,57 @@ fn engine(emulator: &Emulator, concurrency: usize) -> anyhow::Result<Engine<Azur
             ..EngineOptions::default()
         },
     ))
+}
+
+/// `apilink check --probe-writes` as the CLI runs it: the read-only checks, then the
+/// write probe in a scratch API.
+async fn preflight(
+    emulator: &Emulator,
+    settings: &LinkSettings,
+    checks: &mut Checks,
+) -> anyhow::Result<()> {
+    let cloud = cloud(emulator);
+    let config = credential_config(emulator);
+    let credential = build_credential(&config, &cloud)?;
+    let caller = Caller {
+        credential: resolved_credential_kind(&config).to_string(),
+        identity: token_identity(&credential, &cloud).await,
+    };
+    let engine = engine(emulator, 1)?;
+    let now = SystemTime::now();
+    let mut outcome = engine.preflight(settings, &caller, now).await;
+    let read_only_passed = outcome.report.can_sync();
+    let probe = engine.probe_writes(settings, now).await;
+    outcome.report.lines.extend(probe.report.lines);
+    for line in outcome.report.render_text().lines() {
+        println!("    {line}");
+    }
+    println!();
+    checks.check(
+        read_only_passed,
+        "the read-only checks pass: token, both services, the roles' actions, inventory, export, workspace, metadata",
+    );
+    let learned = |check: &str| {
+        outcome
+            .report
+            .lines
+            .iter()
+            .find(|l| l.check == check)
+            .map(|l| l.summary.clone())
+            .unwrap_or_default()
+    };
+    checks.check(
+        learned(preflight_checks::PROBE_CUSTOM_PROPERTIES).contains("refused")
+            && learned(preflight_checks::PROBE_IMPORT).contains("Location"),
+        "the write probe learned the strict contract: undeclared custom properties refused, imports answered with Location",
+    );
+    checks.check(
+        apis(emulator)
+            .keys()
+            .all(|name| !name.starts_with(PROBE_API_PREFIX)),
+        "the probe's scratch API is gone",
+    );
+    Ok(())
 }
 
 async fn pass(
@@ -333,6 +395,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let link = link_file::parse(&yaml, "the demo link")?;
     let settings = &link.settings;
+
+    section("0. Preflight: `apilink check -f link.yaml --probe-writes`");
+    preflight(&emulator, settings, &mut checks).await?;
 
     section("1. First sync: one light pass");
     emulator.clear_calls();

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use apilink_emulator::{
-    ApicContract, ConditionalHeaders, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    ApicContract, ApicSku, ConditionalHeaders, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
     DEFAULT_FEDERATED_SUBJECT, Emulator, EmulatorConfig, ImportAnswer, Seed, ThrottleConfig,
+    UndeclaredCustomProperties,
 };
 
 #[derive(Debug, clap::Args)]
@@ -38,6 +39,19 @@ pub struct EmulatorArgs {
     /// with --lax).
     #[arg(long, value_name = "MODE", value_parser = parse_conditional_headers)]
     conditional_headers: Option<ConditionalHeaders>,
+    /// What API Center does with custom properties no metadata schema declares: refused
+    /// (400), dropped (the write succeeds without them) or kept (default: refused, or kept
+    /// with --lax).
+    #[arg(long, value_name = "MODE", value_parser = parse_custom_properties)]
+    custom_properties: Option<UndeclaredCustomProperties>,
+    /// How importSpecification answers: location (202 + Location),
+    /// location-and-async-operation (202 + Location + Azure-AsyncOperation) or synchronous
+    /// (200, done at once) (default: location, or location-and-async-operation with --lax).
+    #[arg(long, value_name = "MODE", value_parser = parse_import_answer)]
+    import_answer: Option<ImportAnswer>,
+    /// The API Center plan: free or standard; it sets the services' sku and limits.
+    #[arg(long, value_name = "PLAN", default_value = "standard", value_parser = parse_sku)]
+    api_center_sku: ApicSku,
 }
 
 fn parse_conditional_headers(text: &str) -> Result<ConditionalHeaders, String> {
@@ -48,6 +62,34 @@ fn parse_conditional_headers(text: &str) -> Result<ConditionalHeaders, String> {
         other => Err(format!(
             "'{other}' is not one of honoured, ignored, refused"
         )),
+    }
+}
+
+fn parse_custom_properties(text: &str) -> Result<UndeclaredCustomProperties, String> {
+    match text {
+        "refused" => Ok(UndeclaredCustomProperties::Refused),
+        "dropped" => Ok(UndeclaredCustomProperties::Dropped),
+        "kept" => Ok(UndeclaredCustomProperties::Kept),
+        other => Err(format!("'{other}' is not one of refused, dropped, kept")),
+    }
+}
+
+fn parse_import_answer(text: &str) -> Result<ImportAnswer, String> {
+    match text {
+        "location" => Ok(ImportAnswer::LocationOnly),
+        "location-and-async-operation" => Ok(ImportAnswer::LocationAndAsyncOperation),
+        "synchronous" => Ok(ImportAnswer::Synchronous),
+        other => Err(format!(
+            "'{other}' is not one of location, location-and-async-operation, synchronous"
+        )),
+    }
+}
+
+fn parse_sku(text: &str) -> Result<ApicSku, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "free" => Ok(ApicSku::Free),
+        "standard" => Ok(ApicSku::Standard),
+        _ => Err(format!("'{text}' is not one of free, standard")),
     }
 }
 
@@ -71,6 +113,7 @@ impl EmulatorArgs {
             },
             lro_polls_before_done: self.lro_polls,
             apic_contract: self.apic_contract(),
+            api_center_sku: self.api_center_sku,
             ..EmulatorConfig::default()
         })
     }
@@ -85,13 +128,18 @@ impl EmulatorArgs {
             conditional_headers: self
                 .conditional_headers
                 .unwrap_or(profile.conditional_headers),
+            undeclared_custom_properties: self
+                .custom_properties
+                .unwrap_or(profile.undeclared_custom_properties),
+            import_answer: self.import_answer.unwrap_or(profile.import_answer),
             ..profile
         }
     }
 }
 
 /// One line naming the API Center contract, e.g.
-/// `strict (undeclared custom properties refused, limits enforced, If-Match ignored, import: Location only)`.
+/// `strict (undeclared custom properties refused, custom-property limits enforced,
+/// If-Match/If-None-Match ignored, import: 202 with Location only)`.
 fn describe_contract(contract: &ApicContract) -> String {
     let profile = if *contract == ApicContract::strict() {
         "strict"
@@ -100,10 +148,10 @@ fn describe_contract(contract: &ApicContract) -> String {
     } else {
         "custom"
     };
-    let custom = if contract.refuse_undeclared_custom_properties {
-        "refused"
-    } else {
-        "kept"
+    let custom = match contract.undeclared_custom_properties {
+        UndeclaredCustomProperties::Refused => "refused",
+        UndeclaredCustomProperties::Dropped => "dropped",
+        UndeclaredCustomProperties::Kept => "kept",
     };
     let limits = if contract.enforce_custom_property_limits {
         "enforced"
@@ -116,11 +164,12 @@ fn describe_contract(contract: &ApicContract) -> String {
         ConditionalHeaders::Refused => "refused",
     };
     let import = match contract.import_answer {
-        ImportAnswer::LocationOnly => "Location only",
-        ImportAnswer::LocationAndAsyncOperation => "Location + Azure-AsyncOperation",
+        ImportAnswer::LocationOnly => "202 with Location only",
+        ImportAnswer::LocationAndAsyncOperation => "202 with Location + Azure-AsyncOperation",
+        ImportAnswer::Synchronous => "200 at once (synchronous)",
     };
     format!(
-        "{profile} (undeclared custom properties {custom}, custom-property limits {limits}, If-Match/If-None-Match {headers}, import 202: {import})"
+        "{profile} (undeclared custom properties {custom}, custom-property limits {limits}, If-Match/If-None-Match {headers}, import: {import})"
     )
 }
 
@@ -192,6 +241,11 @@ pub fn banner(emulator: &Emulator, api_centers: &[String]) -> String {
     }
     let _ = writeln!(
         out,
+        "  API Center plan       {}",
+        emulator.api_center().options().sku.name()
+    );
+    let _ = writeln!(
+        out,
         "  API Center contract   {}",
         describe_contract(&emulator.apic_contract())
     );
@@ -254,7 +308,11 @@ mod tests {
         assert!(text.contains(&emulator.apim_resource_id("contoso-apim")));
         assert!(text.contains(&emulator.api_center_resource_id("contoso-catalog")));
         assert!(
-            text.contains("  API Center contract   strict (undeclared custom properties refused, custom-property limits enforced, If-Match/If-None-Match ignored, import 202: Location only)\n"),
+            text.contains("  API Center plan       Standard\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  API Center contract   strict (undeclared custom properties refused, custom-property limits enforced, If-Match/If-None-Match ignored, import: 202 with Location only)\n"),
             "{text}"
         );
     }
@@ -300,6 +358,88 @@ mod tests {
                 .starts_with("lax (undeclared custom properties kept")
         );
         assert!(Wrapper::try_parse_from(["x", "--conditional-headers", "sometimes"]).is_err());
+    }
+
+    #[test]
+    fn custom_property_and_import_flags_override_the_profile() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: EmulatorArgs,
+        }
+        let config = |argv: &[&str]| {
+            let mut full = vec!["x"];
+            full.extend_from_slice(argv);
+            Wrapper::try_parse_from(full)
+                .expect("args")
+                .args
+                .config()
+                .expect("config")
+        };
+        for (flag, mode) in [
+            ("refused", UndeclaredCustomProperties::Refused),
+            ("dropped", UndeclaredCustomProperties::Dropped),
+            ("kept", UndeclaredCustomProperties::Kept),
+        ] {
+            assert_eq!(
+                config(&["--custom-properties", flag]).apic_contract,
+                ApicContract {
+                    undeclared_custom_properties: mode,
+                    ..ApicContract::strict()
+                }
+            );
+            assert_eq!(
+                config(&["--lax", "--custom-properties", flag])
+                    .apic_contract
+                    .undeclared_custom_properties,
+                mode
+            );
+        }
+        for (flag, answer) in [
+            ("location", ImportAnswer::LocationOnly),
+            (
+                "location-and-async-operation",
+                ImportAnswer::LocationAndAsyncOperation,
+            ),
+            ("synchronous", ImportAnswer::Synchronous),
+        ] {
+            assert_eq!(
+                config(&["--import-answer", flag]).apic_contract,
+                ApicContract {
+                    import_answer: answer,
+                    ..ApicContract::strict()
+                }
+            );
+            assert_eq!(
+                config(&["--lax", "--import-answer", flag])
+                    .apic_contract
+                    .import_answer,
+                answer
+            );
+        }
+        let dropped_sync = ApicContract {
+            undeclared_custom_properties: UndeclaredCustomProperties::Dropped,
+            import_answer: ImportAnswer::Synchronous,
+            ..ApicContract::strict()
+        };
+        assert_eq!(
+            describe_contract(&dropped_sync),
+            "custom (undeclared custom properties dropped, custom-property limits enforced, If-Match/If-None-Match ignored, import: 200 at once (synchronous))"
+        );
+        assert!(Wrapper::try_parse_from(["x", "--custom-properties", "ignored"]).is_err());
+        assert!(Wrapper::try_parse_from(["x", "--import-answer", "location-only"]).is_err());
+
+        assert_eq!(config(&[]).api_center_sku, ApicSku::Standard);
+        assert_eq!(
+            config(&["--api-center-sku", "free"]).api_center_sku,
+            ApicSku::Free
+        );
+        assert_eq!(
+            config(&["--api-center-sku", "Standard"]).api_center_sku,
+            ApicSku::Standard
+        );
+        assert!(Wrapper::try_parse_from(["x", "--api-center-sku", "premium"]).is_err());
     }
 
     #[test]

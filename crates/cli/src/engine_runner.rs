@@ -7,18 +7,23 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use anyhow::Context;
-use apilink_azure::{ArmObserver, CloudConfig, CredentialConfig, ErrorClass, build_credential};
+use apilink_azure::{
+    ArmObserver, CloudConfig, CredentialConfig, ErrorClass, build_credential,
+    resolved_credential_kind, token_identity,
+};
 use apilink_controller::Metrics;
 use apilink_controller::runner::{
-    ApiFailure, CleanupOutcome, CleanupRequest, Credentials, HeldDeletions, LinkRunner,
-    OperationCounts, PassMode, RunError, SyncOutcome, SyncRequest,
+    ApiFailure, CheckReport, CleanupOutcome, CleanupRequest, Credentials, HeldDeletions,
+    LinkRunner, OperationCounts, PassMode, PreflightRequest, RunError, SyncOutcome, SyncRequest,
 };
 use apilink_core::LinkId;
 use apilink_core::LinkSettings;
 use apilink_core::spec::LinkSpec;
-use apilink_engine::{AzureClients, Engine, EngineOptions, PassError, PassReport};
+use apilink_engine::{AzureClients, Caller, Engine, EngineOptions, PassError, PassReport};
+use azure_core::credentials::TokenCredential;
 use sha2::{Digest, Sha256};
 
 use crate::azure_args::{arm_engine, portal_for};
@@ -43,7 +48,14 @@ pub struct EngineRunnerConfig {
 /// Runs passes and cleanups with the engine, one ARM client per identity.
 pub struct EngineRunner {
     config: EngineRunnerConfig,
-    engines: Mutex<HashMap<String, Arc<Engine<AzureClients>>>>,
+    engines: Mutex<HashMap<String, Arc<IdentityEngine>>>,
+}
+
+/// One identity's engine, and its credential for the preflight's token check.
+struct IdentityEngine {
+    engine: Engine<AzureClients>,
+    credential: Arc<dyn TokenCredential>,
+    credential_kind: &'static str,
 }
 
 /// The runner `apilink controller` uses: cloud settings from the environment the chart
@@ -78,7 +90,7 @@ impl EngineRunner {
     }
 
     /// The engine for these credentials, built on first use.
-    fn engine(&self, credentials: &Credentials) -> Result<Arc<Engine<AzureClients>>, RunError> {
+    fn engine(&self, credentials: &Credentials) -> Result<Arc<IdentityEngine>, RunError> {
         let key = identity_key(credentials);
         let mut engines = self.engines.lock().map_err(|_| {
             RunError::new(
@@ -90,14 +102,14 @@ impl EngineRunner {
         if let Some(engine) = engines.get(&key) {
             return Ok(engine.clone());
         }
-        let credential = build_credential(&credential_config(credentials), &self.config.cloud)
-            .map_err(|e| {
-                RunError::new(
-                    ErrorClass::NeedsUser,
-                    INVALID_CREDENTIALS,
-                    format!("Azure credentials: {e}"),
-                )
-            })?;
+        let config = credential_config(credentials);
+        let credential = build_credential(&config, &self.config.cloud).map_err(|e| {
+            RunError::new(
+                ErrorClass::NeedsUser,
+                INVALID_CREDENTIALS,
+                format!("Azure credentials: {e}"),
+            )
+        })?;
         let options = EngineOptions {
             concurrency: self.config.concurrency.max(1),
             portal_base: self.config.portal_base.clone(),
@@ -105,12 +117,16 @@ impl EngineRunner {
         };
         let engine = arm_engine(
             &self.config.cloud,
-            credential,
+            credential.clone(),
             self.config.observer.clone(),
             options,
         )
-        .map(Arc::new)
         .map_err(|e| RunError::new(e.class(), e.reason(), format!("ARM client: {e}")))?;
+        let engine = Arc::new(IdentityEngine {
+            engine,
+            credential,
+            credential_kind: resolved_credential_kind(&config),
+        });
         // A rotated Secret leaves its old client behind; keep the map from growing.
         if engines.len() >= 64 {
             engines.clear();
@@ -235,16 +251,38 @@ impl LinkRunner for EngineRunner {
         settings.paused_apis = req.paused_apis;
         let engine = self.engine(&req.credentials)?;
         let report = engine
+            .engine
             .sync_pass(&settings, engine_mode(req.mode))
             .await
             .map_err(run_error)?;
         Ok(sync_outcome(&report))
     }
 
+    async fn preflight(&self, req: PreflightRequest) -> Result<CheckReport, RunError> {
+        let settings = settings(&req.link, &req.spec)?;
+        let identity = self.engine(&req.credentials)?;
+        let caller = Caller {
+            credential: identity.credential_kind.to_string(),
+            identity: token_identity(&identity.credential, &self.config.cloud).await,
+        };
+        let outcome = identity
+            .engine
+            .preflight(&settings, &caller, SystemTime::now())
+            .await;
+        match outcome.transient {
+            Some(error) => Err(run_error(error)),
+            None => Ok(outcome.report),
+        }
+    }
+
     async fn cleanup(&self, req: CleanupRequest) -> Result<CleanupOutcome, RunError> {
         let settings = settings(&req.link, &req.spec)?;
         let engine = self.engine(&req.credentials)?;
-        let report = engine.cleanup(&settings, false).await.map_err(run_error)?;
+        let report = engine
+            .engine
+            .cleanup(&settings, false)
+            .await
+            .map_err(run_error)?;
         let (applied, _) = operation_counts(&report);
         Ok(CleanupOutcome {
             applied,

@@ -1,6 +1,7 @@
 //! The `apilink` command.
 
 mod azure_args;
+mod check_cmd;
 mod controller_cmd;
 mod crd_cmd;
 mod delete_cmd;
@@ -38,6 +39,9 @@ enum Command {
     Crd(crd_cmd::CrdArgs),
     /// Run the Kubernetes controller for ApiSourceLink resources.
     Controller(controller_cmd::ControllerArgs),
+    /// Check that a link can sync before its first write: credential, services,
+    /// permissions, inventory, metadata (exit 0: a sync can run, 1: it cannot).
+    Check(check_cmd::CheckArgs),
     /// Sync one link without a cluster: `apilink sync --once -f link.yaml`.
     Sync(sync_cmd::SyncArgs),
     /// Show what a sync would change (exit 0: nothing, 2: changes pending, 1: error).
@@ -78,6 +82,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Controller(_) => Ok(ExitCode::SUCCESS),
         Command::Emulator(args) => emulator_cmd::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Crd(args) => crd_cmd::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => check_cmd::run(args).await,
         Command::Sync(args) => sync_cmd::run(args).await,
         Command::Plan(args) => plan_cmd::run(args).await,
         Command::Delete(args) => delete_cmd::run(args).await,

@@ -77,6 +77,53 @@ pub struct ApiSourceLinkStatus {
     /// API deletions the last pass held back (deletion guard) until confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_deletions: Option<HeldDeletionsStatus>,
+    /// The last preflight: the read-only checks run before the first pass of a generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<PreflightStatus>,
+}
+
+/// The read-only checks the controller ran before a pass, every line in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreflightStatus {
+    /// When the checks ran.
+    pub time: Time,
+    /// `Passed` (no check failed; warnings allowed) or `Failed` (no pass runs).
+    pub result: PreflightResult,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<PreflightCheck>,
+}
+
+/// Outcome of a whole preflight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PreflightResult {
+    Passed,
+    Failed,
+}
+
+/// One check of a preflight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreflightCheck {
+    /// The check's stable id (`credential`, `apic.permissions`...).
+    pub check: String,
+    pub status: PreflightCheckStatus,
+    /// PascalCase; `Ok` when the check passed.
+    pub reason: String,
+    /// What the check found, for people.
+    pub summary: String,
+    /// What to do about a warning or a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+}
+
+/// Outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PreflightCheckStatus {
+    Pass,
+    Warn,
+    Fail,
 }
 
 /// One API that keeps failing.

@@ -26,6 +26,7 @@ pub struct EventSpec {
 
 pub const ACTION_SYNC: &str = "Sync";
 pub const ACTION_CLEANUP: &str = "Cleanup";
+pub const ACTION_PREFLIGHT: &str = "Preflight";
 
 fn event(severity: Severity, reason: &str, action: &'static str, note: String) -> EventSpec {
     EventSpec {
@@ -157,6 +158,26 @@ pub fn for_sync(
         }
     }
     out
+}
+
+/// Event of a preflight: `note` lists its checks. Whether it is news is the caller's
+/// call ([`crate::preflight::is_news`]).
+pub fn for_preflight(passed: bool, note: String) -> EventSpec {
+    if passed {
+        event(
+            Severity::Normal,
+            crate::preflight::PREFLIGHT_PASSED,
+            ACTION_PREFLIGHT,
+            note,
+        )
+    } else {
+        event(
+            Severity::Warning,
+            crate::preflight::PREFLIGHT_FAILED,
+            ACTION_PREFLIGHT,
+            note,
+        )
+    }
 }
 
 /// Event after a finished cleanup (the link is about to disappear).

@@ -44,7 +44,8 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::runner::{
-    CleanupOutcome, CleanupRequest, LinkRunner, RunError, SyncOutcome, SyncRequest,
+    CheckReport, CleanupOutcome, CleanupRequest, LinkRunner, PreflightRequest, RunError,
+    SyncOutcome, SyncRequest,
 };
 
 /// How long a confirmed renewal lets this replica write.
@@ -319,6 +320,12 @@ impl<R: LinkRunner> LinkRunner for FencedRunner<R> {
         let link = req.link.clone();
         self.gated("pass", &link, || self.inner.sync(req.clone()))
             .await
+    }
+
+    /// Not fenced: the checks only read, so a replica that lost the lease changes
+    /// nothing another one writes.
+    async fn preflight(&self, req: PreflightRequest) -> Result<CheckReport, RunError> {
+        self.inner.preflight(req).await
     }
 
     async fn cleanup(&self, req: CleanupRequest) -> Result<CleanupOutcome, RunError> {

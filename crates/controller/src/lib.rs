@@ -14,6 +14,7 @@ pub mod finalizer;
 pub mod leadership;
 pub mod metrics;
 mod pass;
+pub mod preflight;
 pub mod reconcile;
 pub mod run;
 pub mod runner;
@@ -27,8 +28,8 @@ pub use crd::{ApiSourceLink, ApiSourceLinkSpec, ApiSourceLinkStatus};
 pub use metrics::Metrics;
 pub use run::{ControllerConfig, LeaderElection, run_controller, run_with_client};
 pub use runner::{
-    CleanupOutcome, CleanupRequest, Credentials, ErrorClass, LinkRunner, PassMode, RunError,
-    SyncOutcome, SyncRequest,
+    CheckReport, CleanupOutcome, CleanupRequest, Credentials, ErrorClass, LinkRunner, PassMode,
+    PreflightRequest, RunError, SyncOutcome, SyncRequest,
 };
 pub use schema::{crd, crd_yaml};
 pub use scope::TenantScopes;

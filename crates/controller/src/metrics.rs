@@ -63,6 +63,7 @@ pub struct Metrics {
     link_apis: IntGaugeVec,
     deletions_held: IntGaugeVec,
     api_failures: IntGaugeVec,
+    preflight_failed_checks: IntGaugeVec,
     sync_duration: HistogramVec,
     sync_errors: IntCounterVec,
     operations: IntCounterVec,
@@ -206,6 +207,11 @@ impl Metrics {
                 "APIs of the link API Center refused for a reason only a person can fix (each backing off).",
                 LINK,
             )?,
+            preflight_failed_checks: int_gauge(
+                "apilink_preflight_failed_checks",
+                "Checks that failed in the link's last preflight (0 when it passed).",
+                LINK,
+            )?,
             sync_duration: histogram(
                 "apilink_sync_duration_seconds",
                 "Duration of sync passes.",
@@ -344,6 +350,13 @@ impl Metrics {
         }
     }
 
+    /// The link's last preflight ended with `failed` failed checks.
+    pub fn preflight_ran(&self, namespace: &str, name: &str, failed: usize) {
+        self.preflight_failed_checks
+            .with_label_values(&[namespace, name])
+            .set(i64::try_from(failed).unwrap_or(i64::MAX));
+    }
+
     /// A failed pass (or cleanup, with `mode` `None`).
     pub fn pass_failed(&self, mode: Option<PassMode>, took: Duration, reason: &str) {
         let mode = mode.map_or("cleanup", PassMode::as_str);
@@ -426,6 +439,7 @@ impl Metrics {
         self.link_apis.reset();
         self.deletions_held.reset();
         self.api_failures.reset();
+        self.preflight_failed_checks.reset();
     }
 
     /// Drops every series of a deleted link.
@@ -442,6 +456,9 @@ impl Metrics {
         let _ = self.drift_repaired.remove_label_values(&[namespace, name]);
         let _ = self.deletions_held.remove_label_values(&[namespace, name]);
         let _ = self.api_failures.remove_label_values(&[namespace, name]);
+        let _ = self
+            .preflight_failed_checks
+            .remove_label_values(&[namespace, name]);
         for state in ["discovered", "synced", "skipped"] {
             let _ = self
                 .link_apis
@@ -579,6 +596,7 @@ mod tests {
             &outcome,
         );
         m.link_state("ns", "l", true, false, Some(Duration::from_secs(3600)));
+        m.preflight_ran("ns", "l", 2);
         m.pass_failed(
             Some(PassMode::Light),
             Duration::from_secs(1),
@@ -634,6 +652,13 @@ mod tests {
         assert_eq!(
             value(
                 &text,
+                r#"apilink_preflight_failed_checks{name="l",namespace="ns"}"#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(
+                &text,
                 r#"apilink_link_convergence_bound_seconds{name="l",namespace="ns"}"#
             ),
             Some(3600.0)
@@ -659,9 +684,11 @@ mod tests {
 
         m.link_state("ns", "a", true, false, None);
         m.link_state("ns", "b", false, true, None);
+        m.preflight_ran("ns", "b", 0);
         m.forget_all_links();
         let text = m.render().unwrap();
         assert!(!text.contains("apilink_link_ready{"), "{text}");
+        assert!(!text.contains("apilink_preflight_failed_checks{"), "{text}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A sync pass for a live link: schedule, suspend, validation, credentials, the
-//! runner's pass, then status, events, metrics and the next requeue.
+//! preflight, the runner's pass, then status, events, metrics and the next requeue.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use apilink_core::LinkId;
 use k8s_openapi::jiff::Timestamp;
@@ -13,12 +13,15 @@ use tracing::{debug, info, warn};
 
 use crate::api_failures;
 use crate::conditions::{Verdict, reason};
-use crate::crd::{ApiSourceLink, ApiSourceLinkStatus, CONFIRM_DELETIONS_ANNOTATION, PassMode};
+use crate::crd::{
+    ApiSourceLink, ApiSourceLinkStatus, CONFIRM_DELETIONS_ANNOTATION, PassMode, PreflightStatus,
+};
 use crate::credentials::CredentialError;
+use crate::preflight::{self, Gate};
 use crate::reconcile::{
     Context, ReconcileError, Step, add, link_key, report, requeue_until, timed_out, unix_seconds,
 };
-use crate::runner::{ErrorClass, LinkRunner, RunError, SyncRequest};
+use crate::runner::{ErrorClass, LinkRunner, RunError, SyncOutcome, SyncRequest};
 use crate::schedule::{self, Due, DueInput, LinkMemory, Periods, Trigger};
 use crate::status;
 
@@ -46,13 +49,14 @@ pub(crate) async fn sync<R: LinkRunner>(
         );
     }
     let interval = apilink_core::duration::parse_duration(&spec.interval).ok();
+    let credentials_changed = ctx.take_credentials_changed(&key);
     let trigger = match schedule::due(DueInput {
         now,
         generation: link.metadata.generation,
         observed_generation: previous.observed_generation,
         requested_at: link.requested_at(),
         last_handled_requested_at: previous.last_handled_reconcile_at.as_deref(),
-        credentials_changed: ctx.take_credentials_changed(&key),
+        credentials_changed,
         memory,
         last_sync: previous.last_sync_time.as_ref().map(|t| t.0),
         interval,
@@ -69,13 +73,7 @@ pub(crate) async fn sync<R: LinkRunner>(
                 .into(),
         };
         report(ctx, api, link, &verdict, now, None, None).await?;
-        ctx.remember(
-            &key,
-            LinkMemory {
-                next_pass_at: None,
-                failures: 0,
-            },
-        );
+        ctx.remember(&key, LinkMemory::until_change());
         info!("link suspended");
         return Ok(Step::wait(Action::await_change()));
     }
@@ -92,13 +90,7 @@ pub(crate) async fn sync<R: LinkRunner>(
         Err(message) => {
             let verdict = stall(reason::INVALID_SPEC, message);
             report(ctx, api, link, &verdict, now, None, None).await?;
-            ctx.remember(
-                &key,
-                LinkMemory {
-                    next_pass_at: None,
-                    failures: 0,
-                },
-            );
+            ctx.remember(&key, LinkMemory::until_change());
             return Ok(Step::failed(Action::await_change(), true));
         }
     };
@@ -118,13 +110,7 @@ pub(crate) async fn sync<R: LinkRunner>(
         Err(err @ CredentialError::NotFound { .. }) => {
             let verdict = stall(reason::SECRET_NOT_FOUND, err.to_string());
             report(ctx, api, link, &verdict, now, None, Some(periods.bound())).await?;
-            ctx.remember(
-                &key,
-                LinkMemory {
-                    next_pass_at: None,
-                    failures: 0,
-                },
-            );
+            ctx.remember(&key, LinkMemory::until_change());
             return Ok(Step::failed(Action::await_change(), true));
         }
         Err(err @ (CredentialError::Invalid { .. } | CredentialError::Forbidden { .. })) => {
@@ -133,13 +119,7 @@ pub(crate) async fn sync<R: LinkRunner>(
                 err.to_string(),
             );
             report(ctx, api, link, &verdict, now, None, Some(periods.bound())).await?;
-            ctx.remember(
-                &key,
-                LinkMemory {
-                    next_pass_at: None,
-                    failures: 0,
-                },
-            );
+            ctx.remember(&key, LinkMemory::until_change());
             return Ok(Step::failed(Action::await_change(), true));
         }
         Err(err) => return Err(err.into()),
@@ -153,6 +133,30 @@ pub(crate) async fn sync<R: LinkRunner>(
         trigger == Trigger::SpecChanged,
         trigger == Trigger::Requested,
     );
+    let end = Ending {
+        ctx,
+        api,
+        link,
+        previous: &previous,
+        key: &key,
+        namespace,
+        mode,
+        periods,
+        failures: memory.map_or(0, |m| m.failures),
+    };
+    let checks = preflight::Checks {
+        link: &settings.link,
+        credentials: &credentials,
+        credentials_changed,
+        periods,
+    };
+    let checks_started = Instant::now();
+    let checked = match preflight::gate(ctx, api, link, checks).await? {
+        Gate::Proceed(checked) => checked,
+        Gate::Hold(step) => return Ok(step),
+        Gate::Failed(err) => return end.failed(err, checks_started.elapsed()).await,
+    };
+
     // Long passes (new spec, a new link, explicit request) show progress; routine polls
     // and retries do not flip Ready back and forth (nor re-announce the same failure).
     let brand_new = !previous
@@ -161,26 +165,9 @@ pub(crate) async fn sync<R: LinkRunner>(
         .any(|c| c.type_ == crate::conditions::READY);
     let announce = matches!(trigger, Trigger::SpecChanged | Trigger::Requested) || brand_new;
     let announced;
-    let link = if announce {
-        let verdict = Verdict::Progressing {
-            message: format!(
-                "{} pass in progress",
-                if mode == PassMode::Full {
-                    "Full"
-                } else {
-                    "Light"
-                }
-            ),
-        };
-        let next = status::next_status(link, &verdict, now, None);
-        status::write(api, link, &next, &ctx.settings.field_manager)
-            .await
-            .map_err(ReconcileError::Status)?;
-        // Later comparisons and transitions start from what the server now holds.
-        announced = ApiSourceLink {
-            status: Some(next),
-            ..link.clone()
-        };
+    let link = if announce || checked.is_some() {
+        let progress = announce.then_some(mode);
+        announced = write_before_pass(ctx, api, link, progress, checked, now).await?;
         &announced
     } else {
         link
@@ -201,114 +188,168 @@ pub(crate) async fn sync<R: LinkRunner>(
         .await
         .unwrap_or_else(|_| Err(timed_out(limit)));
     let took = pass_started.elapsed();
-    let finished = ctx.now();
-    let failures = memory.map_or(0, |m| m.failures);
+    let end = Ending { link, ..end };
     match result {
-        Ok(outcome) => {
-            info!(mode = mode.as_str(), discovered = outcome.discovered, synced = outcome.synced,
-                applied = outcome.operations_applied(), drift = outcome.drift_repaired, took = ?took, "pass succeeded");
-            ctx.metrics.pass_succeeded(
-                namespace,
-                &name,
-                mode,
-                took,
-                unix_seconds(finished),
-                &outcome,
-            );
-            if confirmed.is_some() && outcome.held_deletions.is_none() {
-                consume_confirmation(api, &name).await;
-            }
-            let failing = api_failures::next(
-                &previous.api_failures,
-                &outcome.api_failures,
-                &outcome.paused_apis,
-                finished,
-            );
-            let verdict = match &outcome.held_deletions {
-                Some(held) => Verdict::DeletionsHeld {
-                    message: held.message.clone(),
-                },
-                None if !failing.is_empty() => Verdict::ApiFailures {
-                    message: api_failures::message(&failing),
-                },
-                None => Verdict::Succeeded {
-                    message: status::success_message(&outcome, mode),
-                },
+        Ok(outcome) => end.succeeded(outcome, confirmed, took).await,
+        Err(err) => end.failed(err, took).await,
+    }
+}
+
+/// Writes what is known before the pass in one status write: `Reconciling=True` before a
+/// long pass of `progress` mode, the preflight that just passed. Later comparisons and
+/// transitions start from the link as the server now holds it.
+async fn write_before_pass<R: LinkRunner>(
+    ctx: &Context<R>,
+    api: &Api<ApiSourceLink>,
+    link: &ApiSourceLink,
+    progress: Option<PassMode>,
+    preflight: Option<PreflightStatus>,
+    now: Timestamp,
+) -> Result<ApiSourceLink, ReconcileError> {
+    let mut next = match progress {
+        Some(mode) => {
+            let verdict = Verdict::Progressing {
+                message: format!(
+                    "{} pass in progress",
+                    if mode == PassMode::Full {
+                        "Full"
+                    } else {
+                        "Light"
+                    }
+                ),
             };
-            report(
-                ctx,
-                api,
-                link,
-                &verdict,
-                finished,
-                Some((&outcome, mode)),
-                Some(periods.bound()),
-            )
-            .await?;
-            let last_full = if mode == PassMode::Full {
-                finished
-            } else {
-                previous
-                    .last_full_resync_time
-                    .as_ref()
-                    .map_or(finished, |t| t.0)
-            };
-            let full_due = schedule::full_resync_due(last_full, periods, &key);
-            let seed = u64::try_from(finished.as_nanosecond().rem_euclid(i128::from(u64::MAX)))
-                .unwrap_or_default();
-            let delay = schedule::after_success(finished, periods, full_due, seed);
-            ctx.remember(
-                &key,
-                LinkMemory {
-                    next_pass_at: Some(add(finished, delay)),
-                    failures: 0,
-                },
-            );
-            Ok(Step::wait(Action::requeue(delay)))
+            status::next_status(link, &verdict, now, None)
         }
-        Err(err) => {
-            let failures = failures.saturating_add(1);
-            ctx.metrics.pass_failed(
-                Some(mode),
-                took,
-                &crate::conditions::sanitize_reason(&err.reason),
-            );
-            warn!(reason = %err.reason, class = ?err.class, failures, error = %err.message, "pass failed");
-            let mut err = err;
-            if let Some(note) = schedule::wait_cap_note(err.retry_after) {
-                err.message = format!("{}; {note}", err.message);
-            }
-            let verdict = failure_verdict(&err, link, &previous, periods, finished);
-            report(
-                ctx,
-                api,
-                link,
-                &verdict,
-                finished,
-                None,
-                Some(periods.bound()),
-            )
-            .await?;
-            if err.is_terminal() {
-                ctx.remember(
-                    &key,
-                    LinkMemory {
-                        next_pass_at: None,
-                        failures,
-                    },
-                );
-                return Ok(Step::failed(Action::await_change(), true));
-            }
-            let delay = schedule::backoff(failures, err.class, err.retry_after);
+        None => link.status.clone().unwrap_or_default(),
+    };
+    if preflight.is_some() {
+        next.preflight = preflight;
+    }
+    status::write(api, link, &next, &ctx.settings.field_manager)
+        .await
+        .map_err(ReconcileError::Status)?;
+    Ok(ApiSourceLink {
+        status: Some(next),
+        ..link.clone()
+    })
+}
+
+/// What the end of a pass needs, whatever its result.
+struct Ending<'a, R> {
+    ctx: &'a Context<R>,
+    api: &'a Api<ApiSourceLink>,
+    /// The link as its status last read (after the progress and preflight write).
+    link: &'a ApiSourceLink,
+    /// The status at the start of the reconcile.
+    previous: &'a ApiSourceLinkStatus,
+    key: &'a str,
+    namespace: &'a str,
+    mode: PassMode,
+    periods: Periods,
+    /// Consecutive failures before this pass.
+    failures: u32,
+}
+
+impl<R: LinkRunner> Ending<'_, R> {
+    async fn succeeded(
+        &self,
+        outcome: SyncOutcome,
+        confirmed: Option<usize>,
+        took: Duration,
+    ) -> Result<Step, ReconcileError> {
+        let (ctx, mode, periods) = (self.ctx, self.mode, self.periods);
+        let name = self.link.name_any();
+        let finished = ctx.now();
+        info!(mode = mode.as_str(), discovered = outcome.discovered, synced = outcome.synced,
+            applied = outcome.operations_applied(), drift = outcome.drift_repaired, took = ?took, "pass succeeded");
+        ctx.metrics.pass_succeeded(
+            self.namespace,
+            &name,
+            mode,
+            took,
+            unix_seconds(finished),
+            &outcome,
+        );
+        if confirmed.is_some() && outcome.held_deletions.is_none() {
+            consume_confirmation(self.api, &name).await;
+        }
+        let failing = api_failures::next(
+            &self.previous.api_failures,
+            &outcome.api_failures,
+            &outcome.paused_apis,
+            finished,
+        );
+        let verdict = match &outcome.held_deletions {
+            Some(held) => Verdict::DeletionsHeld {
+                message: held.message.clone(),
+            },
+            None if !failing.is_empty() => Verdict::ApiFailures {
+                message: api_failures::message(&failing),
+            },
+            None => Verdict::Succeeded {
+                message: status::success_message(&outcome, mode),
+            },
+        };
+        let success = Some((&outcome, mode));
+        let bound = Some(periods.bound());
+        report(ctx, self.api, self.link, &verdict, finished, success, bound).await?;
+        let last_full = if mode == PassMode::Full {
+            finished
+        } else {
+            self.previous
+                .last_full_resync_time
+                .as_ref()
+                .map_or(finished, |t| t.0)
+        };
+        let full_due = schedule::full_resync_due(last_full, periods, self.key);
+        let seed = u64::try_from(finished.as_nanosecond().rem_euclid(i128::from(u64::MAX)))
+            .unwrap_or_default();
+        let delay = schedule::after_success(finished, periods, full_due, seed);
+        ctx.remember(
+            self.key,
+            LinkMemory {
+                next_pass_at: Some(add(finished, delay)),
+                failures: 0,
+            },
+        );
+        Ok(Step::wait(Action::requeue(delay)))
+    }
+
+    async fn failed(&self, mut err: RunError, took: Duration) -> Result<Step, ReconcileError> {
+        let ctx = self.ctx;
+        let finished = ctx.now();
+        let failures = self.failures.saturating_add(1);
+        ctx.metrics.pass_failed(
+            Some(self.mode),
+            took,
+            &crate::conditions::sanitize_reason(&err.reason),
+        );
+        warn!(reason = %err.reason, class = ?err.class, failures, error = %err.message, "pass failed");
+        if let Some(note) = schedule::wait_cap_note(err.retry_after) {
+            err.message = format!("{}; {note}", err.message);
+        }
+        let verdict = failure_verdict(&err, self.link, self.previous, self.periods, finished);
+        let bound = Some(self.periods.bound());
+        report(ctx, self.api, self.link, &verdict, finished, None, bound).await?;
+        if err.is_terminal() {
             ctx.remember(
-                &key,
+                self.key,
                 LinkMemory {
-                    next_pass_at: Some(add(finished, delay)),
+                    next_pass_at: None,
                     failures,
                 },
             );
-            Ok(Step::failed(Action::requeue(delay), false))
+            return Ok(Step::failed(Action::await_change(), true));
         }
+        let delay = schedule::backoff(failures, err.class, err.retry_after);
+        ctx.remember(
+            self.key,
+            LinkMemory {
+                next_pass_at: Some(add(finished, delay)),
+                failures,
+            },
+        );
+        Ok(Step::failed(Action::requeue(delay), false))
     }
 }
 

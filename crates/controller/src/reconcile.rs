@@ -56,6 +56,9 @@ pub struct ReconcileSettings {
     pub pass_timeout: Duration,
     /// Azure resources each namespace's links may read and write; default: any.
     pub tenant_scopes: TenantScopes,
+    /// Run the read-only preflight checks before a link's first pass of each generation
+    /// (and after its credentials change); see [`crate::preflight`].
+    pub preflight: bool,
 }
 
 /// Default [`ReconcileSettings::pass_timeout`].
@@ -80,6 +83,7 @@ impl Default for ReconcileSettings {
             allowed_namespaces: None,
             pass_timeout: DEFAULT_PASS_TIMEOUT,
             tenant_scopes: TenantScopes::unrestricted(),
+            preflight: true,
         }
     }
 }
@@ -97,6 +101,9 @@ pub struct Context<R> {
     /// Per link, its Secret as the last pass read it: a link waiting after a failure
     /// compares the Secret against it.
     secrets_seen: Mutex<HashMap<String, SecretState>>,
+    /// Per link, the preflight that passed in this process (lost on restart: the checks
+    /// then run again before the next pass).
+    preflights: Mutex<HashMap<String, crate::preflight::Passed>>,
 }
 
 impl<R: LinkRunner> Context<R> {
@@ -117,6 +124,7 @@ impl<R: LinkRunner> Context<R> {
             memory: Mutex::default(),
             credential_changes: Mutex::default(),
             secrets_seen: Mutex::default(),
+            preflights: Mutex::default(),
         }
     }
 
@@ -154,6 +162,27 @@ impl<R: LinkRunner> Context<R> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(key);
+        self.remember_preflight(key, None);
+    }
+
+    pub(crate) fn preflight_passed(&self, key: &str) -> Option<crate::preflight::Passed> {
+        self.preflights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// Remembers the preflight that passed for the link `key`; `None` forgets it.
+    pub(crate) fn remember_preflight(&self, key: &str, passed: Option<crate::preflight::Passed>) {
+        let mut preflights = self
+            .preflights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match passed {
+            Some(passed) => preflights.insert(key.to_string(), passed),
+            None => preflights.remove(key),
+        };
     }
 
     /// Reads the credentials of the link `key` for a pass and remembers what its Secret
@@ -382,13 +411,7 @@ async fn enforce_tenant_scope<R: LinkRunner>(
                     message,
                 };
                 report(ctx, api, link, &verdict, ctx.now(), None, None).await?;
-                ctx.remember(
-                    &key,
-                    LinkMemory {
-                        next_pass_at: None,
-                        failures: 0,
-                    },
-                );
+                ctx.remember(&key, LinkMemory::until_change());
             }
             Ok(Some(Step::failed(Action::await_change(), true)))
         }

@@ -60,6 +60,8 @@ pub struct ControllerConfig {
     pub pass_timeout: Duration,
     /// Azure resources each namespace's links may read and write; default: any.
     pub tenant_scopes: TenantScopes,
+    /// Run the read-only preflight checks before a link's first pass of a generation.
+    pub preflight: bool,
 }
 
 impl Default for ControllerConfig {
@@ -73,6 +75,7 @@ impl Default for ControllerConfig {
             shutdown_grace: Duration::from_secs(25),
             pass_timeout: crate::reconcile::DEFAULT_PASS_TIMEOUT,
             tenant_scopes: TenantScopes::unrestricted(),
+            preflight: true,
         }
     }
 }
@@ -306,6 +309,7 @@ async fn run_controllers<R: LinkRunner>(
             allowed_namespaces: allowed.clone(),
             pass_timeout: config.pass_timeout,
             tenant_scopes: config.tenant_scopes.clone(),
+            preflight: config.preflight,
             ..ReconcileSettings::default()
         },
     ));

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub use apilink_azure::ErrorClass;
 use apilink_core::LinkId;
+pub use apilink_core::preflight::CheckReport;
 use apilink_core::spec::LinkSpec;
 
 pub use crate::crd::PassMode;
@@ -59,6 +60,14 @@ pub struct SyncRequest {
     pub confirmed_deletions: Option<usize>,
     /// APIs to leave alone this pass: they failed before and are backing off.
     pub paused_apis: std::collections::BTreeSet<String>,
+}
+
+/// The read-only checks to run before a link's first pass of a generation.
+#[derive(Debug, Clone)]
+pub struct PreflightRequest {
+    pub link: LinkId,
+    pub spec: LinkSpec,
+    pub credentials: Credentials,
 }
 
 /// The link is being deleted with `deletionPolicy: Delete`: remove what it owns.
@@ -183,6 +192,17 @@ impl RunError {
 pub trait LinkRunner: Send + Sync + 'static {
     /// One observe → plan → apply pass.
     fn sync(&self, req: SyncRequest) -> impl Future<Output = Result<SyncOutcome, RunError>> + Send;
+
+    /// Read-only checks before a pass: credentials, services reachable, effective ARM
+    /// permissions, the APIM inventory, the API Center workspace and metadata schemas,
+    /// the spec. `Ok` with failed lines is a problem only a person can fix outside the
+    /// cluster (a role grant): the link is not ready and the checks run again later.
+    /// `Err` is for checks that could not run (ARM unreachable, throttled): it takes the
+    /// path of a failed pass.
+    fn preflight(
+        &self,
+        req: PreflightRequest,
+    ) -> impl Future<Output = Result<CheckReport, RunError>> + Send;
 
     /// Removes every entity the link owns in API Center (its APIs and their children,
     /// its environment and deployments). Must be idempotent: it may run again after a

@@ -166,6 +166,16 @@ pub struct LinkMemory {
     pub failures: u32,
 }
 
+impl LinkMemory {
+    /// Nothing is due until the link (or its Secret) changes.
+    pub fn until_change() -> Self {
+        Self {
+            next_pass_at: None,
+            failures: 0,
+        }
+    }
+}
+
 /// Facts about the link relevant to scheduling.
 #[derive(Debug, Clone, Copy)]
 pub struct DueInput<'a> {

@@ -19,6 +19,7 @@
 
 use std::fmt;
 
+use apilink_core::star_glob;
 use serde::Deserialize;
 
 /// Stalled reason of a link outside its namespace's tenant scope.
@@ -54,7 +55,7 @@ struct NamespacePattern(String);
 
 impl NamespacePattern {
     fn matches(&self, namespace: &str) -> bool {
-        glob(self.0.as_bytes(), namespace.as_bytes())
+        star_glob::matches(&self.0, namespace)
     }
 }
 
@@ -118,31 +119,8 @@ impl IdPattern {
             .segments
             .iter()
             .zip(&parts)
-            .all(|(pattern, part)| glob(pattern.as_bytes(), part.as_bytes()))
+            .all(|(pattern, part)| star_glob::matches(pattern, part))
     }
-}
-
-/// `*` matches any run of characters (including none); everything else literally.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == text[t] {
-            p += 1;
-            t += 1;
-        } else if let Some((star_p, star_t)) = star {
-            // Let the last `*` swallow one more character and try again from there.
-            p = star_p + 1;
-            t = star_t + 1;
-            star = Some((star_p, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,14 +480,14 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob(b"team-*", b"team-a"));
-        assert!(glob(b"team-*", b"team-"));
-        assert!(!glob(b"team-*", b"team"));
-        assert!(glob(b"*-prod", b"payments-prod"));
-        assert!(glob(b"a*b*c", b"axxbyyc"));
-        assert!(!glob(b"a*b*c", b"axxbyy"));
-        assert!(glob(b"*", b""));
-        assert!(!glob(b"abc", b"abcd"));
+        assert!(star_glob::matches("team-*", "team-a"));
+        assert!(star_glob::matches("team-*", "team-"));
+        assert!(!star_glob::matches("team-*", "team"));
+        assert!(star_glob::matches("*-prod", "payments-prod"));
+        assert!(star_glob::matches("a*b*c", "axxbyyc"));
+        assert!(!star_glob::matches("a*b*c", "axxbyy"));
+        assert!(star_glob::matches("*", ""));
+        assert!(!star_glob::matches("abc", "abcd"));
     }
 
     #[test]

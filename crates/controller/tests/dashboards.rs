@@ -39,6 +39,7 @@ fn exported() -> BTreeSet<String> {
     );
     m.pass_failed(Some(PassMode::Light), Duration::from_secs(1), "X");
     m.link_state("ns", "l", true, false, Some(Duration::from_secs(60)));
+    m.preflight_ran("ns", "l", 0);
     m.on_response("apim", "GET", 200, Duration::from_millis(5));
     m.on_throttle_wait(Duration::from_millis(5));
     let mut names = BTreeSet::new();

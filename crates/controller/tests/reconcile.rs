@@ -122,7 +122,8 @@ async fn first_pass_reports_progress_then_ready_and_is_not_repeated_by_its_own_w
         condition(done, "Reconciling").is_none(),
         "Reconciling only while True"
     );
-    assert_eq!(events(&seen), vec!["Synced"]);
+    // The first pass of a link is preceded by its preflight.
+    assert_eq!(events(&seen), vec!["PreflightPassed", "Synced"]);
 
     let calls = runner.calls();
     assert_eq!(calls.len(), 1);
@@ -352,7 +353,7 @@ async fn retryable_error_backs_off_and_terminal_error_stalls() {
         "ProgressingWithRetry"
     );
     assert!(condition(status, "Stalled").is_none());
-    assert_eq!(events(&seen), vec!["AzureUnavailable"]);
+    assert_eq!(events(&seen), vec!["PreflightPassed", "AzureUnavailable"]);
 
     let failing = with_applied_status(&live, &seen);
     clock.advance(Duration::from_secs(1));
@@ -413,7 +414,10 @@ async fn failing_past_the_convergence_bound_says_so() {
         "{ready}"
     );
     assert_eq!(condition(status, "Reconciling").unwrap()["status"], "True");
-    assert_eq!(events(&seen), vec!["ConvergenceBoundExceeded"]);
+    assert_eq!(
+        events(&seen),
+        vec!["PreflightPassed", "ConvergenceBoundExceeded"]
+    );
 }
 
 #[tokio::test]

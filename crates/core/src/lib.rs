@@ -18,7 +18,9 @@ pub mod operation;
 pub mod ownership;
 pub mod plan;
 pub mod planner;
+pub mod preflight;
 pub mod spec;
+pub mod star_glob;
 
 pub use desired::DesiredState;
 pub use ids::{ApimApiRef, LinkId, SourceKey};

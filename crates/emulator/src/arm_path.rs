@@ -9,6 +9,7 @@ const KNOWN_SEGMENTS: &[&str] = &[
     "providers",
     "Microsoft.ApiManagement",
     "Microsoft.ApiCenter",
+    "Microsoft.Authorization",
     "service",
     "services",
     "apis",
@@ -27,12 +28,19 @@ const KNOWN_SEGMENTS: &[&str] = &[
     "locations",
     "operationStatuses",
     "operationResults",
+    "permissions",
 ];
 
 pub(crate) const APIM_NAMESPACE: &str = "Microsoft.ApiManagement";
 pub(crate) const APIC_NAMESPACE: &str = "Microsoft.ApiCenter";
+pub(crate) const AUTHORIZATION_NAMESPACE: &str = "Microsoft.Authorization";
 
 /// An ARM path split into its parts. Segments are percent-decoded only where noted.
+///
+/// An extension resource nested under another resource
+/// (`{resource id}/providers/Microsoft.Authorization/permissions`) is read as ARM reads
+/// it: `namespace` and `rest` describe the extension, `provider_scope` is the resource
+/// it extends.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ArmPath {
     pub subscription: Option<String>,
@@ -40,6 +48,10 @@ pub(crate) struct ArmPath {
     pub namespace: Option<String>,
     /// Alternating type/name segments after the namespace: `[service, x, apis, y]`.
     pub rest: Vec<String>,
+    /// The path before the `providers` segment `namespace` follows, as the client spelled
+    /// it: the scope the request is made at (without a `providers` segment, the
+    /// subscription and resource group part; `/` for neither).
+    pub provider_scope: String,
 }
 
 impl ArmPath {
@@ -50,6 +62,7 @@ impl ArmPath {
             resource_group: None,
             namespace: None,
             rest: Vec::new(),
+            provider_scope: String::new(),
         };
         let mut i = 0;
         if segments
@@ -66,10 +79,13 @@ impl ArmPath {
                 i = 4;
             }
         }
+        out.provider_scope = format!("/{}", segments[..i.min(segments.len())].join("/"));
         if segments
             .get(i)
             .is_some_and(|s| s.eq_ignore_ascii_case("providers"))
         {
+            let i = innermost_provider(&segments, i);
+            out.provider_scope = format!("/{}", segments[..i].join("/"));
             out.namespace = segments.get(i + 1).map(|s| canonical(s).to_string());
             out.rest = segments
                 .iter()
@@ -135,6 +151,16 @@ impl ArmPath {
                 || t.eq_ignore_ascii_case("locations")
         })
     }
+}
+
+/// The index of the `providers` segment whose namespace a request addresses: the first one
+/// (at `first`), or the last one nested at a type position after it, which makes the path
+/// an extension resource of everything before that segment.
+fn innermost_provider(segments: &[&str], first: usize) -> usize {
+    (first..segments.len().saturating_sub(1))
+        .step_by(2)
+        .rfind(|&k| segments[k].eq_ignore_ascii_case("providers"))
+        .unwrap_or(first)
 }
 
 fn verb(method: &http::Method) -> &'static str {
@@ -252,6 +278,49 @@ mod tests {
         );
         let other = canonicalize("/subscriptions/other/resourceGroups/rg", "s1", "rg");
         assert_eq!(other, "/subscriptions/other/resourceGroups/rg");
+    }
+
+    #[test]
+    fn extension_resources_are_read_for_the_scope_they_extend() {
+        let at_subscription =
+            ArmPath::parse("/subscriptions/s1/providers/Microsoft.Authorization/permissions");
+        assert_eq!(at_subscription.provider_scope, "/subscriptions/s1");
+        assert!(at_subscription.is_namespace(AUTHORIZATION_NAMESPACE));
+        assert_eq!(at_subscription.rest, ["permissions"]);
+
+        let at_group = ArmPath::parse(
+            "/subscriptions/s1/resourcegroups/RG/providers/microsoft.authorization/Permissions",
+        );
+        assert_eq!(
+            at_group.provider_scope,
+            "/subscriptions/s1/resourcegroups/RG"
+        );
+        assert_eq!(at_group.resource_group.as_deref(), Some("RG"));
+        assert_eq!(at_group.namespace.as_deref(), Some(AUTHORIZATION_NAMESPACE));
+        assert_eq!(at_group.rest, ["permissions"]);
+
+        let service =
+            "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ApiCenter/services/c";
+        let nested = ArmPath::parse(&format!(
+            "{service}/PROVIDERS/Microsoft.Authorization/permissions"
+        ));
+        assert_eq!(nested.provider_scope, service);
+        assert!(nested.is_namespace(AUTHORIZATION_NAMESPACE));
+        assert!(!nested.is_namespace(APIC_NAMESPACE));
+        assert_eq!(nested.rest, ["permissions"]);
+        assert_eq!(
+            nested.action(&Method::GET),
+            "Microsoft.Authorization/permissions/read"
+        );
+
+        // A resource *named* "providers" is a name, not a nested provider.
+        let named = ArmPath::parse(&format!("{APIS}/providers/operations"));
+        assert!(named.is_namespace(APIM_NAMESPACE));
+        assert_eq!(
+            named.rest,
+            ["service", "apim", "apis", "providers", "operations"]
+        );
+        assert_eq!(named.provider_scope, "/subscriptions/s1/resourceGroups/rg");
     }
 
     #[test]

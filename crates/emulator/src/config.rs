@@ -43,6 +43,9 @@ pub struct EmulatorConfig {
     /// How API Center reads the parts of its contract that the specification leaves open
     /// or that a lenient emulator could let slip; strict by default.
     pub apic_contract: ApicContract,
+    /// The pricing plan every API Center service reports (`sku.name`) and whose limits
+    /// it enforces; Standard by default.
+    pub api_center_sku: ApicSku,
 }
 
 impl Default for EmulatorConfig {
@@ -63,6 +66,26 @@ impl Default for EmulatorConfig {
             throttle: ThrottleConfig::default(),
             export_link_ttl: Duration::from_secs(300),
             apic_contract: ApicContract::default(),
+            api_center_sku: ApicSku::default(),
+        }
+    }
+}
+
+/// An API Center pricing plan. It decides the plan limits (see `ApicLimits::for_sku`) and
+/// the service's `sku.name`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApicSku {
+    Free,
+    #[default]
+    Standard,
+}
+
+impl ApicSku {
+    /// The name ARM reports in the service's `sku.name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApicSku::Free => "Free",
+            ApicSku::Standard => "Standard",
         }
     }
 }
@@ -80,25 +103,50 @@ pub enum ConditionalHeaders {
     Refused,
 }
 
-/// The headers a 202 from `importSpecification` carries.
+/// How `importSpecification` answers: which headers its 202 carries, or no 202 at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImportAnswer {
-    /// `Location` and `Retry-After`, as the specification declares (final state via location).
+    /// 202 with `Location` and `Retry-After`, as the specification declares (final state
+    /// via location).
     LocationOnly,
-    /// `Location`, `Azure-AsyncOperation` and `Retry-After`.
+    /// 202 with `Location`, `Azure-AsyncOperation` and `Retry-After`.
     LocationAndAsyncOperation,
+    /// The import completes within the POST: 200 without a body and without `Location`
+    /// (the specification's 200), or the import's ARM error.
+    Synchronous,
+}
+
+/// What API Center does with a `customProperties` key that no metadata schema assigned to
+/// the entity kind declares. The specification does not say; the service refuses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UndeclaredCustomProperties {
+    /// 400 `ValidationError` naming the property; nothing is written.
+    Refused,
+    /// The write succeeds, but the property is neither stored nor returned.
+    Dropped,
+    /// Stored and returned as sent.
+    Kept,
 }
 
 /// How strictly the emulated API Center reads the 2024-03-01 contract. Schema members,
 /// their lengths and formats are enforced in every profile; this covers what goes beyond.
+///
+/// Its JSON form (admin route) uses the snake_case field names; the camelCase spellings
+/// are accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApicContract {
-    /// A custom property that no metadata schema assigned to the entity kind declares: refused with 400 (strict) or kept (lax).
-    pub refuse_undeclared_custom_properties: bool,
+    /// A custom property that no metadata schema assigned to the entity kind declares:
+    /// refused with 400 (strict), dropped, or kept (lax).
+    #[serde(alias = "undeclaredCustomProperties")]
+    pub undeclared_custom_properties: UndeclaredCustomProperties,
     /// Enforce ApicLimits' custom-property limits (count per entity, members per object-valued property).
+    #[serde(alias = "enforceCustomPropertyLimits")]
     pub enforce_custom_property_limits: bool,
+    #[serde(alias = "conditionalHeaders")]
     pub conditional_headers: ConditionalHeaders,
+    #[serde(alias = "importAnswer")]
     pub import_answer: ImportAnswer,
 }
 
@@ -108,7 +156,7 @@ impl ApicContract {
     /// advertise only `Location`.
     pub fn strict() -> Self {
         Self {
-            refuse_undeclared_custom_properties: true,
+            undeclared_custom_properties: UndeclaredCustomProperties::Refused,
             enforce_custom_property_limits: true,
             conditional_headers: ConditionalHeaders::Ignored,
             import_answer: ImportAnswer::LocationOnly,
@@ -119,7 +167,7 @@ impl ApicContract {
     /// honoured and imports advertise both polling URLs.
     pub fn lax() -> Self {
         Self {
-            refuse_undeclared_custom_properties: false,
+            undeclared_custom_properties: UndeclaredCustomProperties::Kept,
             enforce_custom_property_limits: false,
             conditional_headers: ConditionalHeaders::Honoured,
             import_answer: ImportAnswer::LocationAndAsyncOperation,
@@ -310,7 +358,7 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({
-                "refuse_undeclared_custom_properties": false,
+                "undeclared_custom_properties": "kept",
                 "enforce_custom_property_limits": false,
                 "conditional_headers": "honoured",
                 "import_answer": "location-and-async-operation",
@@ -318,6 +366,33 @@ mod tests {
         );
         let back: ApicContract = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, ApicContract::lax());
+        let camel: ApicContract = serde_json::from_value(serde_json::json!({
+            "undeclaredCustomProperties": "dropped",
+            "enforceCustomPropertyLimits": true,
+            "conditionalHeaders": "refused",
+            "importAnswer": "synchronous",
+        }))
+        .expect("camelCase deserializes");
+        assert_eq!(
+            camel,
+            ApicContract {
+                undeclared_custom_properties: UndeclaredCustomProperties::Dropped,
+                enforce_custom_property_limits: true,
+                conditional_headers: ConditionalHeaders::Refused,
+                import_answer: ImportAnswer::Synchronous,
+            }
+        );
+    }
+
+    #[test]
+    fn skus_name_themselves_as_arm_does() {
+        assert_eq!(EmulatorConfig::default().api_center_sku, ApicSku::Standard);
+        assert_eq!(ApicSku::Free.name(), "Free");
+        assert_eq!(ApicSku::Standard.name(), "Standard");
+        assert_eq!(
+            serde_json::to_value(ApicSku::Free).expect("serializes"),
+            serde_json::json!("Free")
+        );
     }
 
     #[test]

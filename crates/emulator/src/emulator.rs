@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminState};
-use crate::apic::{ApiCenter, ApicOptions, LinkFetcher};
+use crate::apic::{ApiCenter, ApicLimits, ApicOptions, LinkFetcher};
 use crate::apim::{self, ApimContext, ApimHandle, ApimStore};
 use crate::calls::{CallLog, CallRecord};
 use crate::config::{ApicContract, EmulatorConfig};
@@ -126,6 +126,8 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
             page_size: config.apic_page_size,
             lro_polls_before_done: config.lro_polls_before_done,
             contract: config.apic_contract,
+            limits: ApicLimits::for_sku(config.api_center_sku),
+            sku: config.api_center_sku,
             ..ApicOptions::default()
         },
         fetcher,

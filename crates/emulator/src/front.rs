@@ -15,10 +15,16 @@ use tower::ServiceExt;
 
 use crate::apic::{ApiCenter, OperationFault};
 use crate::arm::{APIC_API_VERSION, APIM_API_VERSION, ArmError};
-use crate::arm_path::{APIC_NAMESPACE, APIM_NAMESPACE, ArmPath, canonicalize};
+use crate::arm_path::{
+    APIC_NAMESPACE, APIM_NAMESPACE, AUTHORIZATION_NAMESPACE, ArmPath, canonicalize,
+};
 use crate::calls::{CallKind, CallLog, CallRecord};
+use crate::config::Principal;
 use crate::faults::{FaultKind, FaultSet};
-use crate::identity::{AccessTokenError, Identity, LoggedPrincipal, MANAGED_IDENTITY_PATH};
+use crate::identity::{
+    AccessTokenError, Identity, LoggedPrincipal, MANAGED_IDENTITY_PATH, TokenClaims,
+};
+use crate::permissions::{self, AUTHORIZATION_API_VERSIONS};
 use crate::rbac;
 use crate::throttle::{Category, Throttle, Verdict, throttled_message};
 
@@ -219,9 +225,10 @@ impl Front {
             Ok(claims) => claims,
             Err(e) => return unauthorized(&e, &shared.origin, &shared.identity.tenant_id),
         };
-        if let Err(e) = check_api_version(&parsed, request.uri().query().unwrap_or("")) {
-            return e.into_response();
-        }
+        let api_version = match check_api_version(&parsed, request.uri().query().unwrap_or("")) {
+            Ok(version) => version,
+            Err(e) => return e.into_response(),
+        };
         let Some(principal) = shared.identity.principal(&claims.client_id) else {
             return unauthorized(
                 &AccessTokenError::Invalid("the client no longer exists".into()),
@@ -229,56 +236,16 @@ impl Front {
                 &shared.identity.tenant_id,
             );
         };
-        if !parsed.is_operation_status() {
-            let action = parsed.action(&method);
-            let scope = parsed.scope(&path, &method);
-            if !rbac::is_allowed(principal, &action, &scope) {
-                return ArmError::new(
-                    StatusCode::FORBIDDEN,
-                    "AuthorizationFailed",
-                    rbac::denied_message(&principal.client_id, &claims.object_id, &action, &scope),
-                )
-                .into_response();
-            }
-        }
-        if let Some(sub) = &parsed.subscription
-            && !sub.eq_ignore_ascii_case(&shared.subscription_id)
+        if let Err(e) = authorize(principal, &claims, &parsed, &path, &method)
+            .and_then(|()| self.check_scope_exists(&parsed))
         {
-            return ArmError::new(
-                StatusCode::NOT_FOUND,
-                "SubscriptionNotFound",
-                format!("The subscription '{sub}' could not be found."),
-            )
-            .into_response();
-        }
-        if let Some(rg) = &parsed.resource_group
-            && !rg.eq_ignore_ascii_case(&shared.resource_group)
-        {
-            return ArmError::new(
-                StatusCode::NOT_FOUND,
-                "ResourceGroupNotFound",
-                format!("Resource group '{rg}' could not be found."),
-            )
-            .into_response();
+            return e.into_response();
         }
         let category = Category::of(&method);
         let remaining = match shared.throttle.take(&claims.object_id, category) {
             Verdict::Allowed { remaining } => remaining,
             Verdict::Throttled { retry_after_secs } => {
-                let mut response = ArmError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "SubscriptionRequestsThrottled",
-                    throttled_message(
-                        category,
-                        &shared.subscription_id,
-                        &claims.object_id,
-                        retry_after_secs,
-                    ),
-                )
-                .into_response();
-                set_header(&mut response, "retry-after", &retry_after_secs.to_string());
-                set_ratelimit(&mut response, category, 0);
-                return response;
+                return self.throttled(&claims.object_id, category, retry_after_secs);
             }
         };
         // Only a request that gets this far can start an operation; the fault travels
@@ -286,7 +253,76 @@ impl Front {
         if let Some(fault) = operation_fault {
             request.extensions_mut().insert(fault);
         }
-        let canonical = canonicalize(&path, &shared.subscription_id, &shared.resource_group);
+        let mut response = if parsed.is_namespace(AUTHORIZATION_NAMESPACE) {
+            match permissions::answer(&parsed, &method, principal, &api_version) {
+                Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
+                Err(e) => e.into_response(),
+            }
+        } else {
+            self.route_to_provider(request, &parsed, &path).await
+        };
+        set_ratelimit(&mut response, category, remaining);
+        response
+    }
+
+    /// 404 for a subscription or resource group the emulator does not have.
+    fn check_scope_exists(&self, parsed: &ArmPath) -> Result<(), ArmError> {
+        if let Some(sub) = &parsed.subscription
+            && !sub.eq_ignore_ascii_case(&self.shared.subscription_id)
+        {
+            return Err(ArmError::new(
+                StatusCode::NOT_FOUND,
+                "SubscriptionNotFound",
+                format!("The subscription '{sub}' could not be found."),
+            ));
+        }
+        if let Some(rg) = &parsed.resource_group
+            && !rg.eq_ignore_ascii_case(&self.shared.resource_group)
+        {
+            return Err(ArmError::new(
+                StatusCode::NOT_FOUND,
+                "ResourceGroupNotFound",
+                format!("Resource group '{rg}' could not be found."),
+            ));
+        }
+        Ok(())
+    }
+
+    /// ARM's 429 for a principal whose `category` bucket is empty.
+    fn throttled(
+        &self,
+        object_id: &str,
+        category: Category,
+        retry_after_secs: u64,
+    ) -> Response<Body> {
+        let mut response = ArmError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "SubscriptionRequestsThrottled",
+            throttled_message(
+                category,
+                &self.shared.subscription_id,
+                object_id,
+                retry_after_secs,
+            ),
+        )
+        .into_response();
+        set_header(&mut response, "retry-after", &retry_after_secs.to_string());
+        set_ratelimit(&mut response, category, 0);
+        response
+    }
+
+    /// Hands the request, with its path in canonical spelling, to the provider's router.
+    async fn route_to_provider(
+        &self,
+        mut request: Request<Body>,
+        parsed: &ArmPath,
+        path: &str,
+    ) -> Response<Body> {
+        let canonical = canonicalize(
+            path,
+            &self.shared.subscription_id,
+            &self.shared.resource_group,
+        );
         if canonical != path {
             let rebuilt = match request.uri().query() {
                 Some(q) => format!("{canonical}?{q}"),
@@ -296,14 +332,36 @@ impl Front {
                 *request.uri_mut() = uri;
             }
         }
-        let mut response = if parsed.is_namespace(APIC_NAMESPACE) {
+        if parsed.is_namespace(APIC_NAMESPACE) {
             route(&self.routers.apic, request).await
         } else {
             route(&self.routers.apim, request).await
-        };
-        set_ratelimit(&mut response, category, remaining);
-        response
+        }
     }
+}
+
+/// ARM's RBAC decision: 403 `AuthorizationFailed` unless a role of `principal` grants the
+/// request's action over its scope. Operation-status URLs are authorized by the operation.
+fn authorize(
+    principal: &Principal,
+    claims: &TokenClaims,
+    parsed: &ArmPath,
+    path: &str,
+    method: &http::Method,
+) -> Result<(), ArmError> {
+    if parsed.is_operation_status() {
+        return Ok(());
+    }
+    let action = parsed.action(method);
+    let scope = parsed.scope(path, method);
+    if rbac::is_allowed(principal, &action, &scope) {
+        return Ok(());
+    }
+    Err(ArmError::new(
+        StatusCode::FORBIDDEN,
+        "AuthorizationFailed",
+        rbac::denied_message(&principal.client_id, &claims.object_id, &action, &scope),
+    ))
 }
 
 /// The part of a fault that concerns the operation a request starts, if any.
@@ -363,7 +421,21 @@ fn arm_ids(request_headers: &HeaderMap, response: &mut Response<Body>) -> String
     request_id
 }
 
-fn check_api_version(parsed: &ArmPath, query: &str) -> Result<(), ArmError> {
+/// The api-versions a provider accepts; `None` for paths outside the emulated providers.
+fn supported_api_versions(parsed: &ArmPath) -> Option<&'static [&'static str]> {
+    if parsed.is_namespace(APIM_NAMESPACE) {
+        Some(&[APIM_API_VERSION])
+    } else if parsed.is_namespace(APIC_NAMESPACE) {
+        Some(&[APIC_API_VERSION])
+    } else if parsed.is_namespace(AUTHORIZATION_NAMESPACE) {
+        Some(AUTHORIZATION_API_VERSIONS)
+    } else {
+        None
+    }
+}
+
+/// The request's api-version when its provider supports it.
+fn check_api_version(parsed: &ArmPath, query: &str) -> Result<String, ArmError> {
     let given: Option<String> = url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
         .map(|(_, v)| v.into_owned());
@@ -374,23 +446,20 @@ fn check_api_version(parsed: &ArmPath, query: &str) -> Result<(), ArmError> {
             "The api-version query parameter (?api-version=) is required for all requests.",
         ));
     };
-    let supported = if parsed.is_namespace(APIM_NAMESPACE) {
-        APIM_API_VERSION
-    } else if parsed.is_namespace(APIC_NAMESPACE) {
-        APIC_API_VERSION
-    } else {
-        return Ok(());
+    let Some(supported) = supported_api_versions(parsed) else {
+        return Ok(version);
     };
-    if version != supported {
+    if !supported.contains(&version.as_str()) {
         return Err(ArmError::new(
             StatusCode::BAD_REQUEST,
             "InvalidApiVersionParameter",
             format!(
-                "The api-version '{version}' is invalid. The supported versions are '{supported}'."
+                "The api-version '{version}' is invalid. The supported versions are '{}'.",
+                supported.join(",")
             ),
         ));
     }
-    Ok(())
+    Ok(version)
 }
 
 fn unauthorized(error: &AccessTokenError, origin: &str, tenant: &str) -> Response<Body> {
@@ -513,5 +582,19 @@ mod tests {
         assert!(wrong.message.contains("2024-05-01"));
         assert!(check_api_version(&apic, "api-version=2024-03-01").is_ok());
         assert!(check_api_version(&apic, "api-version=2024-05-01").is_err());
+        let permissions = ArmPath::parse(
+            "/subscriptions/s/resourceGroups/r/providers/Microsoft.ApiCenter/services/x/providers/Microsoft.Authorization/permissions",
+        );
+        for version in ["2022-04-01", "2018-07-01", "2015-07-01"] {
+            assert_eq!(
+                check_api_version(&permissions, &format!("api-version={version}")).unwrap(),
+                version
+            );
+        }
+        let wrong = check_api_version(&permissions, "api-version=2024-03-01").unwrap_err();
+        assert_eq!(
+            wrong.message,
+            "The api-version '2024-03-01' is invalid. The supported versions are '2022-04-01,2018-07-01,2015-07-01'."
+        );
     }
 }

@@ -25,6 +25,7 @@ mod faults;
 mod front;
 mod identity;
 mod links;
+mod permissions;
 mod rbac;
 mod server;
 mod throttle;
@@ -33,10 +34,10 @@ mod tls;
 pub use apim::{ApimError, ApimHandle, Seed};
 pub use calls::{CallKind, CallRecord};
 pub use config::{
-    ApicContract, BucketConfig, ConditionalHeaders, DEFAULT_API_CENTER_SERVICE, DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET, DEFAULT_FEDERATED_SUBJECT, DEFAULT_RESOURCE_GROUP,
+    ApicContract, ApicSku, BucketConfig, ConditionalHeaders, DEFAULT_API_CENTER_SERVICE,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FEDERATED_SUBJECT, DEFAULT_RESOURCE_GROUP,
     DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, EmulatorConfig, ImportAnswer, Principal, Role,
-    RoleAssignment, ThrottleConfig,
+    RoleAssignment, ThrottleConfig, UndeclaredCustomProperties,
 };
 pub use emulator::{Emulator, start};
 pub use error::EmulatorError;

@@ -37,12 +37,43 @@ fn grants(role: Role) -> (&'static [&'static str], &'static [&'static str]) {
     }
 }
 
+/// Actions ARM authorizes for every authenticated principal, whatever its roles: reading
+/// its own permissions.
+const ALWAYS_ALLOWED: &[&str] = &["Microsoft.Authorization/permissions/read"];
+
 /// Whether any of `principal`'s assignments grants `action` over `scope`.
 pub(crate) fn is_allowed(principal: &Principal, action: &str, scope: &str) -> bool {
+    ALWAYS_ALLOWED
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(action))
+        || principal
+            .roles
+            .iter()
+            .any(|assignment| assignment_allows(assignment, action, scope))
+}
+
+/// What one role assignment lets its principal do, as the permissions API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Permission {
+    pub actions: &'static [&'static str],
+    pub not_actions: &'static [&'static str],
+}
+
+/// One entry per assignment of `principal` whose scope covers `scope` (is it or an
+/// ancestor of it), in assignment order: exactly what [`is_allowed`] decides from.
+pub(crate) fn permissions_at(principal: &Principal, scope: &str) -> Vec<Permission> {
     principal
         .roles
         .iter()
-        .any(|assignment| assignment_allows(assignment, action, scope))
+        .filter(|assignment| scope_covers(&assignment.scope, scope))
+        .map(|assignment| {
+            let (actions, not_actions) = grants(assignment.role);
+            Permission {
+                actions,
+                not_actions,
+            }
+        })
+        .collect()
 }
 
 fn assignment_allows(assignment: &RoleAssignment, action: &str, scope: &str) -> bool {
@@ -193,6 +224,50 @@ mod tests {
             &data,
             "Microsoft.ApiCenter/services/workspaces/apis/read",
             APIC
+        ));
+    }
+
+    #[test]
+    fn permissions_list_the_covering_assignments_with_the_enforced_table() {
+        let p = Principal::with_secret(
+            "c",
+            "s",
+            vec![
+                RoleAssignment::new(Role::ApiManagementServiceReader, "/subscriptions/s"),
+                RoleAssignment::new(Role::ApiCenterServiceContributor, APIC),
+            ],
+        );
+        let at_group = permissions_at(&p, "/subscriptions/s/resourceGroups/rg");
+        assert_eq!(at_group.len(), 1);
+        assert_eq!(
+            at_group[0].actions,
+            grants(Role::ApiManagementServiceReader).0
+        );
+        assert_eq!(
+            at_group[0].not_actions,
+            ["Microsoft.ApiManagement/service/users/keys/read"]
+        );
+        let at_service = permissions_at(&p, &format!("{APIC}/workspaces/default"));
+        assert_eq!(at_service.len(), 2);
+        assert_eq!(
+            at_service[1].actions,
+            grants(Role::ApiCenterServiceContributor).0
+        );
+        assert!(permissions_at(&p, "/subscriptions/other").is_empty());
+    }
+
+    #[test]
+    fn every_principal_may_read_its_own_permissions() {
+        let nobody = Principal::with_secret("c", "s", Vec::new());
+        assert!(is_allowed(
+            &nobody,
+            "Microsoft.Authorization/permissions/read",
+            "/subscriptions/s"
+        ));
+        assert!(!is_allowed(
+            &nobody,
+            "Microsoft.Authorization/roleAssignments/read",
+            "/subscriptions/s"
         ));
     }
 

@@ -7,6 +7,7 @@ mod common;
 
 use apilink_emulator::{
     ApicContract, ConditionalHeaders, Emulator, EmulatorConfig, FaultKind, FaultRule, ImportAnswer,
+    UndeclaredCustomProperties,
 };
 use common::{APIC, admin_url, apic_url, start, token};
 use serde_json::{Value, json};
@@ -146,14 +147,14 @@ async fn the_default_is_strict_and_the_admin_route_switches_it() {
     assert_eq!(
         current,
         json!({
-            "refuse_undeclared_custom_properties": true,
+            "undeclared_custom_properties": "refused",
             "enforce_custom_property_limits": true,
             "conditional_headers": "ignored",
             "import_answer": "location-only",
         })
     );
     let lax = json!({
-        "refuse_undeclared_custom_properties": false,
+        "undeclared_custom_properties": "kept",
         "enforce_custom_property_limits": false,
         "conditional_headers": "honoured",
         "import_answer": "location-and-async-operation",
@@ -355,4 +356,190 @@ async fn conditional_headers_follow_the_contract() {
     );
     let current: Value = s.get(&s.url(api)).await.json().await.unwrap();
     assert_eq!(current["properties"]["title"], "Echo");
+}
+
+/// Declares the custom property `owner` for APIs, then PUTs an API carrying it and the
+/// undeclared `stray`; returns the PUT's status and body, and the API as GET reads it.
+async fn put_api_with_an_undeclared_property(s: &Session) -> (u16, Value, Value) {
+    let schema = s
+        .put(
+            "/metadataSchemas/owner",
+            json!({"properties": {
+                "schema": "{\"type\": \"string\"}",
+                "assignedTo": [{"entity": "api", "required": false}]
+            }}),
+            &[],
+        )
+        .await;
+    assert_eq!(schema.status(), 201);
+    let api = "/workspaces/default/apis/echo";
+    let put = s
+        .put(
+            api,
+            json!({"properties": {
+                "title": "Echo", "kind": "rest",
+                "customProperties": {"owner": "team-a", "stray": {"x": 1}}
+            }}),
+            &[],
+        )
+        .await;
+    let status = put.status().as_u16();
+    let body: Value = put.json().await.unwrap();
+    let read: Value = s.get(&s.url(api)).await.json().await.unwrap();
+    (status, body, read)
+}
+
+fn with_undeclared(mode: UndeclaredCustomProperties) -> EmulatorConfig {
+    EmulatorConfig {
+        apic_contract: ApicContract {
+            undeclared_custom_properties: mode,
+            ..ApicContract::strict()
+        },
+        ..EmulatorConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn undeclared_custom_properties_can_be_dropped() {
+    let s = Session::new(with_undeclared(UndeclaredCustomProperties::Dropped)).await;
+    let (status, body, read) = put_api_with_an_undeclared_property(&s).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["properties"]["customProperties"],
+        json!({"owner": "team-a"})
+    );
+    assert_eq!(
+        read["properties"]["customProperties"],
+        json!({"owner": "team-a"})
+    );
+    let snapshot = s.em.api_center().snapshot("contoso-catalog").unwrap();
+    assert_eq!(
+        snapshot["workspaces"]["default"]["apis"]["echo"]["properties"]["customProperties"],
+        json!({"owner": "team-a"})
+    );
+}
+
+#[tokio::test]
+async fn undeclared_custom_properties_can_be_kept() {
+    let s = Session::new(with_undeclared(UndeclaredCustomProperties::Kept)).await;
+    let (status, body, read) = put_api_with_an_undeclared_property(&s).await;
+    assert_eq!(status, 201, "{body}");
+    let both = json!({"owner": "team-a", "stray": {"x": 1}});
+    assert_eq!(body["properties"]["customProperties"], both);
+    assert_eq!(read["properties"]["customProperties"], both);
+}
+
+#[tokio::test]
+async fn undeclared_custom_properties_can_be_refused() {
+    let s = Session::new(with_undeclared(UndeclaredCustomProperties::Refused)).await;
+    let (status, body, read) = put_api_with_an_undeclared_property(&s).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({"error": {
+            "code": "ValidationError",
+            "message": "Custom property 'stray' is not defined by any metadata schema assigned to 'api'",
+            "target": "properties.customProperties.stray"
+        }})
+    );
+    assert_eq!(read["error"]["code"], "ResourceNotFound");
+}
+
+#[tokio::test]
+async fn the_admin_route_reads_and_sets_the_undeclared_custom_property_mode() {
+    let s = Session::new(EmulatorConfig::default()).await;
+    let put = |body: Value| {
+        s.client
+            .put(admin_url(&s.em, "/apic-contract"))
+            .json(&body)
+            .send()
+    };
+    let answered: Value = put(json!({
+        "undeclared_custom_properties": "dropped",
+        "enforce_custom_property_limits": true,
+        "conditional_headers": "ignored",
+        "import_answer": "synchronous",
+    }))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(answered["undeclared_custom_properties"], "dropped");
+    assert_eq!(answered["import_answer"], "synchronous");
+    assert_eq!(
+        s.em.apic_contract(),
+        ApicContract {
+            undeclared_custom_properties: UndeclaredCustomProperties::Dropped,
+            import_answer: ImportAnswer::Synchronous,
+            ..ApicContract::strict()
+        }
+    );
+    // camelCase names are accepted too.
+    let camel = put(json!({
+        "undeclaredCustomProperties": "kept",
+        "enforceCustomPropertyLimits": false,
+        "conditionalHeaders": "honoured",
+        "importAnswer": "location-and-async-operation",
+    }))
+    .await
+    .unwrap();
+    assert_eq!(camel.status(), 200);
+    assert_eq!(s.em.apic_contract(), ApicContract::lax());
+    let bad = put(json!({
+        "undeclared_custom_properties": "ignored",
+        "enforce_custom_property_limits": true,
+        "conditional_headers": "ignored",
+        "import_answer": "location-only",
+    }))
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(s.em.apic_contract(), ApicContract::lax());
+}
+
+#[tokio::test]
+async fn synchronous_imports_complete_in_the_post() {
+    let s = Session::new(EmulatorConfig {
+        apic_contract: ApicContract {
+            import_answer: ImportAnswer::Synchronous,
+            ..ApicContract::strict()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await;
+    s.definition().await;
+    let done = s.import().await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(header(&done, "location"), None);
+    assert_eq!(header(&done, "azure-asyncoperation"), None);
+    assert_eq!(header(&done, "retry-after"), None);
+    assert_eq!(done.text().await.unwrap(), "");
+    let definition: Value = s.get(&s.url(DEFINITION)).await.json().await.unwrap();
+    assert_eq!(
+        definition["properties"]["specification"],
+        json!({"name": "openapi", "version": "3.0.1"})
+    );
+    let snapshot = s.em.api_center().snapshot("contoso-catalog").unwrap();
+    assert_eq!(snapshot["operations"], json!([]));
+
+    // A failing import fails the POST itself, with the import's error, and changes nothing.
+    s.em.add_fault(
+        FaultRule::new(FaultKind::ImportFails {
+            code: "InvalidApiSpecification".into(),
+            message: "broken".into(),
+        })
+        .path_contains("/importSpecification")
+        .times(1),
+    );
+    let failed = s.import().await;
+    assert_eq!(failed.status(), 400);
+    assert_eq!(header(&failed, "location"), None);
+    let body: Value = failed.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"error": {"code": "InvalidApiSpecification", "message": "broken"}})
+    );
+    let after: Value = s.get(&s.url(DEFINITION)).await.json().await.unwrap();
+    assert_eq!(after, definition);
 }

@@ -7,16 +7,17 @@ use std::collections::HashMap;
 
 use apilink_azure::apic::{
     ImportFormat, ImportSpecification, MAX_INLINE_IMPORT_BYTES, Precondition,
-    SpecificationRef as ImportSpecificationRef,
+    SpecificationRef as ImportSpecificationRef, check_custom_property_kept,
 };
 use apilink_azure::{AzureError, ErrorClass};
 use apilink_core::LinkId;
 use apilink_core::ids::ApimApiRef;
-use apilink_core::marker::{Ownership, read_api_marker, read_entity_marker};
+use apilink_core::marker::{Ownership, RECORD_KEY, read_api_marker, read_entity_marker};
 use apilink_core::observed::ApicEntity;
 use apilink_core::operation::{Intent, Operation, Upsert};
 use apilink_core::ownership::EntityKind;
 use futures::{StreamExt, stream};
+use serde_json::Value;
 
 use crate::azure_side::{AzureSide, EntityPath, ExportedContent, LinkTarget};
 use crate::budget::WriteGate;
@@ -410,7 +411,7 @@ impl<A: AzureSide> Applier<'_, A> {
             };
             self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
             match self.azure.put(self.target, path, &body, precondition).await {
-                Ok(_) => return Ok(Done::Written),
+                Ok(answer) => return record_kept(path, &body, &answer).map(|()| Done::Written),
                 Err(e) if retry_after_conflict(&e) && attempt < MAX_WRITE_ATTEMPTS => {
                     tracing::debug!(%path, attempt, "changed concurrently, re-reading");
                     current = self.read_writable(path, entity).await?;
@@ -441,7 +442,7 @@ impl<A: AzureSide> Applier<'_, A> {
                 .map_or(Precondition::None, Precondition::IfMatch);
             self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
             match self.azure.put(self.target, path, &body, precondition).await {
-                Ok(_) => return Ok(Done::Written),
+                Ok(answer) => return record_kept(path, &body, &answer).map(|()| Done::Written),
                 Err(e) if e.status() == Some(412) && attempt < MAX_WRITE_ATTEMPTS => {
                     tracing::debug!(%path, attempt, "changed concurrently, re-reading");
                 }
@@ -484,4 +485,23 @@ impl<A: AzureSide> Applier<'_, A> {
             },
         })
     }
+}
+
+/// A service that silently drops custom properties no schema declares would drop the
+/// ownership record if its schema went missing: the entity would no longer be the
+/// link's. The write's answer shows it at once, with the same test the write probe
+/// makes.
+fn record_kept(path: &EntityPath, sent: &Value, answer: &ApicEntity) -> Result<(), OpError> {
+    let sent_record = sent
+        .pointer("/customProperties")
+        .and_then(|props| props.get(RECORD_KEY))
+        .is_some();
+    if !sent_record {
+        return Ok(());
+    }
+    let stored = answer
+        .properties
+        .get("customProperties")
+        .unwrap_or(&Value::Null);
+    check_custom_property_kept(&path.to_string(), RECORD_KEY, stored).map_err(OpError::from)
 }

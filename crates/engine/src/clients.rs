@@ -353,6 +353,7 @@ impl AzureSide for AzureClients {
         self.apic(target)
             .import_specification(&path, import, None)
             .await
+            .map(|_| ())
     }
 
     fn call_counts(&self) -> ArmCallCounts {

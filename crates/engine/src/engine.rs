@@ -1,7 +1,7 @@
 //! The engine: one sync pass (observe → plan → apply → report), a dry run of it, and
 //! the cleanup of everything a link owns.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use apilink_core::guard::guard_deletions;
 use apilink_core::planner::owned_api_count;
@@ -13,8 +13,12 @@ use crate::azure_side::{AzureSide, LinkTarget};
 use crate::budget::WriteGate;
 use crate::error::{PassError, PassPhase};
 use crate::metadata::{VerifiedSchemas, prepare};
-use crate::observe::{observe, observe_for_cleanup};
+use crate::observe::{observe, read_apic};
 use crate::options::EngineOptions;
+use crate::preflight::remove_probe_leftovers;
+
+/// The reason of a write whose answer lacked the ownership record it carried.
+const CUSTOM_PROPERTY_DROPPED: &str = "CustomPropertyDropped";
 use crate::progress::ProgressEvent;
 use crate::report::{
     ArmCalls, CleanupReport, OperationFailure, PassKind, PassMode, PassReport, Tallies,
@@ -171,6 +175,22 @@ impl<A: AzureSide> Engine<A> {
         report.operations = applied.tallies.into_rows();
         report.imports = applied.imports;
         report.failures.extend(applied.failures);
+        if report
+            .failures
+            .iter()
+            .any(|f| f.reason == CUSTOM_PROPERTY_DROPPED)
+        {
+            self.verified_schemas.forget(&target.api_center.to_string());
+        }
+        if mode == PassMode::Full {
+            remove_probe_leftovers(
+                &self.azure,
+                &target,
+                &observation.apic.apis,
+                SystemTime::now(),
+            )
+            .await;
+        }
         self.close(&mut report, &before, started);
 
         for drift in &report.drift {
@@ -231,7 +251,7 @@ impl<A: AzureSide> Engine<A> {
         let before = self.azure.call_counts();
         let target = LinkTarget::from_settings(settings)
             .map_err(|e| PassError::from_azure(PassPhase::Settings, "link settings", &e))?;
-        let apic = observe_for_cleanup(&self.azure, &target, settings).await?;
+        let apic = read_apic(&self.azure, &target, settings).await?;
         let plan = cleanup_plan(settings, &apic);
         let mut report = PassReport::new(settings.link.to_string(), PassKind::Cleanup);
         report.durations.observe = started.elapsed();

@@ -26,6 +26,7 @@ mod error;
 mod metadata;
 mod observe;
 mod options;
+mod preflight;
 mod progress;
 mod report;
 
@@ -34,6 +35,10 @@ pub use clients::{AzureClients, DEFAULT_APIM_PAGE_SIZE};
 pub use engine::Engine;
 pub use error::{PassError, PassPhase};
 pub use options::{EngineOptions, PUBLIC_PORTAL, WriteBudget};
+pub use preflight::{
+    Caller, PROBE_API_PREFIX, PROBE_DESCRIPTION, PreflightOutcome, is_probe_leftover,
+    probe_api_name,
+};
 pub use progress::{Phase, Progress, ProgressEvent};
 pub use report::{
     ArmCalls, CleanupReport, OperationCounts, OperationFailure, OperationTally, PassDurations,

@@ -35,6 +35,14 @@ impl VerifiedSchemas {
             set.insert(service.to_string());
         }
     }
+
+    /// Forgets a service whose schema turned out to be gone (the service dropped an
+    /// ownership record), so the next pass looks again and recreates it.
+    pub(crate) fn forget(&self, service: &str) {
+        if let Ok(mut set) = self.0.lock() {
+            set.remove(service);
+        }
+    }
 }
 
 /// What the check did, for the pass report.

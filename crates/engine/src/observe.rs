@@ -45,9 +45,7 @@ fn emit(options: &EngineOptions, event: ProgressEvent) {
     }
 }
 
-/// The first step of a pass: APIM service, APIs and version sets (service level and
-/// every source workspace), the workspace gateways of the source workspaces, the API
-/// Center API list and the link's environment. Any
+/// The first step of a pass: the APIM side and the API Center side, read at once. Any
 /// failure aborts the pass, because an API missing from an incomplete APIM read would
 /// be planned as deleted.
 async fn read_sides<A: AzureSide>(
@@ -56,6 +54,20 @@ async fn read_sides<A: AzureSide>(
     settings: &LinkSettings,
     options: &EngineOptions,
 ) -> Result<(ObservedApim, ObservedApiCenter), PassError> {
+    futures::try_join!(
+        read_apim(azure, target, settings, options),
+        read_apic(azure, target, settings)
+    )
+}
+
+/// APIM as the link sees it: the service, APIs and version sets (service level and
+/// every source workspace), and the workspace gateways of the source workspaces.
+pub(crate) async fn read_apim<A: AzureSide>(
+    azure: &A,
+    target: &LinkTarget,
+    settings: &LinkSettings,
+    options: &EngineOptions,
+) -> Result<ObservedApim, PassError> {
     let scopes: Vec<Option<&str>> = std::iter::once(None)
         .chain(settings.source_workspaces.iter().map(|w| Some(w.as_str())))
         .collect();
@@ -91,33 +103,31 @@ async fn read_sides<A: AzureSide>(
             .await
             .map_err(observe_error("reading the APIM workspace gateways"))
     };
-    let apic_apis = async {
-        azure
-            .list_apis(target)
-            .await
-            .map_err(observe_error("listing API Center APIs"))
-    };
-    let environment = async {
-        azure
-            .get(
-                target,
-                &EntityPath::Environment {
-                    name: settings.environment_name.clone(),
-                },
-            )
-            .await
-            .map_err(observe_error("reading the link's environment"))
-    };
-    let (service, apis, sets, workspace_gateways, apic_apis, environment) = futures::try_join!(
-        service,
-        apis,
-        sets,
-        workspace_gateways,
-        apic_apis,
-        environment
-    )?;
+    let (service, apis, sets, workspace_gateways) =
+        futures::try_join!(service, apis, sets, workspace_gateways)?;
 
-    let mut apim_service = ApimService::from_arm(&service)
+    observed_apim(
+        target,
+        settings,
+        options,
+        &service,
+        &apis,
+        &sets,
+        &workspace_gateways,
+    )
+}
+
+/// What the APIM reads say, in the planner's types.
+fn observed_apim(
+    target: &LinkTarget,
+    settings: &LinkSettings,
+    options: &EngineOptions,
+    service: &Value,
+    apis: &[(Option<&str>, Vec<Value>)],
+    sets: &[(Option<&str>, Vec<Value>)],
+    workspace_gateways: &[Value],
+) -> Result<ObservedApim, PassError> {
+    let mut apim_service = ApimService::from_arm(service)
         .map_err(|e| PassError::invalid_response("APIM service", e.to_string()))?;
     apim_service.management_portal_url = options
         .portal_base
@@ -136,7 +146,7 @@ async fn read_sides<A: AzureSide>(
         service: apim_service,
         ..ObservedApim::default()
     };
-    for (ws, items) in &apis {
+    for (ws, items) in apis {
         for item in items {
             apim.apis.push(
                 ApimApi::from_arm(item, *ws)
@@ -144,7 +154,7 @@ async fn read_sides<A: AzureSide>(
             );
         }
     }
-    for (ws, items) in &sets {
+    for (ws, items) in sets {
         for item in items {
             apim.version_sets
                 .push(ApimVersionSet::from_arm(item, *ws).map_err(|e| {
@@ -152,12 +162,40 @@ async fn read_sides<A: AzureSide>(
                 })?);
         }
     }
-    let apic = ObservedApiCenter {
+    Ok(apim)
+}
+
+/// The API Center side of a pass (and all a cleanup reads): the workspace's API list and
+/// the link's environment.
+pub(crate) async fn read_apic<A: AzureSide>(
+    azure: &A,
+    target: &LinkTarget,
+    settings: &LinkSettings,
+) -> Result<ObservedApiCenter, PassError> {
+    let (apis, environment) = futures::try_join!(
+        async {
+            azure
+                .list_apis(target)
+                .await
+                .map_err(observe_error("listing API Center APIs"))
+        },
+        async {
+            azure
+                .get(
+                    target,
+                    &EntityPath::Environment {
+                        name: settings.environment_name.clone(),
+                    },
+                )
+                .await
+                .map_err(observe_error("reading the link's environment"))
+        }
+    )?;
+    Ok(ObservedApiCenter {
         environment,
-        apis: apic_apis,
+        apis,
         details: BTreeMap::new(),
-    };
-    Ok((apim, apic))
+    })
 }
 
 fn properties_by_name(entities: Vec<ApicEntity>) -> BTreeMap<String, Value> {
@@ -309,37 +347,5 @@ pub(crate) async fn observe<A: AzureSide>(
         failures,
         details_read,
         exported,
-    })
-}
-
-/// What a cleanup needs: the API list and the environment.
-pub(crate) async fn observe_for_cleanup<A: AzureSide>(
-    azure: &A,
-    target: &LinkTarget,
-    settings: &LinkSettings,
-) -> Result<ObservedApiCenter, PassError> {
-    let (apis, environment) = futures::try_join!(
-        async {
-            azure
-                .list_apis(target)
-                .await
-                .map_err(observe_error("listing API Center APIs"))
-        },
-        async {
-            azure
-                .get(
-                    target,
-                    &EntityPath::Environment {
-                        name: settings.environment_name.clone(),
-                    },
-                )
-                .await
-                .map_err(observe_error("reading the link's environment"))
-        }
-    )?;
-    Ok(ObservedApiCenter {
-        environment,
-        apis,
-        details: BTreeMap::new(),
     })
 }

@@ -14,7 +14,9 @@ use apilink_core::ownership::EntityKind;
 use apilink_core::plan::Warning;
 use apilink_emulator::apim::model::Contact;
 use apilink_emulator::apim::{ApiPatch, ApiSeed};
-use apilink_emulator::{ApicContract, ConditionalHeaders, Emulator, FaultKind, FaultRule};
+use apilink_emulator::{
+    ApicContract, ConditionalHeaders, Emulator, FaultKind, FaultRule, UndeclaredCustomProperties,
+};
 use apilink_engine::{PassMode, PassPhase};
 use serde_json::{Value, json};
 use support::*;
@@ -35,7 +37,10 @@ fn schema_of(emulator: &Emulator, name: &str) -> Value {
 #[tokio::test]
 async fn the_first_pass_declares_the_record_and_later_passes_only_read_the_schema() {
     let emulator = start(config()).await;
-    assert!(emulator.apic_contract().refuse_undeclared_custom_properties);
+    assert_eq!(
+        emulator.apic_contract().undeclared_custom_properties,
+        UndeclaredCustomProperties::Refused
+    );
     let settings = settings(&emulator, LINK, json!({}));
     let report = sync(&engine(&emulator), &settings, PassMode::Light).await;
     assert_eq!(report.created_metadata_schema.as_deref(), Some(RECORD_KEY));

@@ -11,14 +11,15 @@
 //! declare — are treated as a bonus the client learns whether it may use (see
 //! [`ConditionalHeaderSupport`]).
 
+mod behaviour;
 mod declared;
+mod import;
 pub mod merge;
 pub mod types;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
 
 use http::Method;
 use http::header::{HeaderName, HeaderValue};
@@ -27,15 +28,23 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::APIC_API_VERSION;
-use crate::error::{ArmErrorBody, AzureError, ImportFailure};
-use crate::http::{ArmClient, ArmRequest, ArmResponse};
+use crate::authorization::{Permission, list_permissions};
+use crate::error::AzureError;
+use crate::http::{ArmClient, ArmRequest, ArmResponse, ArmTransport};
 use crate::ids::{ApiCenterServiceId, is_valid_apic_name};
-use crate::lro::{self, ActionOutcome};
+use crate::lro;
 use crate::paging::list_all;
 use crate::resource::ArmResource;
 
+pub use behaviour::{
+    ConditionalBehaviour, ConditionalHeader, CustomPropertyBehaviour, STALE_ETAG,
+    check_custom_property_kept, custom_property_kept,
+};
+pub use import::ImportAnswer;
 pub use merge::MergeOutcome;
 pub use types::*;
+
+use behaviour::{Expectation, already_exists, write_observed};
 
 /// The kind of API Center entity a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -269,6 +278,9 @@ struct ConditionalState {
     /// concurrent writers wait for the first answer instead of all probing at once:
     /// learning costs at most one extra call per client.
     probe: tokio::sync::Mutex<()>,
+    /// What writes showed about each header, by [`ConditionalHeader`] (see
+    /// [`ConditionalBehaviour`]; 0: nothing yet).
+    observed: [AtomicU8; 2],
 }
 
 impl ConditionalState {
@@ -342,40 +354,13 @@ fn inconclusive(error: &AzureError) -> bool {
     }
 }
 
-/// Replaces a specification link (a SAS URL: a secret) wherever an error quotes it.
-fn without_link(mut error: ArmErrorBody, link: &str) -> ArmErrorBody {
-    const SHOWN: &str = "<specification link>";
-    if link.is_empty() {
-        return error;
-    }
-    error.message = error.message.replace(link, SHOWN);
-    if let Some(target) = &mut error.target {
-        *target = target.replace(link, SHOWN);
-    }
-    error.details = error
-        .details
-        .into_iter()
-        .map(|detail| without_link(detail, link))
-        .collect();
-    error
-}
-
-/// How a conditional write reaches the server: the ARM client in production, a
-/// script in unit tests.
-pub(crate) trait WriteTransport: Sync {
-    fn send(
-        &self,
-        request: ArmRequest,
-    ) -> impl std::future::Future<Output = Result<ArmResponse, AzureError>> + Send;
-}
-
-impl WriteTransport for ArmClient {
-    fn send(
-        &self,
-        request: ArmRequest,
-    ) -> impl std::future::Future<Output = Result<ArmResponse, AzureError>> + Send {
-        ArmClient::send(self, request)
-    }
+/// Whether a conditional request went out with its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeaderFate {
+    Carried,
+    /// Left out: the service refuses conditional headers, known before this request
+    /// or learned from its 400.
+    Withheld,
 }
 
 /// Sends `plain` with its conditional `header`, as far as the service is known (or
@@ -389,25 +374,33 @@ impl WriteTransport for ArmClient {
 ///   and `Refused` is recorded; the same 400 means the request itself is wrong (the
 ///   error is returned, support stays `Unknown`); a transient failure of the resend
 ///   proves nothing either way (returned, `Unknown`).
-async fn send_conditioned<T: WriteTransport>(
+///
+/// Also says whether the answer is to a request that carried the header.
+async fn send_conditioned<T: ArmTransport>(
     transport: &T,
     conditions: &ConditionalState,
     plain: ArmRequest,
     (name, value): (HeaderName, HeaderValue),
     path: &str,
-) -> Result<ArmResponse, AzureError> {
+) -> (HeaderFate, Result<ArmResponse, AzureError>) {
     let _probe = match conditions.get() {
-        ConditionalHeaderSupport::Refused => return transport.send(plain).await,
+        ConditionalHeaderSupport::Refused => {
+            return (HeaderFate::Withheld, transport.send(plain).await);
+        }
         ConditionalHeaderSupport::Accepted => {
-            return transport.send(plain.with_header(name, value)).await;
+            let answer = transport.send(plain.with_header(name, value)).await;
+            return (HeaderFate::Carried, answer);
         }
         ConditionalHeaderSupport::Unknown => conditions.probe.lock().await,
     };
     // Another writer may have learned something while this one waited.
     match conditions.get() {
-        ConditionalHeaderSupport::Refused => return transport.send(plain).await,
+        ConditionalHeaderSupport::Refused => {
+            return (HeaderFate::Withheld, transport.send(plain).await);
+        }
         ConditionalHeaderSupport::Accepted => {
-            return transport.send(plain.with_header(name, value)).await;
+            let answer = transport.send(plain.with_header(name, value)).await;
+            return (HeaderFate::Carried, answer);
         }
         ConditionalHeaderSupport::Unknown => {}
     }
@@ -415,11 +408,11 @@ async fn send_conditioned<T: WriteTransport>(
     match transport.send(plain.clone().with_header(name, value)).await {
         Ok(answer) => {
             conditions.learn(ConditionalHeaderSupport::Accepted);
-            Ok(answer)
+            (HeaderFate::Carried, Ok(answer))
         }
         Err(e) if e.status() == Some(412) => {
             conditions.learn(ConditionalHeaderSupport::Accepted);
-            Err(e)
+            (HeaderFate::Carried, Err(e))
         }
         Err(first) if first.status() == Some(400) => match transport.send(plain).await {
             Err(second) if same_refusal(&first, &second) => {
@@ -428,9 +421,9 @@ async fn send_conditioned<T: WriteTransport>(
                     code = second.arm_code().unwrap_or(""),
                     "400 with and without {header_name}: not the header"
                 );
-                Err(second)
+                (HeaderFate::Carried, Err(second))
             }
-            Err(second) if inconclusive(&second) => Err(second),
+            Err(second) if inconclusive(&second) => (HeaderFate::Carried, Err(second)),
             plain_result => {
                 conditions.learn(ConditionalHeaderSupport::Refused);
                 tracing::warn!(
@@ -438,10 +431,10 @@ async fn send_conditioned<T: WriteTransport>(
                     code = first.arm_code().unwrap_or(""),
                     "API Center refused {header_name} (400); writing without conditional headers from now on, so concurrent changes are no longer detected"
                 );
-                plain_result
+                (HeaderFate::Withheld, plain_result)
             }
         },
-        Err(e) => Err(e),
+        Err(e) => (HeaderFate::Carried, Err(e)),
     }
 }
 
@@ -482,6 +475,30 @@ impl ApicClient {
             APIC_API_VERSION,
             &[],
         )
+    }
+
+    /// The API Center service itself: location, SKU, data API host, provisioning state.
+    pub async fn get_service(&self) -> Result<ApicService, AzureError> {
+        let url = self.url("")?;
+        ArmResource::from_response(&self.arm.send(ArmRequest::get(url)).await?)
+    }
+
+    /// The workspace `workspace`, or `None` if it does not exist.
+    pub async fn get_workspace(
+        &self,
+        workspace: &str,
+    ) -> Result<Option<ArmResource<WorkspaceProperties>>, AzureError> {
+        let url = self.url(&workspace_path(workspace)?)?;
+        match self.arm.send(ArmRequest::get(url)).await {
+            Ok(answer) => Ok(Some(ArmResource::from_response(&answer)?)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The identity's effective permissions on the API Center service.
+    pub async fn permissions(&self) -> Result<Vec<Permission>, AzureError> {
+        list_permissions(&self.arm, &self.service.path()).await
     }
 
     /// The entity, or `None` if it does not exist.
@@ -537,14 +554,27 @@ impl ApicClient {
         properties: &P,
         precondition: &Precondition,
     ) -> Result<ArmResponse, AzureError> {
+        let plain = self.put_request(path, properties)?;
+        let written = write_observed(
+            &self.arm,
+            &self.conditions,
+            plain,
+            precondition,
+            path.relative(),
+            Expectation::Unknown,
+        )
+        .await?;
+        written.result
+    }
+
+    /// The unconditional PUT of `properties` (reduced to the declared members).
+    fn put_request<P: Serialize>(
+        &self,
+        path: &ApicPath<P>,
+        properties: &P,
+    ) -> Result<ArmRequest, AzureError> {
         let body = serde_json::json!({ "properties": put_body(path.kind, properties)? });
-        let plain = ArmRequest::new(Method::PUT, self.url(&path.relative)?).with_body(body);
-        match condition_header(precondition)? {
-            None => self.arm.send(plain).await,
-            Some(header) => {
-                send_conditioned(&self.arm, &self.conditions, plain, header, path.relative()).await
-            }
-        }
+        Ok(ArmRequest::new(Method::PUT, self.url(&path.relative)?).with_body(body))
     }
 
     /// Creates the entity unless it exists (`If-None-Match: *`; 409/412 mean it
@@ -559,10 +589,17 @@ impl ApicClient {
         path: &ApicPath<P>,
         properties: &P,
     ) -> Result<CreateOutcome<P>, AzureError> {
-        match self
-            .put_answer(path, properties, &Precondition::IfNoneMatchAny)
-            .await
-        {
+        let plain = self.put_request(path, properties)?;
+        let written = write_observed(
+            &self.arm,
+            &self.conditions,
+            plain,
+            &Precondition::IfNoneMatchAny,
+            path.relative(),
+            Expectation::Unknown,
+        )
+        .await?;
+        match written.result {
             Ok(answer) => {
                 let resource = ArmResource::from_response(&answer)?;
                 Ok(if answer.status == 200 {
@@ -571,9 +608,7 @@ impl ApicClient {
                     CreateOutcome::Created(resource)
                 })
             }
-            Err(e) if matches!(e.status(), Some(409) | Some(412)) => {
-                Ok(CreateOutcome::AlreadyExists)
-            }
+            Err(e) if already_exists(&e) => Ok(CreateOutcome::AlreadyExists),
             Err(e) => Err(e),
         }
     }
@@ -672,71 +707,6 @@ impl ApicClient {
         .await
     }
 
-    /// importSpecification, followed as the 2024-03-01 contract declares it (200 done,
-    /// or 202 + `Location` polled until 200/204; `Azure-AsyncOperation` when a service
-    /// sends it) within `deadline` (default: the client's LRO deadline).
-    ///
-    /// A failure the service reports about the import — an error answer to a poll, a
-    /// `Failed`/`Canceled` status, an error body under a 2xx — is
-    /// [`AzureError::ImportFailed`], carrying the ARM code, message, request id and the
-    /// definition; it is a [`crate::ErrorClass::NeedsUser`] failure unless its code
-    /// says "transient". A 5xx or throttled poll stays a retryable error.
-    pub async fn import_specification(
-        &self,
-        definition: &ApicPath<ApiDefinitionProperties>,
-        import: &ImportSpecification,
-        deadline: Option<Duration>,
-    ) -> Result<(), AzureError> {
-        let body = serde_json::to_value(import)
-            .map_err(|e| AzureError::InvalidInput(format!("import body: {e}")))?;
-        let url = self.url(&format!("{}/importSpecification", definition.relative))?;
-        // Re-importing the same document is harmless, so transient failures may retry.
-        let request = ArmRequest::new(Method::POST, url)
-            .with_body(body)
-            .idempotent(true);
-        // A link is a signed URL: it must not reach an error through the service's text.
-        let link = match import.format {
-            ImportFormat::Link => import.value.as_str(),
-            ImportFormat::Inline => "",
-        };
-        let initial = match self.arm.send(request).await {
-            Ok(answer) => answer,
-            Err(AzureError::Http(mut e)) => {
-                e.error = without_link(e.error, link);
-                return Err(AzureError::Http(e));
-            }
-            Err(e) => return Err(e),
-        };
-        let budget = deadline.unwrap_or(self.arm.lro_options().deadline);
-        match lro::wait_for_action(&self.arm, initial, "importSpecification", budget).await {
-            Ok(ActionOutcome::Done(_)) => Ok(()),
-            Ok(ActionOutcome::Failed {
-                status,
-                error,
-                request_id,
-            }) => {
-                let failure = ImportFailure {
-                    definition: definition.relative.clone(),
-                    status,
-                    error: without_link(error, link),
-                    request_id,
-                };
-                tracing::debug!(
-                    definition = %failure.definition,
-                    code = failure.code(),
-                    request_id = failure.request_id().unwrap_or(""),
-                    "importSpecification failed"
-                );
-                Err(AzureError::ImportFailed(Box::new(failure)))
-            }
-            Err(AzureError::Http(mut e)) => {
-                e.error = without_link(e.error, link);
-                Err(AzureError::Http(e))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// exportSpecification: the document text (a `link` answer is downloaded without
     /// the ARM token).
     pub async fn export_specification(
@@ -763,7 +733,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::sync::Mutex;
 
-    use crate::error::HttpError;
+    use crate::error::{ArmErrorBody, HttpError};
 
     /// The exact PUT body written for `read` (a GET's `properties`), through the typed
     /// properties and through untyped JSON alike.
@@ -1015,7 +985,7 @@ mod tests {
         }
     }
 
-    impl WriteTransport for Service {
+    impl ArmTransport for Service {
         fn send(
             &self,
             request: ArmRequest,
@@ -1050,7 +1020,9 @@ mod tests {
     }
 
     async fn write(service: &Service, state: &ConditionalState) -> Result<ArmResponse, AzureError> {
-        send_conditioned(service, state, put_request(), if_match(), "/apis/echo").await
+        send_conditioned(service, state, put_request(), if_match(), "/apis/echo")
+            .await
+            .1
     }
 
     #[tokio::test]
@@ -1175,25 +1147,5 @@ mod tests {
         state.learn(ConditionalHeaderSupport::Refused);
         state.learn(ConditionalHeaderSupport::Accepted);
         assert_eq!(state.get(), ConditionalHeaderSupport::Refused);
-    }
-
-    #[test]
-    fn links_are_kept_out_of_import_errors() {
-        let link = "https://blob.example/export.json?sv=1&sig=SECRET";
-        let error = ArmErrorBody {
-            code: "SpecificationLinkNotAccessible".into(),
-            message: format!("could not download {link}"),
-            target: Some(link.into()),
-            details: vec![ArmErrorBody {
-                code: "Inner".into(),
-                message: format!("GET {link}: 403"),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let shown = without_link(error, link);
-        let text = serde_json::to_string(&shown).unwrap();
-        assert!(!text.contains("SECRET"), "{text}");
-        assert!(shown.message.contains("<specification link>"));
     }
 }

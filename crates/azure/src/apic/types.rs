@@ -195,6 +195,34 @@ pub struct MetadataAssignment {
     pub extra: Map<String, Value>,
 }
 
+/// The API Center service's own properties (read only: apilink never writes the
+/// service).
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ApicServiceProperties {
+    /// The host of the service's data API, e.g. `c.data.westeurope.azure-apicenter.ms`.
+    pub data_api_host_name: Option<String>,
+    /// `Succeeded` once the service is ready.
+    pub provisioning_state: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The API Center service: name, location, SKU (`Free`, `Standard`) and properties.
+pub type ApicService = crate::resource::ArmResource<ApicServiceProperties>;
+
+/// A workspace (every service has `default`).
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WorkspaceProperties {
+    pub title: String,
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// The documented server type label for APIM.
 pub const SERVER_TYPE_APIM: &str = "Azure API Management";
 
@@ -396,6 +424,46 @@ mod tests {
             (r#"{"assignedTo":null}"#, r#"{"schema":""}"#),
         ]);
         assert_wire_form::<MetadataAssignment>(&[(r#"{}"#, r#"{}"#)]);
+    }
+
+    #[test]
+    fn service_and_workspace_read() {
+        let service: ApicService = serde_json::from_value(json!({
+            "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiCenter/services/c",
+            "name": "c",
+            "type": "Microsoft.ApiCenter/services",
+            "location": "westeurope",
+            "sku": {"name": "Free"},
+            "identity": {"type": "None"},
+            "properties": {
+                "dataApiHostName": "c.data.westeurope.azure-apicenter.ms",
+                "provisioningState": "Succeeded",
+                "restore": false
+            }
+        }))
+        .unwrap();
+        assert_eq!(service.name, "c");
+        assert_eq!(service.location.as_deref(), Some("westeurope"));
+        assert_eq!(service.sku_name(), Some("Free"));
+        assert_eq!(
+            service.properties.data_api_host_name.as_deref(),
+            Some("c.data.westeurope.azure-apicenter.ms")
+        );
+        assert_eq!(
+            service.properties.provisioning_state.as_deref(),
+            Some("Succeeded")
+        );
+        assert_wire_form::<ApicServiceProperties>(&[(
+            r#"{"provisioningState":"Failed","dataApiHostName":null,"x":1}"#,
+            r#"{"provisioningState":"Failed","x":1}"#,
+        )]);
+        assert_wire_form::<WorkspaceProperties>(&[
+            (
+                r#"{"title":"Default workspace","description":"d","x":1}"#,
+                r#"{"title":"Default workspace","description":"d","x":1}"#,
+            ),
+            (r#"{}"#, r#"{"title":""}"#),
+        ]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod types;
 use serde_json::Value;
 
 use crate::APIM_API_VERSION;
+use crate::authorization::{Permission, list_permissions};
 use crate::error::AzureError;
 use crate::http::{ArmClient, ArmRequest, encode_segment};
 use crate::ids::ApimServiceId;
@@ -156,10 +157,16 @@ impl ApimClient {
         self.arm.url(path, APIM_API_VERSION, query)
     }
 
-    /// The service: gateway URL, portal URLs, hostname configurations.
+    /// The service: location, SKU (name and units), gateway URL, portal URLs,
+    /// hostname configurations.
     pub async fn get_service(&self) -> Result<ApimService, AzureError> {
         let url = self.url(&self.service.path(), &[])?;
         ArmResource::from_response(&self.arm.send(ArmRequest::get(url)).await?)
+    }
+
+    /// The identity's effective permissions on the APIM service.
+    pub async fn permissions(&self) -> Result<Vec<Permission>, AzureError> {
+        list_permissions(&self.arm, &self.service.path()).await
     }
 
     /// A pager over the APIs of `scope`, for callers that process page by page.

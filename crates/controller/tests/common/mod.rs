@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use apilink_controller::reconcile::{Context, ReconcileSettings};
 use apilink_controller::runner::{
-    CleanupOutcome, CleanupRequest, LinkRunner, RunError, SyncOutcome, SyncRequest,
+    CheckReport, CleanupOutcome, CleanupRequest, LinkRunner, PreflightRequest, RunError,
+    SyncOutcome, SyncRequest,
 };
 use apilink_controller::{ApiSourceLink, ApiSourceLinkSpec, Metrics};
 use http::{Request, Response};
@@ -175,10 +176,13 @@ pub enum Call {
 }
 
 /// A `LinkRunner` that records calls and returns scripted results (default: success
-/// with nothing to do).
+/// with nothing to do, a preflight without checks).
 #[derive(Default)]
 pub struct ScriptedRunner {
     pub calls: Mutex<Vec<Call>>,
+    /// Preflights asked for, apart from `calls` so tests about passes see passes only.
+    pub preflights: Mutex<Vec<PreflightRequest>>,
+    pub preflight_results: Mutex<VecDeque<Result<CheckReport, RunError>>>,
     /// When set, passes never finish (to exercise the pass timeout).
     pub hang: std::sync::atomic::AtomicBool,
     pub sync_results: Mutex<VecDeque<Result<SyncOutcome, RunError>>>,
@@ -189,6 +193,15 @@ impl ScriptedRunner {
     pub fn then_sync(&self, result: Result<SyncOutcome, RunError>) -> &Self {
         self.sync_results.lock().unwrap().push_back(result);
         self
+    }
+
+    pub fn then_preflight(&self, result: Result<CheckReport, RunError>) -> &Self {
+        self.preflight_results.lock().unwrap().push_back(result);
+        self
+    }
+
+    pub fn preflights(&self) -> Vec<PreflightRequest> {
+        self.preflights.lock().unwrap().clone()
     }
 
     pub fn then_cleanup(&self, result: Result<CleanupOutcome, RunError>) -> &Self {
@@ -212,6 +225,15 @@ impl LinkRunner for ScriptedRunner {
             .unwrap()
             .pop_front()
             .unwrap_or_else(|| Ok(SyncOutcome::default()))
+    }
+
+    async fn preflight(&self, req: PreflightRequest) -> Result<CheckReport, RunError> {
+        self.preflights.lock().unwrap().push(req);
+        self.preflight_results
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| Ok(CheckReport::default()))
     }
 
     async fn cleanup(&self, req: CleanupRequest) -> Result<CleanupOutcome, RunError> {

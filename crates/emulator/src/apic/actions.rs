@@ -4,7 +4,9 @@
 //! The result URL answers 202 while the operation runs, 200 without a body once it
 //! succeeded, and the operation's ARM error (status and `{"error": {code, message}}`) once
 //! it failed. The status URL always answers 200 with `{status, error?}`; it is advertised
-//! only under [`ImportAnswer::LocationAndAsyncOperation`].
+//! only under [`ImportAnswer::LocationAndAsyncOperation`]. Under
+//! [`ImportAnswer::Synchronous`] no operation starts: the POST itself applies the import
+//! and answers 200 without a body, or the import's ARM error.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +19,7 @@ use super::lro::{self, Operation, Phase};
 use super::path::{ItemPath, SpecAction};
 use super::routes::{RequestContext, empty_response, json_response};
 use super::spec::{ImportRequest, SourceFormat, check_document};
-use super::store::{State, resolve};
+use super::store::{ImportedSpec, State, resolve};
 use super::validate;
 use crate::arm::{APIC_API_VERSION, ArmError};
 use crate::config::ImportAnswer;
@@ -94,6 +96,23 @@ impl ApiCenter {
 
         let mut state = self.lock();
         self.check_definition_exists(&state, path)?;
+        if context.contract.import_answer == ImportAnswer::Synchronous {
+            // No operation starts, so pending slow-operation faults wait for one that does.
+            lro::apply(&mut state.services, path, result?)?;
+            return Ok(empty_response(StatusCode::OK, None));
+        }
+        Ok(self.start_operation(&mut state, context, path, result))
+    }
+
+    /// Records a running import operation and answers its 202 with the polling headers the
+    /// contract advertises.
+    fn start_operation(
+        &self,
+        state: &mut State,
+        context: &RequestContext,
+        path: &ItemPath,
+        result: Result<ImportedSpec, ArmError>,
+    ) -> Response {
         let polls = self.options.lro_polls_before_done.max(1);
         let extra =
             std::mem::take(&mut state.extra_polls).saturating_add(context.fault.extra_polls);
@@ -128,7 +147,7 @@ impl ApiCenter {
             &self.options.lro_retry_after_secs.to_string(),
         );
         state.operations.insert(operation);
-        Ok(response)
+        response
     }
 
     fn export_specification(&self, path: &ItemPath) -> Result<Response, ArmError> {

@@ -50,7 +50,7 @@ impl ApiCenter {
             &query,
             self.options.page_size,
             &context.absolute_path(),
-            service_envelope,
+            |service| service_envelope(service, self.options.sku),
         );
         Ok(json_response(StatusCode::OK, &body, None))
     }
@@ -67,7 +67,7 @@ impl ApiCenter {
         } else {
             json_response(
                 StatusCode::OK,
-                &service_envelope(service),
+                &service_envelope(service, self.options.sku),
                 Some(&service.etag),
             )
         })
@@ -132,7 +132,7 @@ impl ApiCenter {
     ) -> Result<Response, ArmError> {
         let kind = path.kind();
         let body = validate::parse_object_body(body)?;
-        let properties = validate::properties(kind, &body)?;
+        let mut properties = validate::properties(kind, &body)?;
         if kind == Kind::MetadataSchema {
             metadata::check_schema_document(&properties)?;
         }
@@ -148,7 +148,7 @@ impl ApiCenter {
         metadata::check_custom_properties(
             root,
             kind,
-            &properties,
+            &mut properties,
             &context.contract,
             &self.options.limits,
         )?;

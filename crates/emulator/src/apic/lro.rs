@@ -126,7 +126,8 @@ pub(crate) fn poll(
     };
 }
 
-fn apply(
+/// Sets `spec` as the content of `definition`; 404 when the definition is gone.
+pub(crate) fn apply(
     services: &mut std::collections::BTreeMap<String, Node>,
     definition: &ItemPath,
     spec: ImportedSpec,

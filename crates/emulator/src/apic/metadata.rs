@@ -5,7 +5,8 @@
 //! (`type`, `enum`, `minLength`, `maxLength`, `pattern`, `minimum`, `maximum`, `items`,
 //! `minItems`, `maxItems`, `properties`, `required`), which covers what the portal's
 //! metadata designer produces. Depending on the contract, custom properties no schema
-//! declares for the entity kind are refused, and the plan's custom-property limits hold.
+//! declares for the entity kind are refused, dropped or kept, and the plan's
+//! custom-property limits hold.
 
 use serde_json::{Map, Value};
 
@@ -13,7 +14,7 @@ use super::ApicLimits;
 use super::kind::Kind;
 use super::store::Node;
 use crate::arm::ArmError;
-use crate::config::ApicContract;
+use crate::config::{ApicContract, UndeclaredCustomProperties};
 
 /// Checks the `schema` member of a metadata schema: a JSON Schema document as a string.
 pub(crate) fn check_schema_document(properties: &Map<String, Value>) -> Result<(), ArmError> {
@@ -79,18 +80,24 @@ fn assignment(schema: &Node, entity: &str) -> Option<Assignment> {
 }
 
 /// Enforces the metadata schemas of `service` on the custom properties of a `kind` entity:
-/// the contract's limits and declared-only rule first, then every assigned schema's
-/// requirement and value.
+/// the contract's rule for undeclared properties and its limits first (dropped properties
+/// are removed from `properties` before the limits count them), then every assigned
+/// schema's requirement and value.
 pub(crate) fn check_custom_properties(
     service: &Node,
     kind: Kind,
-    properties: &Map<String, Value>,
+    properties: &mut Map<String, Value>,
     contract: &ApicContract,
     limits: &ApicLimits,
 ) -> Result<(), ArmError> {
     let Some(entity) = kind.metadata_entity() else {
         return Ok(());
     };
+    if contract.undeclared_custom_properties == UndeclaredCustomProperties::Dropped
+        && let Some(Value::Object(custom)) = properties.get_mut("customProperties")
+    {
+        custom.retain(|name, _| is_declared(service, name, entity));
+    }
     let custom = properties
         .get("customProperties")
         .and_then(Value::as_object);
@@ -98,7 +105,7 @@ pub(crate) fn check_custom_properties(
         if contract.enforce_custom_property_limits {
             check_limits(custom, entity, limits)?;
         }
-        if contract.refuse_undeclared_custom_properties {
+        if contract.undeclared_custom_properties == UndeclaredCustomProperties::Refused {
             check_declared(service, custom, entity)?;
         }
     }
@@ -175,18 +182,22 @@ fn check_limits(
     Ok(())
 }
 
-/// Every key must be the name of a metadata schema assigned to `entity` (deprecated
-/// assignments still declare the property; they only stop requiring it).
+/// Whether a metadata schema named `name` is assigned to `entity` (deprecated assignments
+/// still declare the property; they only stop requiring it).
+fn is_declared(service: &Node, name: &str, entity: &str) -> bool {
+    service
+        .collection(Kind::MetadataSchema)
+        .any(|schema| schema.name == name && assignment(schema, entity).is_some())
+}
+
+/// Every key must be the name of a metadata schema assigned to `entity`.
 fn check_declared(
     service: &Node,
     custom: &Map<String, Value>,
     entity: &str,
 ) -> Result<(), ArmError> {
     for name in custom.keys() {
-        let declared = service
-            .collection(Kind::MetadataSchema)
-            .any(|schema| schema.name == *name && assignment(schema, entity).is_some());
-        if !declared {
+        if !is_declared(service, name, entity) {
             return Err(ArmError::validation(
                 &format!("properties.customProperties.{name}"),
                 format!(

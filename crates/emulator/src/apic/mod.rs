@@ -13,8 +13,9 @@
 //! - a contact's `email` must look like an address (`local@domain`), although the
 //!   specification gives it only a length; a license `identifier` (SPDX) is not checked
 //!   as a URI, although the specification says `format: uri`;
-//! - `importSpecification` always answers 202; the operation completes on the poll after
-//!   `lro_polls_before_done` polls (either URL counts), and only then sets the content.
+//! - `importSpecification` answers 202 (unless the contract makes it synchronous); the
+//!   operation completes on the poll after `lro_polls_before_done` polls (either URL
+//!   counts), and only then sets the content.
 //!   The `Location` URL answers 202 + `Retry-After` while running, 200 with an empty body
 //!   on success, and the failure's ARM error (status + `{"error": {code, message}}`) on
 //!   failure; a `FaultKind::ImportFails` on the POST makes an accepted import fail so;
@@ -24,14 +25,16 @@
 //! run time with [`ApiCenter::set_contract`]):
 //! - undeclared custom properties: a `customProperties` key that no metadata schema
 //!   assigned to the entity kind declares is 400 `ValidationError` `Custom property
-//!   '{name}' is not defined by any metadata schema assigned to '{entity}'` (strict) or
-//!   kept (lax); values of declared ones and required assignments are enforced in both;
+//!   '{name}' is not defined by any metadata schema assigned to '{entity}'` (strict),
+//!   silently left out of what is stored and returned (dropped), or kept (lax); values of
+//!   declared ones and required assignments are enforced in every mode;
 //! - custom-property limits ([`ApicLimits::custom_properties_per_entity`],
 //!   [`ApicLimits::members_per_object_property`]): 400 `ValidationError` (strict only);
 //! - `If-Match` / `If-None-Match`: honoured (412 `PreconditionFailed`, lax), ignored
 //!   (strict) or refused (400 `InvalidRequestHeader` on any request carrying one);
 //! - the 202 of `importSpecification` carries `Location` + `Retry-After` (strict) or also
-//!   `Azure-AsyncOperation` (lax).
+//!   `Azure-AsyncOperation` (lax); or the import completes within the POST, which answers
+//!   200 without a body (synchronous).
 
 mod actions;
 mod conditions;
@@ -60,7 +63,7 @@ use axum::routing::any;
 use store::{Node, State, key};
 
 use crate::arm::ArmError;
-use crate::config::ApicContract;
+use crate::config::{ApicContract, ApicSku};
 
 /// Plan limits, per service unless said otherwise. Exceeding a resource count answers 409
 /// `QuotaExceeded`; exceeding a custom-property limit answers 400 `ValidationError` (only
@@ -104,6 +107,14 @@ impl ApicLimits {
             ..ApicLimits::standard()
         }
     }
+
+    /// The limits of plan `sku`.
+    pub fn for_sku(sku: ApicSku) -> Self {
+        match sku {
+            ApicSku::Free => ApicLimits::free(),
+            ApicSku::Standard => ApicLimits::standard(),
+        }
+    }
 }
 
 impl Default for ApicLimits {
@@ -125,6 +136,8 @@ pub struct ApicOptions {
     /// `Retry-After` (seconds) on operation answers.
     pub lro_retry_after_secs: u64,
     pub limits: ApicLimits,
+    /// The plan every service reports as its `sku.name` (the limits are `limits`).
+    pub sku: ApicSku,
     /// The contract the service starts with; [`ApiCenter::set_contract`] changes it.
     pub contract: ApicContract,
 }
@@ -139,6 +152,7 @@ impl Default for ApicOptions {
             lro_polls_before_done: 1,
             lro_retry_after_secs: 1,
             limits: ApicLimits::default(),
+            sku: ApicSku::default(),
             contract: ApicContract::default(),
         }
     }
@@ -213,7 +227,7 @@ impl ApiCenter {
     pub fn snapshot(&self, service: &str) -> Option<serde_json::Value> {
         let state = self.lock();
         let root = state.service(service)?;
-        let mut snapshot = store::snapshot_service(root);
+        let mut snapshot = store::snapshot_service(root, self.options.sku);
         let operations: Vec<serde_json::Value> = state
             .operations
             .iter()

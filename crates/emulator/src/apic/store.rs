@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::kind::{Kind, LOCATION, SERVICE_TYPE};
 use super::lro::Operations;
+use crate::config::ApicSku;
 
 /// ARM names are case-insensitive: children are keyed by the lower-cased name and keep the
 /// casing they were created with.
@@ -198,13 +199,14 @@ pub(crate) fn data_api_host_name(service: &str) -> String {
     format!("{}.data.{LOCATION}.azure-apicenter.ms", key(service))
 }
 
-/// A service as `GET services/{name}` returns it (a tracked resource).
-pub(crate) fn service_envelope(service: &Node) -> Value {
+/// A service as `GET services/{name}` returns it (a tracked resource on plan `sku`).
+pub(crate) fn service_envelope(service: &Node, sku: ApicSku) -> Value {
     json!({
         "id": service.id,
         "name": service.name,
         "type": SERVICE_TYPE,
         "location": LOCATION,
+        "sku": { "name": sku.name() },
         "tags": {},
         "systemData": system_data(service),
         "properties": {
@@ -250,8 +252,8 @@ fn snapshot_children(kind: Kind, parent: &Node) -> Value {
 }
 
 /// The whole tree of one service, children keyed by their names.
-pub(crate) fn snapshot_service(service: &Node) -> Value {
-    let mut out = match service_envelope(service) {
+pub(crate) fn snapshot_service(service: &Node, sku: ApicSku) -> Value {
+    let mut out = match service_envelope(service, sku) {
         Value::Object(map) => map,
         _ => Map::new(),
     };
