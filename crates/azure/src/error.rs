@@ -1,10 +1,14 @@
 //! Errors of the ARM client and their classes (retry fast, retry slow, needs the user,
-//! not found, conflict), following ASO v2's classification (kube-notes.md §4): the
+//! not found, conflict), in the manner of ASO v2's classification: the
 //! inner ARM error code decides first, the HTTP status second.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
+
+/// The classes live in `apilink-core` so the engine and the controller share them;
+/// this crate decides which class an answer falls in.
+pub use apilink_core::ErrorClass;
 
 /// The ARM error object: `{"error": {code, message, target?, details?, additionalInfo?}}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -49,31 +53,6 @@ impl ArmErrorBody {
             Ok(error) if !error.code.is_empty() => Some(error),
             _ => None,
         }
-    }
-}
-
-/// What a caller should do about an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorClass {
-    /// Transient: retry soon (5xx, transport errors, `AnotherOperationInProgress`).
-    RetryFast,
-    /// Probably transient but not soon (throttling, unknown 4xx, policy, quota).
-    RetrySlow,
-    /// The user must act: bad request content, missing role, untrusted TLS, bad
-    /// credentials. Some of these are still retried slowly (see [`AzureError::requeue_hint`]).
-    NeedsUser,
-    /// 404 / `ResourceNotFound`.
-    NotFound,
-    /// 409 / 412: someone else changed or created the resource; re-read, then retry.
-    Conflict,
-}
-
-impl ErrorClass {
-    pub fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            ErrorClass::RetryFast | ErrorClass::RetrySlow | ErrorClass::Conflict
-        )
     }
 }
 

@@ -357,127 +357,174 @@ impl ArmClient {
     /// retries) becomes [`AzureError::Http`] carrying the ARM error and request ids.
     pub async fn send(&self, request: ArmRequest) -> Result<ArmResponse, AzureError> {
         self.check_arm_url(&request.url)?;
-        let inner = &self.inner;
-        let path = request.url.path().to_string();
-        let service = service_of(&path);
-        let bucket = Bucket::for_method(&request.method);
-        let client_request_id = uuid::Uuid::new_v4().to_string();
-        let mut state = RetryState::default();
-        let mut refreshed_token = false;
-        // Serialised once: an inline import can carry megabytes, and retries resend it.
-        let body = request.body.as_ref().map(|b| Bytes::from(b.to_string()));
+        let mut call = Call::new(&request);
         loop {
-            let wait = inner.throttle.reserve(bucket, Instant::now());
-            if !wait.is_zero() {
-                self.note_wait(wait);
-                tokio::time::sleep(wait).await;
-            }
+            self.pace(call.bucket).await;
             let (result, elapsed) = self
-                .attempt(&request, body.as_ref(), bucket, &client_request_id)
+                .attempt(
+                    &request,
+                    call.body.as_ref(),
+                    call.bucket,
+                    &call.client_request_id,
+                )
                 .await?;
-            let method = request.method.as_str();
-            let outcome = match result {
-                Err(err) => {
-                    let kind = transport_kind(&err);
-                    if let Some(observer) = &inner.observer {
-                        observer.on_response(service, method, 0, elapsed);
-                    }
-                    let message = error_chain(&err);
-                    match inner.retry.decide(
-                        AttemptOutcome::Transport(kind),
-                        request.idempotent,
-                        &mut state,
-                    ) {
-                        RetryDecision::Retry { delay, .. } => {
-                            tracing::warn!(%method, %path, ?kind, error = %message, client_request_id = %client_request_id, ?delay, "ARM transport error, retrying");
-                            Counters::bump(&inner.counters.retries);
-                            tokio::time::sleep(delay).await;
-                            continue;
-                        }
-                        RetryDecision::GiveUp => {
-                            return Err(AzureError::Transport {
-                                method: method.to_string(),
-                                path,
-                                kind,
-                                message,
-                            });
-                        }
-                    }
-                }
+            let answer = match result {
                 Ok(answer) => answer,
+                Err(err) => {
+                    self.after_transport_error(&mut call, &err, elapsed).await?;
+                    continue;
+                }
             };
-            let (status, headers, body) = outcome;
-            inner.throttle.observe(bucket, &headers);
-            if let Some(observer) = &inner.observer {
-                observer.on_response(service, method, status, elapsed);
+            if let Some(response) = self.after_answer(&mut call, answer, elapsed).await? {
+                return Ok(response);
             }
-            let request_id = headers
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            tracing::debug!(%method, %path, status, elapsed_ms = elapsed.as_millis() as u64, request_id = request_id.as_deref().unwrap_or(""), "ARM call");
-            if status < 400 {
-                return Ok(ArmResponse {
-                    status,
-                    headers,
-                    body,
-                    method: request.method.clone(),
-                    path,
-                });
-            }
-            let error = ArmErrorBody::parse(&body).unwrap_or_else(|| ArmErrorBody {
-                code: String::new(),
-                message: String::from_utf8_lossy(&body).chars().take(500).collect(),
-                ..Default::default()
-            });
-            let retry_after = parse_retry_after(&headers, SystemTime::now());
-            if status == 429 {
-                Counters::bump(&inner.counters.throttled);
-                // A wait longer than the policy allows is handed back to the caller
-                // (who requeues); holding every other request on this client that long
-                // would stall unrelated links sharing the identity.
-                if let Some(after) = retry_after.filter(|a| *a <= inner.retry.max_retry_after) {
-                    inner.throttle.block_until(Instant::now() + after);
-                }
-            }
-            if status == 401 && !refreshed_token {
-                // An expired or revoked token: fetch a new one once, then give up.
-                refreshed_token = true;
-                inner.tokens.invalidate().await;
+        }
+    }
+
+    /// Waits as long as the throttle asks before the next attempt.
+    async fn pace(&self, bucket: Bucket) {
+        let wait = self.inner.throttle.reserve(bucket, Instant::now());
+        if !wait.is_zero() {
+            self.note_wait(wait);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// After an attempt that got no answer: `Ok` once it is time to try again, or the
+    /// error when the policy gives up.
+    async fn after_transport_error(
+        &self,
+        call: &mut Call<'_>,
+        err: &reqwest::Error,
+        elapsed: Duration,
+    ) -> Result<(), AzureError> {
+        let inner = &self.inner;
+        let method = call.request.method.as_str();
+        let path = &call.path;
+        let kind = transport_kind(err);
+        if let Some(observer) = &inner.observer {
+            observer.on_response(call.service, method, 0, elapsed);
+        }
+        let message = error_chain(err);
+        match inner.retry.decide(
+            AttemptOutcome::Transport(kind),
+            call.request.idempotent,
+            &mut call.retry,
+        ) {
+            RetryDecision::Retry { delay, .. } => {
+                tracing::warn!(%method, %path, ?kind, error = %message, client_request_id = %call.client_request_id, ?delay, "ARM transport error, retrying");
                 Counters::bump(&inner.counters.retries);
-                tracing::warn!(%method, %path, code = %error.code, request_id = request_id.as_deref().unwrap_or(""), "ARM rejected the token, fetching a new one");
-                continue;
+                tokio::time::sleep(delay).await;
+                Ok(())
             }
-            let decision = inner.retry.decide(
-                AttemptOutcome::Status {
-                    status,
-                    retry_after,
-                },
-                request.idempotent,
-                &mut state,
-            );
-            match decision {
-                RetryDecision::Retry { delay, throttled } => {
-                    Counters::bump(&inner.counters.retries);
-                    if throttled {
-                        self.note_wait(delay);
-                    }
-                    tracing::warn!(%method, %path, status, code = %error.code, request_id = request_id.as_deref().unwrap_or(""), client_request_id = %client_request_id, ?delay, "ARM call failed, retrying");
-                    tokio::time::sleep(delay).await;
+            RetryDecision::GiveUp => Err(AzureError::Transport {
+                method: method.to_string(),
+                path: path.clone(),
+                kind,
+                message,
+            }),
+        }
+    }
+
+    /// After an answer: the response when it succeeded, `None` once it is time to try
+    /// again, or the error when the policy gives up.
+    async fn after_answer(
+        &self,
+        call: &mut Call<'_>,
+        (status, headers, body): (u16, HeaderMap, Bytes),
+        elapsed: Duration,
+    ) -> Result<Option<ArmResponse>, AzureError> {
+        let inner = &self.inner;
+        let method = call.request.method.as_str();
+        let path = &call.path;
+        inner.throttle.observe(call.bucket, &headers);
+        if let Some(observer) = &inner.observer {
+            observer.on_response(call.service, method, status, elapsed);
+        }
+        let request_id = headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        tracing::debug!(%method, %path, status, elapsed_ms = elapsed.as_millis() as u64, request_id = request_id.as_deref().unwrap_or(""), "ARM call");
+        if status < 400 {
+            return Ok(Some(ArmResponse {
+                status,
+                headers,
+                body,
+                method: call.request.method.clone(),
+                path: path.clone(),
+            }));
+        }
+        let failed = FailedAnswer {
+            status,
+            error: error_body(&body),
+            retry_after: parse_retry_after(&headers, SystemTime::now()),
+            request_id,
+        };
+        self.after_failed_answer(call, failed).await.map(|()| None)
+    }
+
+    /// After an answer >= 400: `Ok` once it is time to try again, or the error when the
+    /// policy gives up.
+    async fn after_failed_answer(
+        &self,
+        call: &mut Call<'_>,
+        failed: FailedAnswer,
+    ) -> Result<(), AzureError> {
+        let inner = &self.inner;
+        let method = call.request.method.as_str();
+        let path = &call.path;
+        let FailedAnswer {
+            status,
+            error,
+            retry_after,
+            request_id,
+        } = &failed;
+        let request_id = request_id.as_deref().unwrap_or("");
+        if *status == 429 {
+            self.note_throttled(*retry_after);
+        }
+        if *status == 401 && !call.refreshed_token {
+            // An expired or revoked token: fetch a new one once, then give up.
+            call.refreshed_token = true;
+            inner.tokens.invalidate().await;
+            Counters::bump(&inner.counters.retries);
+            tracing::warn!(%method, %path, code = %error.code, request_id, "ARM rejected the token, fetching a new one");
+            return Ok(());
+        }
+        let outcome = AttemptOutcome::Status {
+            status: *status,
+            retry_after: *retry_after,
+        };
+        match inner
+            .retry
+            .decide(outcome, call.request.idempotent, &mut call.retry)
+        {
+            RetryDecision::Retry { delay, throttled } => {
+                Counters::bump(&inner.counters.retries);
+                if throttled {
+                    self.note_wait(delay);
                 }
-                RetryDecision::GiveUp => {
-                    tracing::debug!(%method, %path, status, code = %error.code, request_id = request_id.as_deref().unwrap_or(""), "ARM call failed");
-                    return Err(AzureError::Http(Box::new(HttpError {
-                        method: method.to_string(),
-                        path,
-                        status,
-                        error,
-                        request_id,
-                        client_request_id,
-                        retry_after,
-                    })));
-                }
+                tracing::warn!(%method, %path, status, code = %error.code, request_id, client_request_id = %call.client_request_id, ?delay, "ARM call failed, retrying");
+                tokio::time::sleep(delay).await;
+                Ok(())
             }
+            RetryDecision::GiveUp => {
+                tracing::debug!(%method, %path, status, code = %error.code, request_id, "ARM call failed");
+                Err(failed.into_error(call))
+            }
+        }
+    }
+
+    /// Counts a 429 and holds this client's requests for the wait ARM asked for.
+    fn note_throttled(&self, retry_after: Option<Duration>) {
+        let inner = &self.inner;
+        Counters::bump(&inner.counters.throttled);
+        // A wait longer than the policy allows is handed back to the caller
+        // (who requeues); holding every other request on this client that long
+        // would stall unrelated links sharing the identity.
+        if let Some(after) = retry_after.filter(|a| *a <= inner.retry.max_retry_after) {
+            inner.throttle.block_until(Instant::now() + after);
         }
     }
 
@@ -582,18 +629,7 @@ impl ArmClient {
             ..inner.retry.clone()
         };
         loop {
-            let (result, elapsed) = {
-                let _permit = inner.semaphore.acquire().await.map_err(|_| {
-                    AzureError::InvalidInput("the ARM client is shutting down".into())
-                })?;
-                Counters::bump(&inner.counters.link_downloads);
-                let started = Instant::now();
-                let result = match inner.http.get(url.clone()).send().await {
-                    Ok(resp) => read_capped(resp, MAX_LINK_BYTES).await,
-                    Err(e) => Err(e),
-                };
-                (result, started.elapsed())
-            };
+            let (result, elapsed) = self.download_attempt(&url).await?;
             let outcome = match &result {
                 Ok((status, _)) => AttemptOutcome::Status {
                     status: *status,
@@ -606,43 +642,9 @@ impl ArmClient {
                 observer.on_response("link", "GET", status, elapsed);
             }
             let failure = match result {
-                Ok((status, body)) if status < 300 => {
-                    let Some(body) = body else {
-                        return Err(AzureError::InvalidResponse {
-                            method: "GET".into(),
-                            path: shown,
-                            message: format!("export larger than {MAX_LINK_BYTES} bytes"),
-                        });
-                    };
-                    return String::from_utf8(body).map_err(|_| AzureError::InvalidResponse {
-                        method: "GET".into(),
-                        path: shown,
-                        message: "export is not UTF-8".into(),
-                    });
-                }
-                Ok((status, _)) => AzureError::Http(Box::new(HttpError {
-                    method: "GET".into(),
-                    path: shown.clone(),
-                    status,
-                    error: ArmErrorBody {
-                        code: crate::error::EXPORT_LINK_FAILED.into(),
-                        message: format!("downloading the export link answered HTTP {status}"),
-                        ..Default::default()
-                    },
-                    request_id: None,
-                    client_request_id: String::new(),
-                    retry_after: None,
-                })),
-                Err(e) => {
-                    let kind = transport_kind(&e);
-                    AzureError::Transport {
-                        method: "GET".into(),
-                        path: shown.clone(),
-                        kind,
-                        // `without_url` keeps the signed URL out of the message.
-                        message: error_chain(&e.without_url()),
-                    }
-                }
+                Ok((status, body)) if status < 300 => return export_text(body, shown),
+                Ok((status, _)) => link_status_error(&shown, status),
+                Err(e) => link_transport_error(&shown, e),
             };
             match limited.decide(outcome, true, &mut state) {
                 RetryDecision::Retry { delay, .. } => {
@@ -652,6 +654,133 @@ impl ArmClient {
                 RetryDecision::GiveUp => return Err(failure),
             }
         }
+    }
+
+    /// One GET of an export link under a concurrency permit: the status and the body
+    /// (`None` when larger than [`MAX_LINK_BYTES`]) or the transport error, and how
+    /// long it took.
+    async fn download_attempt(
+        &self,
+        url: &Url,
+    ) -> Result<(Result<(u16, Option<Vec<u8>>), reqwest::Error>, Duration), AzureError> {
+        let inner = &self.inner;
+        let _permit = inner
+            .semaphore
+            .acquire()
+            .await
+            .map_err(|_| AzureError::InvalidInput("the ARM client is shutting down".into()))?;
+        Counters::bump(&inner.counters.link_downloads);
+        let started = Instant::now();
+        let result = match inner.http.get(url.clone()).send().await {
+            Ok(resp) => read_capped(resp, MAX_LINK_BYTES).await,
+            Err(e) => Err(e),
+        };
+        Ok((result, started.elapsed()))
+    }
+}
+
+/// One logical ARM request across its attempts.
+struct Call<'a> {
+    request: &'a ArmRequest,
+    path: String,
+    /// For metrics labels.
+    service: &'static str,
+    bucket: Bucket,
+    /// The same on every attempt, so ARM's logs tie the retries together.
+    client_request_id: String,
+    /// Serialised once: an inline import can carry megabytes, and retries resend it.
+    body: Option<Bytes>,
+    retry: RetryState,
+    /// A 401 fetched a new token already.
+    refreshed_token: bool,
+}
+
+impl<'a> Call<'a> {
+    fn new(request: &'a ArmRequest) -> Self {
+        let path = request.url.path().to_string();
+        Self {
+            service: service_of(&path),
+            path,
+            bucket: Bucket::for_method(&request.method),
+            client_request_id: uuid::Uuid::new_v4().to_string(),
+            body: request.body.as_ref().map(|b| Bytes::from(b.to_string())),
+            retry: RetryState::default(),
+            refreshed_token: false,
+            request,
+        }
+    }
+}
+
+/// What an answer >= 400 said.
+struct FailedAnswer {
+    status: u16,
+    error: ArmErrorBody,
+    retry_after: Option<Duration>,
+    request_id: Option<String>,
+}
+
+impl FailedAnswer {
+    fn into_error(self, call: &Call<'_>) -> AzureError {
+        AzureError::Http(Box::new(HttpError {
+            method: call.request.method.to_string(),
+            path: call.path.clone(),
+            status: self.status,
+            error: self.error,
+            request_id: self.request_id,
+            client_request_id: call.client_request_id.clone(),
+            retry_after: self.retry_after,
+        }))
+    }
+}
+
+/// The ARM error of a failed answer; any other body becomes its message, cut short.
+fn error_body(body: &[u8]) -> ArmErrorBody {
+    ArmErrorBody::parse(body).unwrap_or_else(|| ArmErrorBody {
+        code: String::new(),
+        message: String::from_utf8_lossy(body).chars().take(500).collect(),
+        ..Default::default()
+    })
+}
+
+/// The document of a successful export download.
+fn export_text(body: Option<Vec<u8>>, shown: String) -> Result<String, AzureError> {
+    let Some(body) = body else {
+        return Err(AzureError::InvalidResponse {
+            method: "GET".into(),
+            path: shown,
+            message: format!("export larger than {MAX_LINK_BYTES} bytes"),
+        });
+    };
+    String::from_utf8(body).map_err(|_| AzureError::InvalidResponse {
+        method: "GET".into(),
+        path: shown,
+        message: "export is not UTF-8".into(),
+    })
+}
+
+fn link_status_error(shown: &str, status: u16) -> AzureError {
+    AzureError::Http(Box::new(HttpError {
+        method: "GET".into(),
+        path: shown.to_string(),
+        status,
+        error: ArmErrorBody {
+            code: crate::error::EXPORT_LINK_FAILED.into(),
+            message: format!("downloading the export link answered HTTP {status}"),
+            ..Default::default()
+        },
+        request_id: None,
+        client_request_id: String::new(),
+        retry_after: None,
+    }))
+}
+
+fn link_transport_error(shown: &str, error: reqwest::Error) -> AzureError {
+    AzureError::Transport {
+        method: "GET".into(),
+        path: shown.to_string(),
+        kind: transport_kind(&error),
+        // `without_url` keeps the signed URL out of the message.
+        message: error_chain(&error.without_url()),
     }
 }
 

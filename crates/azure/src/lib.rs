@@ -2,7 +2,7 @@
 //! jittered backoff, `Retry-After` and quota-header pacing, paging, long-running
 //! operations, error classes, a read-only APIM client and an API Center client.
 //!
-//! Everything here follows the published ARM contract (`azure-contract.md` and the
+//! Everything here follows the published ARM contract (the
 //! REST specifications), never the habits of the emulator used in tests.
 
 // Tests may unwrap: a panic there is a failed assertion.
@@ -15,7 +15,6 @@ pub mod config;
 pub mod credential;
 pub mod error;
 pub mod http;
-pub mod ids;
 pub mod lro;
 pub mod metrics;
 pub mod paging;
@@ -38,13 +37,14 @@ pub const APIM_API_VERSION: &str = "2024-05-01";
 pub const APIC_API_VERSION: &str = "2024-03-01";
 
 pub use apic::ApicClient;
+/// The service ids are core's: a link's settings hold them already checked against ARM's rules.
+pub use apilink_core::ids::{ApiCenterServiceId, ApimServiceId};
 pub use apim::ApimClient;
 pub use authorization::{Permission, list_permissions};
 pub use config::CloudConfig;
 pub use credential::{CredentialConfig, build_credential, resolved_credential_kind};
 pub use error::{ArmErrorBody, AzureError, ErrorClass};
 pub use http::{ArmClient, ArmClientOptions};
-pub use ids::{ApiCenterServiceId, ApimServiceId};
 pub use metrics::{ArmCallCounts, ArmObserver};
 pub use throttle::RemainingQuota;
 pub use token_identity::{PrincipalType, TokenIdentity, token_identity};

@@ -1,5 +1,5 @@
-//! Call counters (a cheap snapshot) and an observer hook, so the controller can export
-//! Prometheus metrics without this crate depending on a metrics library.
+//! Call counters (a cheap snapshot) and an observer hook, so the binary can feed the
+//! controller's Prometheus metrics without this crate depending on a metrics library.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -84,37 +84,6 @@ impl PageWalk {
     }
 }
 
-/// Walks the pages of one list, one request at a time.
-pub struct Pager<T> {
-    client: ArmClient,
-    walk: PageWalk,
-    _item: std::marker::PhantomData<fn() -> T>,
-}
-
-impl<T: DeserializeOwned> Pager<T> {
-    pub fn new(client: ArmClient, first: Url) -> Self {
-        Self {
-            client,
-            walk: PageWalk::new(first),
-            _item: std::marker::PhantomData,
-        }
-    }
-
-    /// The next page's items, or `None` after the last page.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, AzureError> {
-        let Some(url) = self.walk.next_url()? else {
-            return Ok(None);
-        };
-        let page: Page<T> = self.client.get_json(url).await?;
-        self.walk.read(page).map(Some)
-    }
-
-    /// Pages read so far.
-    pub fn pages(&self) -> usize {
-        self.walk.pages
-    }
-}
-
 /// Every item of a list, across all pages.
 pub async fn list_all<T: DeserializeOwned>(
     client: &ArmClient,

@@ -13,6 +13,7 @@ use apilink_azure::apic::{
 };
 use apilink_azure::error::ErrorClass;
 use apilink_azure::{ApiCenterServiceId, AzureError};
+use apilink_core::metadata::{Assignment, MetadataSchema};
 use apilink_emulator::{
     ApicContract, CallKind, CallRecord, ConditionalHeaders, Emulator, EmulatorConfig, FaultKind,
     FaultRule, ImportAnswer, Principal, Role, RoleAssignment,
@@ -83,7 +84,10 @@ async fn honoured_conditions_protect_creates_and_merges() {
         .unwrap_err();
     assert_eq!(err.status(), Some(412));
     assert_eq!(err.class(), ErrorClass::Conflict);
-    assert!(apic.honours_conditions());
+    assert_eq!(
+        apic.conditional_header_support(),
+        ConditionalHeaderSupport::Accepted
+    );
     assert!(
         puts(&emulator).iter().all(|c| c.status != 400),
         "no probe against a service that honours the headers"
@@ -116,7 +120,10 @@ async fn ignored_conditions_are_accepted_and_a_create_may_replace() {
         .await
         .unwrap();
     assert!(merged.was_written());
-    assert!(apic.honours_conditions());
+    assert_eq!(
+        apic.conditional_header_support(),
+        ConditionalHeaderSupport::Accepted
+    );
     assert_eq!(puts(&emulator).len(), 3, "no extra call");
 }
 
@@ -135,7 +142,6 @@ async fn refused_conditions_cost_one_extra_call_per_client() {
         apic.conditional_header_support(),
         ConditionalHeaderSupport::Refused
     );
-    assert!(!apic.honours_conditions());
     let first = puts(&emulator);
     assert_eq!(
         first.iter().map(|c| c.status).collect::<Vec<_>>(),
@@ -438,7 +444,8 @@ fn owner_schema() -> MetadataSchemaProperties {
 async fn metadata_schemas_declare_custom_properties() {
     let emulator = common::start(EmulatorConfig::default()).await;
     let apic = common::apic(&emulator, common::client(&emulator));
-    assert!(apic.get_metadata_schema("owner").await.unwrap().is_none());
+    let owner = ApicPath::metadata_schema("owner").unwrap();
+    assert!(apic.get(&owner).await.unwrap().is_none());
     let with_owner = ApiProperties {
         custom_properties: Some(json!({"owner": "team-a"}).as_object().unwrap().clone()),
         ..api("Echo")
@@ -451,17 +458,28 @@ async fn metadata_schemas_declare_custom_properties() {
     assert_eq!(err.status(), Some(400), "undeclared custom property: {err}");
 
     let written = apic
-        .put_metadata_schema("owner", &owner_schema())
+        .put(&owner, &owner_schema(), Precondition::None)
         .await
         .unwrap();
     assert_eq!(written.name, "owner");
-    let read = apic.get_metadata_schema("owner").await.unwrap().unwrap();
+    let read = apic.get(&owner).await.unwrap().unwrap();
     assert_eq!(read.properties.schema, owner_schema().schema);
     assert_eq!(
         read.properties.assigned_to.unwrap()[0].entity.as_deref(),
         Some("api")
     );
-    assert_eq!(apic.list_metadata_schemas().await.unwrap().len(), 1);
+    assert_eq!(
+        apic.list_metadata_schemas().await.unwrap(),
+        [MetadataSchema {
+            name: "owner".into(),
+            document: Some(json!({"type": "string", "maxLength": 64})),
+            assigned_to: vec![Assignment {
+                entity: "api".into(),
+                required: false,
+                deprecated: false,
+            }],
+        }]
+    );
 
     apic.put(&path, &with_owner, Precondition::None)
         .await
@@ -488,9 +506,10 @@ async fn a_metadata_schema_write_refused_names_the_role() {
         .parse()
         .unwrap();
     let apic = ApicClient::new(arm, id);
-    assert!(apic.get_metadata_schema("owner").await.unwrap().is_none());
+    let owner = ApicPath::metadata_schema("owner").unwrap();
+    assert!(apic.get(&owner).await.unwrap().is_none());
     let err = apic
-        .put_metadata_schema("owner", &owner_schema())
+        .put(&owner, &owner_schema(), Precondition::None)
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(403), "{err}");

@@ -1,13 +1,23 @@
 //! The read-only APIM client over HTTPS against the emulator: paging, current
-//! revisions only, service details, exports per API type, token reuse, custom gateway
-//! domains and workspace gateways.
+//! revisions only, service details, exports per definition kind, token reuse, custom
+//! gateway domains and workspace gateways, read as the planner reads them.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use apilink_azure::apim::{ApiType, ApimGatewayId, ApimScope, DefinitionFormat, ListApisOptions};
+use apilink_azure::apim::{ApimGatewayId, ApimScope, DefinitionFormat, ListApisOptions};
+use apilink_core::ids::ApimApiRef;
+use apilink_core::mapping::{self, SpecKind};
+use apilink_core::observed;
 use apilink_emulator::apim::{ProxyHostnameSeed, WorkspaceGatewaySeed, WorkspaceSeed};
 use apilink_emulator::{CallKind, EmulatorConfig, Principal, Role, RoleAssignment, Seed};
+
+fn api_ref(workspace: Option<&str>, api_id: &str) -> ApimApiRef {
+    ApimApiRef {
+        workspace: workspace.map(str::to_string),
+        api_id: api_id.into(),
+    }
+}
 
 #[tokio::test]
 async fn lists_all_pages_and_only_current_revisions() {
@@ -68,67 +78,54 @@ async fn lists_all_pages_and_only_current_revisions() {
 }
 
 #[tokio::test]
-async fn service_api_revisions_and_version_sets() {
+async fn service_apis_and_version_sets_as_the_planner_reads_them() {
     let emulator = common::start(EmulatorConfig::default()).await;
     let apim = common::apim(&emulator, common::client(&emulator));
 
     let service = apim.get_service().await.unwrap();
     assert_eq!(service.name, common::APIM_SERVICE);
-    let runtime = service.properties.runtime_base_url().unwrap();
+    let service = observed::ApimService::from(service);
+    let runtime = mapping::gateway_base(&service).unwrap();
     assert!(runtime.starts_with("https://"), "{runtime}");
 
-    let echo = apim
-        .get_api(&ApimScope::Service, "echo-api")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(echo.etag.is_some(), "GET api carries an ETag");
-    assert_eq!(echo.api_type(), ApiType::Http);
-    assert!(
-        apim.get_api(&ApimScope::Service, "no-such-api")
-            .await
-            .unwrap()
-            .is_none()
-    );
-
-    let revisions = apim
-        .list_revisions(&ApimScope::Service, "echo-api")
-        .await
-        .unwrap();
-    assert_eq!(revisions.len(), 2, "{revisions:?}");
-    assert_eq!(
-        revisions
-            .iter()
-            .filter(|r| r.is_current == Some(true))
-            .count(),
-        1
-    );
-
-    let sets = apim.list_version_sets(&ApimScope::Service).await.unwrap();
-    assert!(sets.iter().any(|s| s.name == "petstore"), "{sets:?}");
-    let petstore = apim
+    let apis: Vec<observed::ApimApi> = apim
         .list_apis(&ApimScope::Service, &ListApisOptions::default())
         .await
         .unwrap()
         .into_iter()
+        .map(|api| api.into_observed(None))
+        .collect();
+    let echo = apis.iter().find(|a| a.name == "echo-api").unwrap();
+    assert_eq!(echo.api_ref(), api_ref(None, "echo-api"));
+    assert_eq!(
+        mapping::spec_kind(echo.api_type.as_deref()),
+        Some(SpecKind::OpenApi)
+    );
+    assert!(echo.is_current);
+
+    let sets = apim.list_version_sets(&ApimScope::Service).await.unwrap();
+    let petstore = sets
+        .into_iter()
+        .find(|s| s.name == "petstore")
+        .unwrap()
+        .into_observed(None);
+    assert_eq!(petstore.workspace, None);
+    assert!(!petstore.display_name.is_empty());
+    let members = apis
+        .iter()
         .filter(|a| a.version_set_name() == Some("petstore"))
         .count();
-    assert_eq!(petstore, 2);
+    assert_eq!(members, 2);
 }
 
 #[tokio::test]
 async fn exports_real_content_per_type_without_leaking_the_token() {
     let emulator = common::start(EmulatorConfig::default()).await;
     let apim = common::apim(&emulator, common::client(&emulator));
-    let apis = apim
-        .list_apis(&ApimScope::Service, &ListApisOptions::default())
-        .await
-        .unwrap();
-    let by_name = |name: &str| apis.iter().find(|a| a.name == name).unwrap().clone();
     emulator.clear_calls();
 
     let rest = apim
-        .export_definition(&ApimScope::Service, &by_name("echo-api"))
+        .export_definition(&api_ref(None, "echo-api"), SpecKind::OpenApi)
         .await
         .unwrap()
         .unwrap();
@@ -141,7 +138,7 @@ async fn exports_real_content_per_type_without_leaking_the_token() {
     assert!(rest.specification_version().is_some());
 
     let soap = apim
-        .export_definition(&ApimScope::Service, &by_name("weather-soap"))
+        .export_definition(&api_ref(None, "weather-soap"), SpecKind::Wsdl)
         .await
         .unwrap()
         .unwrap();
@@ -149,7 +146,7 @@ async fn exports_real_content_per_type_without_leaking_the_token() {
     assert!(soap.content.contains("definitions"), "{}", soap.content);
 
     let graphql = apim
-        .export_definition(&ApimScope::Service, &by_name("catalog-graphql"))
+        .export_definition(&api_ref(None, "catalog-graphql"), SpecKind::GraphQl)
         .await
         .unwrap()
         .unwrap();
@@ -170,6 +167,17 @@ async fn exports_real_content_per_type_without_leaking_the_token() {
         assert_eq!(call.status, 200, "{call:?}");
         assert_eq!(call.principal, None, "the link was fetched without a token");
     }
+
+    // GraphQL and gRPC documents have no link export: nothing is asked of APIM.
+    emulator.clear_calls();
+    for kind in [SpecKind::GraphQl, SpecKind::Grpc] {
+        let link = apim
+            .export_link(&api_ref(None, "catalog-graphql"), kind)
+            .await
+            .unwrap();
+        assert_eq!(link, None, "{kind:?}");
+    }
+    assert!(common::calls_of(&emulator, CallKind::Arm).is_empty());
 }
 
 #[tokio::test]
@@ -242,22 +250,22 @@ async fn workspaces_grpc_and_types_without_definitions() {
         "workspace APIs are not service-level"
     );
 
-    let ws = apim
-        .export_definition(
-            &ApimScope::Service,
-            service_apis.iter().find(|a| a.name == "stream-ws").unwrap(),
-        )
-        .await
-        .unwrap();
-    assert!(ws.is_none(), "websocket APIs have no definition");
+    let kind_of = |name: &str| {
+        let api = service_apis
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap()
+            .clone();
+        mapping::spec_kind(api.into_observed(None).api_type.as_deref())
+    };
+    assert_eq!(
+        kind_of("stream-ws"),
+        None,
+        "websocket APIs have no definition"
+    );
+    assert_eq!(kind_of("greeter-grpc"), Some(SpecKind::Grpc));
     let grpc = apim
-        .export_definition(
-            &ApimScope::Service,
-            service_apis
-                .iter()
-                .find(|a| a.name == "greeter-grpc")
-                .unwrap(),
-        )
+        .export_definition(&api_ref(None, "greeter-grpc"), SpecKind::Grpc)
         .await
         .unwrap()
         .unwrap();
@@ -274,11 +282,12 @@ async fn workspaces_grpc_and_types_without_definitions() {
         .await
         .unwrap();
     assert_eq!(team_apis.len(), 1);
-    assert_eq!(team_apis[0].version_set_name(), Some("orders"));
+    let orders = team_apis[0].clone().into_observed(Some("team-a"));
+    assert_eq!(orders.version_set_name(), Some("orders"));
     let sets = apim.list_version_sets(&scope).await.unwrap();
     assert_eq!(sets.len(), 1);
     let openapi = apim
-        .export_definition(&scope, &team_apis[0])
+        .export_definition(&orders.api_ref(), SpecKind::OpenApi)
         .await
         .unwrap()
         .unwrap();
@@ -325,7 +334,7 @@ async fn a_custom_domain_without_the_default_binding_is_the_runtime_base() {
         .unwrap();
     assert_eq!(default.default_ssl_binding, Some(true));
     assert_eq!(
-        service.properties.runtime_base_url().as_deref(),
+        mapping::gateway_base(&service.into()).as_deref(),
         Some("https://api.contoso.example")
     );
 }
@@ -383,25 +392,35 @@ async fn workspace_gateways_are_read_through_links_and_config_connections() {
         "one links list, one connections list per linked gateway"
     );
     assert_eq!(connections.len(), 2, "the gateway's connections, whole");
+    let team_a_name = connections.iter().position(|c| c.name == "team-a").unwrap();
+    let connections: Vec<observed::ApimGatewayConnection> =
+        connections.into_iter().map(Into::into).collect();
     let team_b = connections
         .iter()
-        .find(|c| {
-            c.properties
-                .source_id
-                .as_deref()
-                .is_some_and(|id| id.ends_with("/workspaces/team-b"))
-        })
+        .find(|c| c.source_id.ends_with("/workspaces/team-b"))
         .unwrap();
     assert_eq!(
-        team_b.properties.runtime_host(),
+        mapping::connection_host(team_b),
         Some("team-b.contoso.example")
     );
-    let team_a = connections.iter().find(|c| c.name == "team-a").unwrap();
-    let host = team_a.properties.runtime_host().unwrap();
+    let host = mapping::connection_host(&connections[team_a_name]).unwrap();
     assert!(
         host.ends_with(".team-gw.gateway.westeurope.azure-api.net"),
         "{host}"
     );
+    let service =
+        apilink_core::ids::ApimServiceId::parse(&emulator.apim_resource_id(common::APIM_SERVICE))
+            .unwrap();
+    let bases = mapping::workspace_gateways(
+        &service,
+        &["team-a".to_string(), "TEAM-B".to_string()],
+        &connections,
+    );
+    assert_eq!(
+        bases.get("TEAM-B").map(String::as_str),
+        Some("https://team-b.contoso.example")
+    );
+    assert_eq!(bases.get("team-a"), Some(&format!("https://{host}")));
 
     // Nothing to read for workspaces without gateways, and nothing at all without
     // workspaces.

@@ -5,17 +5,24 @@
 
 mod common;
 
-use apilink_azure::apim::{ApiType, ApimScope, ListApisOptions};
 use apilink_azure::http::EXPORT_LINK_REFUSED;
 use apilink_azure::{ArmClient, AzureError, ErrorClass};
+use apilink_core::ids::ApimApiRef;
+use apilink_core::mapping::SpecKind;
 use apilink_emulator::{CallKind, Emulator, EmulatorConfig};
 
-const FORMAT: &str = "openapi+json-link";
+fn echo_api() -> ApimApiRef {
+    ApimApiRef {
+        workspace: None,
+        api_id: "echo-api".into(),
+    }
+}
 
 async fn fresh_link(emulator: &Emulator, arm: &ArmClient) -> String {
     common::apim(emulator, arm.clone())
-        .request_export_link(&ApimScope::Service, "echo-api", FORMAT)
+        .export_link(&echo_api(), SpecKind::OpenApi)
         .await
+        .unwrap()
         .unwrap()
 }
 
@@ -105,16 +112,9 @@ async fn a_client_told_the_public_storage_refuses_the_emulators_links() {
     )
     .unwrap();
     let apim = common::apim(&emulator, arm);
-    let echo = apim
-        .list_apis(&ApimScope::Service, &ListApisOptions::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|api| api.name == "echo-api" && api.api_type() == ApiType::Http)
-        .unwrap();
     emulator.clear_calls();
     let error = apim
-        .export_definition(&ApimScope::Service, &echo)
+        .export_definition(&echo_api(), SpecKind::OpenApi)
         .await
         .unwrap_err();
     assert_eq!(error.class(), ErrorClass::NeedsUser, "{error}");

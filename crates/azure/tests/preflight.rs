@@ -206,7 +206,8 @@ async fn conditional_header_probes_tell_the_three_readings_apart() {
         (ConditionalHeaders::Refused, ConditionalBehaviour::Refused),
     ] {
         let emulator = common::start(contract(|c| c.conditional_headers = mode)).await;
-        let apic = common::apic(&emulator, common::client(&emulator));
+        let arm = common::client(&emulator);
+        let apic = common::apic(&emulator, arm.clone());
         let path = existing_api(&apic).await;
         assert_eq!(
             apic.probe_if_match(&path, &api()).await.unwrap(),
@@ -226,7 +227,7 @@ async fn conditional_header_probes_tell_the_three_readings_apart() {
             );
         }
         // A client built afresh on the same ARM client shares what was learned.
-        let again = ApicClient::new(apic.arm().clone(), apic.service_id().clone());
+        let again = common::apic(&emulator, arm);
         assert_eq!(
             again.probe_if_match(&path, &api()).await.unwrap(),
             expected,

@@ -2,8 +2,8 @@
 //! configuration). Flags have environment twins so the chart can set them.
 //!
 //! The sync itself is done by a `LinkRunner`; `run` takes a factory for it, which gets
-//! the process's `Metrics` so the Azure client can report into them (`Metrics`
-//! implements `apilink_azure::ArmObserver`).
+//! the process's `Metrics` so the Azure client can report into them (through
+//! `ArmMetrics`, the client's observer over them).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -11,25 +11,23 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use apilink_azure::{
-    ArmObserver, CloudConfig, CredentialConfig, ErrorClass, build_credential,
-    resolved_credential_kind, token_identity,
+    ArmObserver, CloudConfig, CredentialConfig, build_credential, resolved_credential_kind,
+    token_identity,
 };
 use apilink_controller::Metrics;
 use apilink_controller::runner::{
-    ApiFailure, CheckReport, CleanupOutcome, CleanupRequest, Credentials, HeldDeletions,
-    LinkRunner, OperationCounts, PassMode, PreflightRequest, RunError, SyncOutcome, SyncRequest,
+    CheckReport, CleanupOutcome, CleanupRequest, Credentials, LinkRunner, PreflightRequest,
+    SyncOutcome, SyncRequest,
 };
-use apilink_core::LinkId;
-use apilink_core::LinkSettings;
-use apilink_core::spec::LinkSpec;
-use apilink_engine::{AzureClients, Caller, Engine, EngineOptions, PassError, PassReport};
+use apilink_core::ErrorClass;
+use apilink_core::outcome::RunError;
+use apilink_engine::{AzureClients, Caller, Engine, EngineOptions};
 use azure_core::credentials::TokenCredential;
 use sha2::{Digest, Sha256};
 
+use crate::arm_metrics::ArmMetrics;
 use crate::azure_args::{arm_engine, portal_for};
 
-/// Reason of a spec the CRD accepted but the engine cannot use.
-const INVALID_SPEC: &str = "InvalidSpec";
 /// Reason of credentials that cannot be turned into a token source.
 const INVALID_CREDENTIALS: &str = "InvalidCredentials";
 
@@ -72,7 +70,7 @@ pub fn from_environment(metrics: &Metrics) -> anyhow::Result<EngineRunner> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(EngineOptions::default().concurrency);
-    let observer: Arc<dyn ArmObserver> = Arc::new(metrics.clone());
+    let observer: Arc<dyn ArmObserver> = Arc::new(ArmMetrics(metrics.clone()));
     Ok(EngineRunner::new(EngineRunnerConfig {
         cloud,
         concurrency,
@@ -169,97 +167,14 @@ fn credential_config(credentials: &Credentials) -> CredentialConfig {
     }
 }
 
-fn settings(link: &LinkId, spec: &LinkSpec) -> Result<LinkSettings, RunError> {
-    spec.settings(link.clone())
-        .map_err(|e| RunError::new(ErrorClass::NeedsUser, INVALID_SPEC, e.to_string()))
-}
-
-fn engine_mode(mode: PassMode) -> apilink_engine::PassMode {
-    match mode {
-        PassMode::Light => apilink_engine::PassMode::Light,
-        PassMode::Full => apilink_engine::PassMode::Full,
-    }
-}
-
-fn run_error(error: PassError) -> RunError {
-    RunError {
-        class: error.class,
-        reason: error.reason,
-        message: error.message,
-        retry_after: error.retry_after,
-    }
-}
-
-/// Writes done and writes failed, by (entity, action).
-fn operation_counts(report: &PassReport) -> (OperationCounts, OperationCounts) {
-    let mut applied = OperationCounts::new();
-    let mut failed = OperationCounts::new();
-    for row in &report.operations {
-        let key = (
-            row.entity.as_str().to_string(),
-            row.action.as_str().to_string(),
-        );
-        if row.counts.written > 0 {
-            *applied.entry(key.clone()).or_default() += count(row.counts.written);
-        }
-        if row.counts.failed > 0 {
-            *failed.entry(key).or_default() += count(row.counts.failed);
-        }
-    }
-    (applied, failed)
-}
-
-fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-fn sync_outcome(report: &PassReport) -> SyncOutcome {
-    let (applied, failed) = operation_counts(report);
-    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
-    // A successful pass fails only in ways confined to single APIs.
-    let api_failures = report
-        .failures
-        .iter()
-        .map(|f| ApiFailure {
-            api: f.api.clone().unwrap_or_default(),
-            reason: f.reason.clone(),
-            message: f.message.clone(),
-        })
-        .collect();
-    SyncOutcome {
-        discovered: count(report.apis.discovered),
-        synced: count(report.apis.synced),
-        skipped: count(report.apis.skipped),
-        applied,
-        failed,
-        drift_repaired: count(report.drift.len()),
-        warnings,
-        held_deletions: report.held_deletions.as_ref().map(|held| HeldDeletions {
-            count: count(held.count()),
-            apis: held.apis.clone(),
-            message: held.to_string(),
-        }),
-        api_failures,
-        paused_apis: report.paused_apis.clone(),
-    }
-}
-
 impl LinkRunner for EngineRunner {
     async fn sync(&self, req: SyncRequest) -> Result<SyncOutcome, RunError> {
-        let mut settings = settings(&req.link, &req.spec)?;
-        settings.confirmed_deletions = req.confirmed_deletions;
-        settings.paused_apis = req.paused_apis;
         let engine = self.engine(&req.credentials)?;
-        let report = engine
-            .engine
-            .sync_pass(&settings, engine_mode(req.mode))
-            .await
-            .map_err(run_error)?;
-        Ok(sync_outcome(&report))
+        let report = engine.engine.sync_pass(&req.settings, req.mode).await?;
+        Ok(report.outcome())
     }
 
     async fn preflight(&self, req: PreflightRequest) -> Result<CheckReport, RunError> {
-        let settings = settings(&req.link, &req.spec)?;
         let identity = self.engine(&req.credentials)?;
         let caller = Caller {
             credential: identity.credential_kind.to_string(),
@@ -267,27 +182,18 @@ impl LinkRunner for EngineRunner {
         };
         let outcome = identity
             .engine
-            .preflight(&settings, &caller, SystemTime::now())
+            .preflight(&req.settings, &caller, SystemTime::now())
             .await;
         match outcome.transient {
-            Some(error) => Err(run_error(error)),
+            Some(error) => Err(error.into()),
             None => Ok(outcome.report),
         }
     }
 
     async fn cleanup(&self, req: CleanupRequest) -> Result<CleanupOutcome, RunError> {
-        let settings = settings(&req.link, &req.spec)?;
         let engine = self.engine(&req.credentials)?;
-        let report = engine
-            .engine
-            .cleanup(&settings, false)
-            .await
-            .map_err(run_error)?;
-        let (applied, _) = operation_counts(&report);
-        Ok(CleanupOutcome {
-            applied,
-            warnings: report.warnings.iter().map(ToString::to_string).collect(),
-        })
+        let report = engine.engine.cleanup(&req.settings, false).await?;
+        Ok(report.cleanup_outcome())
     }
 }
 
@@ -335,23 +241,5 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &again), "same Secret, same client");
         let rotated = runner.engine(&secret("second-secret")).unwrap();
         assert!(!Arc::ptr_eq(&first, &rotated), "rotated Secret, new client");
-    }
-
-    #[test]
-    fn an_unusable_spec_is_a_user_error_that_stalls() {
-        let spec: LinkSpec = serde_json::from_value(serde_json::json!({
-            "source": {"apimResourceId": "/not/an/arm/id"},
-            "target": {"apiCenterResourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiCenter/services/c"}
-        }))
-        .unwrap();
-        let error = settings(&LinkId::namespaced("ns", "link").unwrap(), &spec).unwrap_err();
-        assert_eq!(error.class, ErrorClass::NeedsUser);
-        assert_eq!(error.reason, INVALID_SPEC);
-        assert!(error.is_terminal());
-        assert!(
-            error.message.contains("apimResourceId"),
-            "{}",
-            error.message
-        );
     }
 }

@@ -1,5 +1,6 @@
 //! The `apilink` command.
 
+mod arm_metrics;
 mod azure_args;
 mod check_cmd;
 mod controller_cmd;

@@ -1,6 +1,8 @@
 //! The `ApiSourceLink` custom resource: its spec reuses the core `LinkSpec` (one source
 //! of truth for the fields), its status is what GitOps tools and people read.
 
+/// How much of APIM one pass reads (the status names it `Light` or `Full`).
+pub use apilink_core::PassMode;
 use apilink_core::spec::LinkSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
@@ -174,25 +176,6 @@ pub struct PassSummary {
     pub drift_repaired: u32,
     /// Problems that did not fail the pass.
     pub warnings: u32,
-}
-
-/// How much of APIM one pass reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-pub enum PassMode {
-    /// Lists APIs and version sets and compares them with what was last applied.
-    #[default]
-    Light,
-    /// Re-reads everything, definition content included.
-    Full,
-}
-
-impl PassMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PassMode::Light => "light",
-            PassMode::Full => "full",
-        }
-    }
 }
 
 impl ApiSourceLink {

@@ -58,104 +58,104 @@ pub fn for_sync(
     verdict: &Verdict,
     outcome: Option<&SyncOutcome>,
 ) -> Vec<EventSpec> {
-    let mut out = Vec::new();
     let was_suspended = ready(previous).is_some_and(|c| c.reason == reason::SUSPENDED);
     let changed = conditions::ready_changed(previous, next);
+    // A problem is said once, when Ready changes to it.
+    let warn_if_changed = |reason: &str, message: &str| -> Vec<EventSpec> {
+        changed
+            .then(|| event(Severity::Warning, reason, ACTION_SYNC, message.to_string()))
+            .into_iter()
+            .collect()
+    };
     match verdict {
-        Verdict::Progressing { .. } => {}
+        Verdict::Progressing { .. } => Vec::new(),
         Verdict::Succeeded { message } => {
-            if was_suspended {
-                out.push(event(
-                    Severity::Normal,
-                    "Resumed",
-                    ACTION_SYNC,
-                    message.clone(),
-                ));
-            }
-            if let Some(outcome) = outcome.filter(|o| o.changed_anything()) {
-                out.push(event(
-                    Severity::Normal,
-                    "Synced",
-                    ACTION_SYNC,
-                    format!(
-                        "Applied {} operation(s) to API Center ({}); APIs discovered {}, synced {}, skipped {}",
-                        outcome.operations_applied(),
-                        describe_counts(&outcome.applied),
-                        outcome.discovered,
-                        outcome.synced,
-                        outcome.skipped
-                    ),
-                ));
-                if outcome.drift_repaired > 0 {
-                    out.push(event(
-                        Severity::Normal,
-                        "DriftRepaired",
-                        ACTION_SYNC,
-                        format!(
-                            "Put back {} owned entit(y/ies) changed or deleted in API Center",
-                            outcome.drift_repaired
-                        ),
-                    ));
-                }
-            } else if changed && ready(previous).is_some_and(|c| c.status != TRUE) {
-                // Recovered from a problem without writing anything.
-                out.push(event(
-                    Severity::Normal,
-                    "Ready",
-                    ACTION_SYNC,
-                    message.clone(),
-                ));
-            }
+            let recovered = changed && ready(previous).is_some_and(|c| c.status != TRUE);
+            for_success(message, outcome, was_suspended, recovered)
         }
         Verdict::Retrying { reason, message } | Verdict::Stalled { reason, message } => {
-            if changed {
-                out.push(event(
-                    Severity::Warning,
-                    &conditions::sanitize_reason(reason),
-                    ACTION_SYNC,
-                    message.clone(),
-                ));
-            }
+            warn_if_changed(&conditions::sanitize_reason(reason), message)
         }
-        Verdict::DeletionsHeld { message } => {
-            // Every pass that holds says so: the count may change, and someone has to act.
-            out.push(event(
-                Severity::Warning,
-                reason::DELETIONS_HELD,
-                ACTION_SYNC,
-                message.clone(),
-            ));
-        }
-        Verdict::ApiFailures { message } => {
-            if changed {
-                out.push(event(
-                    Severity::Warning,
-                    reason::API_FAILURES,
-                    ACTION_SYNC,
-                    message.clone(),
-                ));
-            }
-        }
+        // Every pass that holds says so: the count may change, and someone has to act.
+        Verdict::DeletionsHeld { message } => vec![event(
+            Severity::Warning,
+            reason::DELETIONS_HELD,
+            ACTION_SYNC,
+            message.clone(),
+        )],
+        Verdict::ApiFailures { message } => warn_if_changed(reason::API_FAILURES, message),
         Verdict::BoundExceeded { message } => {
-            if changed {
-                out.push(event(
-                    Severity::Warning,
-                    reason::CONVERGENCE_BOUND_EXCEEDED,
-                    ACTION_SYNC,
-                    message.clone(),
-                ));
-            }
+            warn_if_changed(reason::CONVERGENCE_BOUND_EXCEEDED, message)
         }
-        Verdict::Suspended { message } => {
-            if !was_suspended {
-                out.push(event(
+        Verdict::Suspended { message } => (!was_suspended)
+            .then(|| {
+                event(
                     Severity::Normal,
                     reason::SUSPENDED,
                     ACTION_SYNC,
                     message.clone(),
-                ));
-            }
-        }
+                )
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// Events after a successful pass: a resume, what it wrote, or a recovery (`recovered`:
+/// Ready turned True from something else) that wrote nothing.
+fn for_success(
+    message: &str,
+    outcome: Option<&SyncOutcome>,
+    was_suspended: bool,
+    recovered: bool,
+) -> Vec<EventSpec> {
+    let mut out = Vec::new();
+    if was_suspended {
+        out.push(event(
+            Severity::Normal,
+            "Resumed",
+            ACTION_SYNC,
+            message.to_string(),
+        ));
+    }
+    if let Some(outcome) = outcome.filter(|o| o.changed_anything()) {
+        out.extend(for_writes(outcome));
+    } else if recovered {
+        out.push(event(
+            Severity::Normal,
+            "Ready",
+            ACTION_SYNC,
+            message.to_string(),
+        ));
+    }
+    out
+}
+
+/// Events of a pass that wrote to API Center: what it applied, and drift it put back.
+fn for_writes(outcome: &SyncOutcome) -> Vec<EventSpec> {
+    let mut out = vec![event(
+        Severity::Normal,
+        "Synced",
+        ACTION_SYNC,
+        format!(
+            "Applied {} operation(s) to API Center ({}); APIs discovered {}, synced {}, skipped {}",
+            outcome.operations_applied(),
+            describe_counts(&outcome.applied),
+            outcome.discovered,
+            outcome.synced,
+            outcome.skipped
+        ),
+    )];
+    if outcome.drift_repaired > 0 {
+        out.push(event(
+            Severity::Normal,
+            "DriftRepaired",
+            ACTION_SYNC,
+            format!(
+                "Put back {} owned entit(y/ies) changed or deleted in API Center",
+                outcome.drift_repaired
+            ),
+        ));
     }
     out
 }

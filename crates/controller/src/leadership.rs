@@ -317,7 +317,7 @@ impl<R> FencedRunner<R> {
 
 impl<R: LinkRunner> LinkRunner for FencedRunner<R> {
     async fn sync(&self, req: SyncRequest) -> Result<SyncOutcome, RunError> {
-        let link = req.link.clone();
+        let link = req.settings.link.clone();
         self.gated("pass", &link, || self.inner.sync(req.clone()))
             .await
     }
@@ -329,7 +329,7 @@ impl<R: LinkRunner> LinkRunner for FencedRunner<R> {
     }
 
     async fn cleanup(&self, req: CleanupRequest) -> Result<CleanupOutcome, RunError> {
-        let link = req.link.clone();
+        let link = req.settings.link.clone();
         self.gated("cleanup", &link, || self.inner.cleanup(req.clone()))
             .await
     }

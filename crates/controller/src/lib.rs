@@ -6,6 +6,7 @@
 
 pub mod api_failures;
 mod cleanup;
+pub mod conclusion;
 pub mod conditions;
 pub mod crd;
 pub mod credentials;
@@ -23,6 +24,7 @@ pub mod schema;
 pub mod scope;
 pub mod server;
 pub mod status;
+pub mod validation;
 
 pub use crd::{ApiSourceLink, ApiSourceLinkSpec, ApiSourceLinkStatus};
 pub use metrics::Metrics;

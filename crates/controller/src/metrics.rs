@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use apilink_azure::ArmObserver;
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -48,30 +48,10 @@ pub enum MetricsError {
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
-    reconcile_total: IntCounterVec,
-    reconcile_errors_total: IntCounterVec,
-    terminal_reconcile_errors_total: IntCounterVec,
-    reconcile_time_seconds: HistogramVec,
-    active_workers: IntGaugeVec,
-    max_concurrent_reconciles: IntGaugeVec,
-    leader: IntGaugeVec,
-    link_last_success: GaugeVec,
-    link_last_full_resync: GaugeVec,
-    link_bound: GaugeVec,
-    link_ready: GaugeVec,
-    link_stalled: GaugeVec,
-    link_apis: IntGaugeVec,
-    deletions_held: IntGaugeVec,
-    api_failures: IntGaugeVec,
-    preflight_failed_checks: IntGaugeVec,
-    sync_duration: HistogramVec,
-    sync_errors: IntCounterVec,
-    operations: IntCounterVec,
-    drift_repaired: IntCounterVec,
-    azure_requests: IntCounterVec,
-    azure_latency: HistogramVec,
-    throttle_waits: prometheus::IntCounter,
-    throttle_wait_seconds: prometheus::Counter,
+    runtime: RuntimeMetrics,
+    links: LinkMetrics,
+    passes: PassMetrics,
+    azure: AzureMetrics,
 }
 
 const LINK: &[&str] = &["namespace", "name"];
@@ -86,169 +66,22 @@ const AZURE_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0
 impl Metrics {
     pub fn new() -> Result<Self, MetricsError> {
         let registry = Registry::new();
-        let counter =
-            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
-                let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-                registry.register(Box::new(c.clone()))?;
-                Ok(c)
-            };
-        let int_gauge =
-            |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec, MetricsError> {
-                let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
-                registry.register(Box::new(g.clone()))?;
-                Ok(g)
-            };
-        let gauge = |name: &str, help: &str, labels: &[&str]| -> Result<GaugeVec, MetricsError> {
-            let g = GaugeVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(g.clone()))?;
-            Ok(g)
-        };
-        let histogram = |name: &str,
-                         help: &str,
-                         labels: &[&str],
-                         buckets: &[f64]|
-         -> Result<HistogramVec, MetricsError> {
-            let h = HistogramVec::new(
-                HistogramOpts::new(name, help).buckets(buckets.to_vec()),
-                labels,
-            )?;
-            registry.register(Box::new(h.clone()))?;
-            Ok(h)
-        };
-        let throttle_wait_seconds = prometheus::Counter::new(
-            "apilink_azure_throttle_wait_seconds_total",
-            "Time spent waiting before Azure requests (Retry-After, quota pacing).",
-        )?;
-        registry.register(Box::new(throttle_wait_seconds.clone()))?;
-        let throttle_waits = prometheus::IntCounter::new(
-            "apilink_azure_throttle_waits_total",
-            "Times a request waited for Retry-After or quota pacing.",
-        )?;
-        registry.register(Box::new(throttle_waits.clone()))?;
+        let r = Registrar(&registry);
+        let runtime = RuntimeMetrics::register(&r)?;
+        let links = LinkMetrics::register(&r)?;
+        let passes = PassMetrics::register(&r)?;
+        let azure = AzureMetrics::register(&r)?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
-
-        let metrics = Self {
-            reconcile_total: counter(
-                "controller_runtime_reconcile_total",
-                "Total number of reconciliations per controller.",
-                &["controller", "result"],
-            )?,
-            reconcile_errors_total: counter(
-                "controller_runtime_reconcile_errors_total",
-                "Total number of reconciliation errors per controller.",
-                &["controller"],
-            )?,
-            terminal_reconcile_errors_total: counter(
-                "controller_runtime_terminal_reconcile_errors_total",
-                "Total number of terminal reconciliation errors (not retried) per controller.",
-                &["controller"],
-            )?,
-            reconcile_time_seconds: histogram(
-                "controller_runtime_reconcile_time_seconds",
-                "Length of time per reconciliation per controller.",
-                &["controller"],
-                RECONCILE_BUCKETS,
-            )?,
-            active_workers: int_gauge(
-                "controller_runtime_active_workers",
-                "Number of currently used workers per controller.",
-                &["controller"],
-            )?,
-            max_concurrent_reconciles: int_gauge(
-                "controller_runtime_max_concurrent_reconciles",
-                "Maximum number of concurrent reconciles per controller.",
-                &["controller"],
-            )?,
-            leader: int_gauge(
-                "apilink_leader",
-                "1 while this replica holds the leader lease (or runs without leader election).",
-                &["controller"],
-            )?,
-            link_last_success: gauge(
-                "apilink_link_last_success_timestamp_seconds",
-                "Unix time of the link's last successful pass.",
-                LINK,
-            )?,
-            link_last_full_resync: gauge(
-                "apilink_link_last_full_resync_timestamp_seconds",
-                "Unix time of the link's last successful full resync.",
-                LINK,
-            )?,
-            link_bound: gauge(
-                "apilink_link_convergence_bound_seconds",
-                "The link's convergence bound: resyncInterval plus interval.",
-                LINK,
-            )?,
-            link_ready: gauge(
-                "apilink_link_ready",
-                "1 when the link's Ready condition is True, else 0.",
-                LINK,
-            )?,
-            link_stalled: gauge(
-                "apilink_link_stalled",
-                "1 when the link is Stalled (waits for the user), else 0.",
-                LINK,
-            )?,
-            link_apis: int_gauge(
-                "apilink_link_apis",
-                "APIs of the link by state after the last successful pass.",
-                &["namespace", "name", "state"],
-            )?,
-            deletions_held: int_gauge(
-                "apilink_deletions_held",
-                "API deletions the deletion guard holds until someone confirms their number.",
-                LINK,
-            )?,
-            api_failures: int_gauge(
-                "apilink_api_failures",
-                "APIs of the link API Center refused for a reason only a person can fix (each backing off).",
-                LINK,
-            )?,
-            preflight_failed_checks: int_gauge(
-                "apilink_preflight_failed_checks",
-                "Checks that failed in the link's last preflight (0 when it passed).",
-                LINK,
-            )?,
-            sync_duration: histogram(
-                "apilink_sync_duration_seconds",
-                "Duration of sync passes.",
-                &["mode", "result"],
-                SYNC_BUCKETS,
-            )?,
-            sync_errors: counter(
-                "apilink_sync_errors_total",
-                "Failed passes and cleanups by reason.",
-                &["reason"],
-            )?,
-            operations: counter(
-                "apilink_operations_total",
-                "Writes to API Center by entity, operation and result.",
-                &["entity", "operation", "result"],
-            )?,
-            drift_repaired: counter(
-                "apilink_drift_repaired_total",
-                "Owned entities changed or deleted in API Center and put back.",
-                LINK,
-            )?,
-            azure_requests: counter(
-                "apilink_azure_requests_total",
-                "Azure requests by service, method and HTTP status code (0: no answer).",
-                &["service", "method", "code"],
-            )?,
-            azure_latency: histogram(
-                "apilink_azure_request_duration_seconds",
-                "Azure request latency by service and method.",
-                &["service", "method"],
-                AZURE_BUCKETS,
-            )?,
-            throttle_waits,
-            throttle_wait_seconds,
+        Ok(Self {
             registry,
-        };
-        Ok(metrics)
+            runtime,
+            links,
+            passes,
+            azure,
+        })
     }
 
     /// The text exposition of every metric.
@@ -263,38 +96,44 @@ impl Metrics {
     }
 
     pub fn set_max_concurrent_reconciles(&self, n: u16) {
-        self.max_concurrent_reconciles
+        self.runtime
+            .max_concurrent_reconciles
             .with_label_values(&[CONTROLLER])
             .set(i64::from(n));
     }
 
     pub fn set_leader(&self, leading: bool) {
-        self.leader
+        self.runtime
+            .leader
             .with_label_values(&[CONTROLLER])
             .set(i64::from(leading));
     }
 
     /// Counts a reconcile in flight until the guard drops.
     pub fn worker(&self) -> WorkerGuard {
-        let gauge = self.active_workers.with_label_values(&[CONTROLLER]);
+        let gauge = self.runtime.active_workers.with_label_values(&[CONTROLLER]);
         gauge.inc();
         WorkerGuard { gauge }
     }
 
     pub fn reconciled(&self, result: ReconcileResult, took: Duration, terminal: bool) {
-        self.reconcile_total
+        self.runtime
+            .reconcile_total
             .with_label_values(&[CONTROLLER, result.as_str()])
             .inc();
-        self.reconcile_time_seconds
+        self.runtime
+            .reconcile_time_seconds
             .with_label_values(&[CONTROLLER])
             .observe(took.as_secs_f64());
         if result == ReconcileResult::Error {
-            self.reconcile_errors_total
+            self.runtime
+                .reconcile_errors_total
                 .with_label_values(&[CONTROLLER])
                 .inc();
         }
         if terminal {
-            self.terminal_reconcile_errors_total
+            self.runtime
+                .terminal_reconcile_errors_total
                 .with_label_values(&[CONTROLLER])
                 .inc();
         }
@@ -310,14 +149,17 @@ impl Metrics {
         finished_unix: f64,
         outcome: &SyncOutcome,
     ) {
-        self.sync_duration
+        self.passes
+            .sync_duration
             .with_label_values(&[mode.as_str(), "success"])
             .observe(took.as_secs_f64());
-        self.link_last_success
+        self.links
+            .last_success
             .with_label_values(&[namespace, name])
             .set(finished_unix);
         if mode == PassMode::Full {
-            self.link_last_full_resync
+            self.links
+                .last_full_resync
                 .with_label_values(&[namespace, name])
                 .set(finished_unix);
         }
@@ -326,11 +168,13 @@ impl Metrics {
             ("synced", outcome.synced),
             ("skipped", outcome.skipped),
         ] {
-            self.link_apis
+            self.links
+                .apis
                 .with_label_values(&[namespace, name, state])
                 .set(i64::from(n));
         }
-        self.deletions_held
+        self.links
+            .deletions_held
             .with_label_values(&[namespace, name])
             .set(
                 outcome
@@ -338,13 +182,15 @@ impl Metrics {
                     .as_ref()
                     .map_or(0, |held| i64::from(held.count)),
             );
-        self.api_failures
+        self.links
+            .api_failures
             .with_label_values(&[namespace, name])
             .set(i64::try_from(outcome.api_failures.len()).unwrap_or(i64::MAX));
         self.count_operations(&outcome.applied, "success");
         self.count_operations(&outcome.failed, "error");
         if outcome.drift_repaired > 0 {
-            self.drift_repaired
+            self.passes
+                .drift_repaired
                 .with_label_values(&[namespace, name])
                 .inc_by(u64::from(outcome.drift_repaired));
         }
@@ -352,7 +198,8 @@ impl Metrics {
 
     /// The link's last preflight ended with `failed` failed checks.
     pub fn preflight_ran(&self, namespace: &str, name: &str, failed: usize) {
-        self.preflight_failed_checks
+        self.links
+            .preflight_failed_checks
             .with_label_values(&[namespace, name])
             .set(i64::try_from(failed).unwrap_or(i64::MAX));
     }
@@ -360,14 +207,16 @@ impl Metrics {
     /// A failed pass (or cleanup, with `mode` `None`).
     pub fn pass_failed(&self, mode: Option<PassMode>, took: Duration, reason: &str) {
         let mode = mode.map_or("cleanup", PassMode::as_str);
-        self.sync_duration
+        self.passes
+            .sync_duration
             .with_label_values(&[mode, "error"])
             .observe(took.as_secs_f64());
-        self.sync_errors.with_label_values(&[reason]).inc();
+        self.passes.sync_errors.with_label_values(&[reason]).inc();
     }
 
     pub fn cleanup_succeeded(&self, took: Duration, outcome: &CleanupOutcome) {
-        self.sync_duration
+        self.passes
+            .sync_duration
             .with_label_values(&["cleanup", "success"])
             .observe(took.as_secs_f64());
         self.count_operations(&outcome.applied, "success");
@@ -375,7 +224,8 @@ impl Metrics {
 
     fn count_operations(&self, counts: &crate::runner::OperationCounts, result: &str) {
         for ((entity, operation), n) in counts {
-            self.operations
+            self.passes
+                .operations
                 .with_label_values(&[entity.as_str(), operation.as_str(), result])
                 .inc_by(u64::from(*n));
         }
@@ -390,14 +240,17 @@ impl Metrics {
         stalled: bool,
         bound: Option<Duration>,
     ) {
-        self.link_ready
+        self.links
+            .ready
             .with_label_values(&[namespace, name])
             .set(if ready { 1.0 } else { 0.0 });
-        self.link_stalled
+        self.links
+            .stalled
             .with_label_values(&[namespace, name])
             .set(if stalled { 1.0 } else { 0.0 });
         if let Some(bound) = bound {
-            self.link_bound
+            self.links
+                .bound
                 .with_label_values(&[namespace, name])
                 .set(bound.as_secs_f64());
         }
@@ -413,12 +266,14 @@ impl Metrics {
         last_full: Option<f64>,
     ) {
         if let Some(t) = last_success {
-            self.link_last_success
+            self.links
+                .last_success
                 .with_label_values(&[namespace, name])
                 .set(t);
         }
         if let Some(t) = last_full {
-            self.link_last_full_resync
+            self.links
+                .last_full_resync
                 .with_label_values(&[namespace, name])
                 .set(t);
         }
@@ -428,42 +283,289 @@ impl Metrics {
     /// the links' state, and stale values would mislead the alerts.
     pub fn forget_all_links(&self) {
         for vec in [
-            &self.link_last_success,
-            &self.link_last_full_resync,
-            &self.link_bound,
-            &self.link_ready,
-            &self.link_stalled,
+            &self.links.last_success,
+            &self.links.last_full_resync,
+            &self.links.bound,
+            &self.links.ready,
+            &self.links.stalled,
         ] {
             vec.reset();
         }
-        self.link_apis.reset();
-        self.deletions_held.reset();
-        self.api_failures.reset();
-        self.preflight_failed_checks.reset();
+        self.links.apis.reset();
+        self.links.deletions_held.reset();
+        self.links.api_failures.reset();
+        self.links.preflight_failed_checks.reset();
     }
 
     /// Drops every series of a deleted link.
     pub fn forget_link(&self, namespace: &str, name: &str) {
         for vec in [
-            &self.link_last_success,
-            &self.link_last_full_resync,
-            &self.link_bound,
-            &self.link_ready,
-            &self.link_stalled,
+            &self.links.last_success,
+            &self.links.last_full_resync,
+            &self.links.bound,
+            &self.links.ready,
+            &self.links.stalled,
         ] {
             let _ = vec.remove_label_values(&[namespace, name]);
         }
-        let _ = self.drift_repaired.remove_label_values(&[namespace, name]);
-        let _ = self.deletions_held.remove_label_values(&[namespace, name]);
-        let _ = self.api_failures.remove_label_values(&[namespace, name]);
         let _ = self
+            .passes
+            .drift_repaired
+            .remove_label_values(&[namespace, name]);
+        let _ = self
+            .links
+            .deletions_held
+            .remove_label_values(&[namespace, name]);
+        let _ = self
+            .links
+            .api_failures
+            .remove_label_values(&[namespace, name]);
+        let _ = self
+            .links
             .preflight_failed_checks
             .remove_label_values(&[namespace, name]);
         for state in ["discovered", "synced", "skipped"] {
             let _ = self
-                .link_apis
+                .links
+                .apis
                 .remove_label_values(&[namespace, name, state]);
         }
+    }
+}
+
+/// controller-runtime's metrics, by its names (dashboards already use them), and the lease.
+#[derive(Clone)]
+struct RuntimeMetrics {
+    reconcile_total: IntCounterVec,
+    reconcile_errors_total: IntCounterVec,
+    terminal_reconcile_errors_total: IntCounterVec,
+    reconcile_time_seconds: HistogramVec,
+    active_workers: IntGaugeVec,
+    max_concurrent_reconciles: IntGaugeVec,
+    leader: IntGaugeVec,
+}
+
+impl RuntimeMetrics {
+    fn register(r: &Registrar<'_>) -> Result<Self, MetricsError> {
+        Ok(Self {
+            reconcile_total: r.counter(
+                "controller_runtime_reconcile_total",
+                "Total number of reconciliations per controller.",
+                &["controller", "result"],
+            )?,
+            reconcile_errors_total: r.counter(
+                "controller_runtime_reconcile_errors_total",
+                "Total number of reconciliation errors per controller.",
+                &["controller"],
+            )?,
+            terminal_reconcile_errors_total: r.counter(
+                "controller_runtime_terminal_reconcile_errors_total",
+                "Total number of terminal reconciliation errors (not retried) per controller.",
+                &["controller"],
+            )?,
+            reconcile_time_seconds: r.histogram(
+                "controller_runtime_reconcile_time_seconds",
+                "Length of time per reconciliation per controller.",
+                &["controller"],
+                RECONCILE_BUCKETS,
+            )?,
+            active_workers: r.int_gauge(
+                "controller_runtime_active_workers",
+                "Number of currently used workers per controller.",
+                &["controller"],
+            )?,
+            max_concurrent_reconciles: r.int_gauge(
+                "controller_runtime_max_concurrent_reconciles",
+                "Maximum number of concurrent reconciles per controller.",
+                &["controller"],
+            )?,
+            leader: r.int_gauge(
+                "apilink_leader",
+                "1 while this replica holds the leader lease (or runs without leader election).",
+                &["controller"],
+            )?,
+        })
+    }
+}
+
+/// Each link's state, labelled by link.
+#[derive(Clone)]
+struct LinkMetrics {
+    last_success: GaugeVec,
+    last_full_resync: GaugeVec,
+    bound: GaugeVec,
+    ready: GaugeVec,
+    stalled: GaugeVec,
+    apis: IntGaugeVec,
+    deletions_held: IntGaugeVec,
+    api_failures: IntGaugeVec,
+    preflight_failed_checks: IntGaugeVec,
+}
+
+impl LinkMetrics {
+    fn register(r: &Registrar<'_>) -> Result<Self, MetricsError> {
+        Ok(Self {
+            last_success: r.gauge(
+                "apilink_link_last_success_timestamp_seconds",
+                "Unix time of the link's last successful pass.",
+                LINK,
+            )?,
+            last_full_resync: r.gauge(
+                "apilink_link_last_full_resync_timestamp_seconds",
+                "Unix time of the link's last successful full resync.",
+                LINK,
+            )?,
+            bound: r.gauge(
+                "apilink_link_convergence_bound_seconds",
+                "The link's convergence bound: resyncInterval plus interval.",
+                LINK,
+            )?,
+            ready: r.gauge(
+                "apilink_link_ready",
+                "1 when the link's Ready condition is True, else 0.",
+                LINK,
+            )?,
+            stalled: r.gauge(
+                "apilink_link_stalled",
+                "1 when the link is Stalled (waits for the user), else 0.",
+                LINK,
+            )?,
+            apis: r.int_gauge(
+                "apilink_link_apis",
+                "APIs of the link by state after the last successful pass.",
+                &["namespace", "name", "state"],
+            )?,
+            deletions_held: r.int_gauge(
+                "apilink_deletions_held",
+                "API deletions the deletion guard holds until someone confirms their number.",
+                LINK,
+            )?,
+            api_failures: r.int_gauge(
+                "apilink_api_failures",
+                "APIs of the link API Center refused for a reason only a person can fix (each backing off).",
+                LINK,
+            )?,
+            preflight_failed_checks: r.int_gauge(
+                "apilink_preflight_failed_checks",
+                "Checks that failed in the link's last preflight (0 when it passed).",
+                LINK,
+            )?,
+        })
+    }
+}
+
+/// What passes and cleanups did.
+#[derive(Clone)]
+struct PassMetrics {
+    sync_duration: HistogramVec,
+    sync_errors: IntCounterVec,
+    operations: IntCounterVec,
+    drift_repaired: IntCounterVec,
+}
+
+impl PassMetrics {
+    fn register(r: &Registrar<'_>) -> Result<Self, MetricsError> {
+        Ok(Self {
+            sync_duration: r.histogram(
+                "apilink_sync_duration_seconds",
+                "Duration of sync passes.",
+                &["mode", "result"],
+                SYNC_BUCKETS,
+            )?,
+            sync_errors: r.counter(
+                "apilink_sync_errors_total",
+                "Failed passes and cleanups by reason.",
+                &["reason"],
+            )?,
+            operations: r.counter(
+                "apilink_operations_total",
+                "Writes to API Center by entity, operation and result.",
+                &["entity", "operation", "result"],
+            )?,
+            drift_repaired: r.counter(
+                "apilink_drift_repaired_total",
+                "Owned entities changed or deleted in API Center and put back.",
+                LINK,
+            )?,
+        })
+    }
+}
+
+/// Azure requests and throttle waits, reported by the binary.
+#[derive(Clone)]
+struct AzureMetrics {
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    throttle_waits: prometheus::IntCounter,
+    throttle_wait_seconds: prometheus::Counter,
+}
+
+impl AzureMetrics {
+    fn register(r: &Registrar<'_>) -> Result<Self, MetricsError> {
+        Ok(Self {
+            requests: r.counter(
+                "apilink_azure_requests_total",
+                "Azure requests by service, method and HTTP status code (0: no answer).",
+                &["service", "method", "code"],
+            )?,
+            latency: r.histogram(
+                "apilink_azure_request_duration_seconds",
+                "Azure request latency by service and method.",
+                &["service", "method"],
+                AZURE_BUCKETS,
+            )?,
+            throttle_waits: r.register(prometheus::IntCounter::new(
+                "apilink_azure_throttle_waits_total",
+                "Times a request waited for Retry-After or quota pacing.",
+            )?)?,
+            throttle_wait_seconds: r.register(prometheus::Counter::new(
+                "apilink_azure_throttle_wait_seconds_total",
+                "Time spent waiting before Azure requests (Retry-After, quota pacing).",
+            )?)?,
+        })
+    }
+}
+
+/// Creates metrics and registers them in one registry.
+struct Registrar<'a>(&'a Registry);
+
+impl Registrar<'_> {
+    fn register<C: Collector + Clone + 'static>(&self, collector: C) -> Result<C, MetricsError> {
+        self.0.register(Box::new(collector.clone()))?;
+        Ok(collector)
+    }
+
+    fn counter(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<IntCounterVec, MetricsError> {
+        self.register(IntCounterVec::new(Opts::new(name, help), labels)?)
+    }
+
+    fn int_gauge(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<IntGaugeVec, MetricsError> {
+        self.register(IntGaugeVec::new(Opts::new(name, help), labels)?)
+    }
+
+    fn gauge(&self, name: &str, help: &str, labels: &[&str]) -> Result<GaugeVec, MetricsError> {
+        self.register(GaugeVec::new(Opts::new(name, help), labels)?)
+    }
+
+    fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        buckets: &[f64],
+    ) -> Result<HistogramVec, MetricsError> {
+        let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+        self.register(HistogramVec::new(opts, labels)?)
     }
 }
 
@@ -478,21 +580,29 @@ impl Drop for WorkerGuard {
     }
 }
 
-/// The Azure client reports every answer and throttle wait here.
-impl ArmObserver for Metrics {
-    fn on_response(&self, service: &str, method: &str, status: u16, duration: Duration) {
+/// What the Azure client reports: the binary forwards its answers and throttle waits
+/// here (this crate does not depend on the client).
+impl Metrics {
+    /// One Azure answer. `service` is `apim`, `apicenter`, `arm` or `link`; `status` is
+    /// 0 when no answer was read (transport error).
+    pub fn azure_response(&self, service: &str, method: &str, status: u16, duration: Duration) {
         let code = status.to_string();
-        self.azure_requests
+        self.azure
+            .requests
             .with_label_values(&[service, method, code.as_str()])
             .inc();
-        self.azure_latency
+        self.azure
+            .latency
             .with_label_values(&[service, method])
             .observe(duration.as_secs_f64());
     }
 
-    fn on_throttle_wait(&self, duration: Duration) {
-        self.throttle_waits.inc();
-        self.throttle_wait_seconds.inc_by(duration.as_secs_f64());
+    /// The Azure client waited before sending (Retry-After, quota pacing).
+    pub fn azure_throttle_wait(&self, duration: Duration) {
+        self.azure.throttle_waits.inc();
+        self.azure
+            .throttle_wait_seconds
+            .inc_by(duration.as_secs_f64());
     }
 }
 
@@ -692,13 +802,12 @@ mod tests {
     }
 
     #[test]
-    fn azure_observer_feeds_request_metrics() {
+    fn azure_answers_feed_request_metrics() {
         let m = Metrics::new().unwrap();
-        let observer: &dyn ArmObserver = &m;
-        observer.on_response("apicenter", "PUT", 200, Duration::from_millis(30));
-        observer.on_response("apicenter", "PUT", 429, Duration::from_millis(5));
-        observer.on_response("apim", "GET", 0, Duration::from_millis(5));
-        observer.on_throttle_wait(Duration::from_millis(1500));
+        m.azure_response("apicenter", "PUT", 200, Duration::from_millis(30));
+        m.azure_response("apicenter", "PUT", 429, Duration::from_millis(5));
+        m.azure_response("apim", "GET", 0, Duration::from_millis(5));
+        m.azure_throttle_wait(Duration::from_millis(1500));
         let text = m.render().unwrap();
         assert_eq!(
             value(

@@ -1,9 +1,12 @@
-//! A sync pass for a live link: schedule, suspend, validation, credentials, the
-//! preflight, the runner's pass, then status, events, metrics and the next requeue.
+//! A sync pass for a live link, step by step: due → validate → credentials → preflight
+//! → run → conclude → report. Each step hands the next what it needs or ends the
+//! reconcile with its own [`Step`]. The decisions are pure ([`schedule`],
+//! [`crate::validation`], [`preflight`], [`conclusion`]); this module does the I/O.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use apilink_core::LinkId;
+use apilink_core::LinkSettings;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::ResourceExt;
@@ -12,18 +15,19 @@ use kube::runtime::controller::Action;
 use tracing::{debug, info, warn};
 
 use crate::api_failures;
+use crate::conclusion::{self, Conclusion, PassEnd};
 use crate::conditions::{Verdict, reason};
 use crate::crd::{
     ApiSourceLink, ApiSourceLinkStatus, CONFIRM_DELETIONS_ANNOTATION, PassMode, PreflightStatus,
 };
-use crate::credentials::CredentialError;
 use crate::preflight::{self, Gate};
 use crate::reconcile::{
-    Context, ReconcileError, Step, add, link_key, report, requeue_until, timed_out, unix_seconds,
+    Context, ReconcileError, Step, link_key, report, requeue_until, timed_out, unix_seconds,
 };
-use crate::runner::{ErrorClass, LinkRunner, RunError, SyncOutcome, SyncRequest};
+use crate::runner::{Credentials, LinkRunner, RunError, SyncOutcome, SyncRequest};
 use crate::schedule::{self, Due, DueInput, LinkMemory, Periods, Trigger};
 use crate::status;
+use crate::validation;
 
 pub(crate) async fn sync<R: LinkRunner>(
     link: &ApiSourceLink,
@@ -31,167 +35,357 @@ pub(crate) async fn sync<R: LinkRunner>(
     api: &Api<ApiSourceLink>,
     namespace: &str,
 ) -> Result<Step, ReconcileError> {
-    let name = link.name_any();
-    let key = link_key(link);
-    let now = ctx.now();
-    let spec = &link.spec.link;
-    let previous = link.status.clone().unwrap_or_default();
-    let memory = ctx.memory(&key);
-    if memory.is_none() {
-        ctx.metrics.seed_link_times(
-            namespace,
-            &name,
-            previous.last_sync_time.as_ref().map(|t| unix_seconds(t.0)),
-            previous
-                .last_full_resync_time
-                .as_ref()
-                .map(|t| unix_seconds(t.0)),
-        );
+    let pass = Pass::start(link, ctx, api, namespace);
+    match pass.steps().await {
+        Ok(step) | Err(Halt::Done(step)) => Ok(step),
+        Err(Halt::Failed(err)) => Err(err),
     }
-    let interval = apilink_core::duration::parse_duration(&spec.interval).ok();
-    let credentials_changed = ctx.take_credentials_changed(&key);
-    let trigger = match schedule::due(DueInput {
-        now,
-        generation: link.metadata.generation,
-        observed_generation: previous.observed_generation,
-        requested_at: link.requested_at(),
-        last_handled_requested_at: previous.last_handled_reconcile_at.as_deref(),
-        credentials_changed,
-        memory,
-        last_sync: previous.last_sync_time.as_ref().map(|t| t.0),
-        interval,
-    }) {
-        Due::Never => return Ok(Step::wait(Action::await_change())),
-        Due::At(at) => return Ok(Step::wait(requeue_until(now, at))),
-        Due::Now(trigger) => trigger,
-    };
-    debug!(?trigger, "pass due");
+}
 
-    if spec.suspend {
+/// Why a pass ends before its last step: a step decided, or the Kubernetes API failed.
+enum Halt {
+    Done(Step),
+    Failed(ReconcileError),
+}
+
+impl From<ReconcileError> for Halt {
+    fn from(err: ReconcileError) -> Self {
+        Halt::Failed(err)
+    }
+}
+
+/// What every step knows of the link: read once, at the start of the reconcile.
+struct Pass<'a, R> {
+    ctx: &'a Context<R>,
+    api: &'a Api<ApiSourceLink>,
+    link: &'a ApiSourceLink,
+    namespace: &'a str,
+    name: String,
+    key: String,
+    now: Timestamp,
+    /// The status at the start of the reconcile.
+    previous: ApiSourceLinkStatus,
+    memory: Option<LinkMemory>,
+    credentials_changed: bool,
+}
+
+/// What the pass (or the preflight standing in for it) came to.
+struct Ran {
+    result: Result<SyncOutcome, RunError>,
+    took: Duration,
+    mode: PassMode,
+    periods: Periods,
+    confirmed: Option<usize>,
+}
+
+impl<'a, R: LinkRunner> Pass<'a, R> {
+    fn start(
+        link: &'a ApiSourceLink,
+        ctx: &'a Context<R>,
+        api: &'a Api<ApiSourceLink>,
+        namespace: &'a str,
+    ) -> Self {
+        let name = link.name_any();
+        let key = link_key(link);
+        let previous = link.status.clone().unwrap_or_default();
+        let memory = ctx.memory(&key);
+        if memory.is_none() {
+            ctx.metrics.seed_link_times(
+                namespace,
+                &name,
+                previous.last_sync_time.as_ref().map(|t| unix_seconds(t.0)),
+                previous
+                    .last_full_resync_time
+                    .as_ref()
+                    .map(|t| unix_seconds(t.0)),
+            );
+        }
+        let credentials_changed = ctx.take_credentials_changed(&key);
+        Self {
+            ctx,
+            api,
+            link,
+            namespace,
+            name,
+            now: ctx.now(),
+            key,
+            previous,
+            memory,
+            credentials_changed,
+        }
+    }
+
+    /// The pass, one step a line; any step may end it early with its own [`Step`].
+    async fn steps(&self) -> Result<Step, Halt> {
+        let trigger = self.due()?;
+        self.unless_suspended().await?;
+        let settings = self.validate().await?;
+        let periods = Periods {
+            interval: settings.interval,
+            resync: settings.resync_interval,
+        };
+        let credentials = self.credentials(&settings, periods).await?;
+        let mode = self.mode(trigger, periods);
+        let ran = |result, took, confirmed| Ran {
+            result,
+            took,
+            mode,
+            periods,
+            confirmed,
+        };
+        let started = Instant::now();
+        let checked = match self.preflight(&settings, &credentials, periods).await? {
+            Ok(checked) => checked,
+            Err(err) => {
+                let ran = ran(Err(err), started.elapsed(), None);
+                return self.conclude(self.link, ran).await;
+            }
+        };
+        let link = self.announce(trigger, mode, checked).await?;
+        let confirmed = confirmation(&link, &self.previous);
+        let (result, took) = self.run(settings, credentials, mode, confirmed).await;
+        self.conclude(&link, ran(result, took, confirmed)).await
+    }
+
+    /// Whether a pass is due now, and why.
+    fn due(&self) -> Result<Trigger, Halt> {
+        let spec = &self.link.spec.link;
+        let due = schedule::due(DueInput {
+            now: self.now,
+            generation: self.link.metadata.generation,
+            observed_generation: self.previous.observed_generation,
+            requested_at: self.link.requested_at(),
+            last_handled_requested_at: self.previous.last_handled_reconcile_at.as_deref(),
+            credentials_changed: self.credentials_changed,
+            memory: self.memory,
+            last_sync: self.previous.last_sync_time.as_ref().map(|t| t.0),
+            interval: apilink_core::duration::parse_duration(&spec.interval).ok(),
+        });
+        match due {
+            Due::Never => Err(Halt::Done(Step::wait(Action::await_change()))),
+            Due::At(at) => Err(Halt::Done(Step::wait(requeue_until(self.now, at)))),
+            Due::Now(trigger) => {
+                debug!(?trigger, "pass due");
+                Ok(trigger)
+            }
+        }
+    }
+
+    /// A suspended link reports so and waits for a change; Azure is not contacted.
+    async fn unless_suspended(&self) -> Result<(), Halt> {
+        if !self.link.spec.link.suspend {
+            return Ok(());
+        }
         let verdict = Verdict::Suspended {
             message: "Reconciliation is suspended (spec.suspend: true); Azure is not contacted"
                 .into(),
         };
-        report(ctx, api, link, &verdict, now, None, None).await?;
-        ctx.remember(&key, LinkMemory::until_change());
+        report(
+            self.ctx, self.api, self.link, &verdict, self.now, None, None,
+        )
+        .await?;
+        self.ctx.remember(&self.key, LinkMemory::until_change());
         info!("link suspended");
-        return Ok(Step::wait(Action::await_change()));
+        Err(Halt::Done(Step::wait(Action::await_change())))
     }
 
-    let stall = |reason: &str, message: String| Verdict::Stalled {
-        reason: reason.to_string(),
-        message,
-    };
-    let settings = LinkId::namespaced(namespace, &name)
-        .map_err(|e| e.to_string())
-        .and_then(|id| spec.settings(id).map_err(|e| e.to_string()));
-    let settings = match settings {
-        Ok(settings) => settings,
-        Err(message) => {
-            let verdict = stall(reason::INVALID_SPEC, message);
-            report(ctx, api, link, &verdict, now, None, None).await?;
-            ctx.remember(&key, LinkMemory::until_change());
-            return Ok(Step::failed(Action::await_change(), true));
+    /// The link's settings; an invalid spec stalls until it changes.
+    async fn validate(&self) -> Result<LinkSettings, Halt> {
+        match validation::link_settings(self.namespace, &self.name, &self.link.spec.link) {
+            Ok(settings) => Ok(settings),
+            Err(invalid) => Err(self
+                .stall(reason::INVALID_SPEC, invalid.to_string(), None)
+                .await),
         }
-    };
-    let periods = Periods {
-        interval: settings.interval,
-        resync: settings.resync_interval,
-    };
+    }
 
-    let secret_name = spec
-        .credentials
-        .as_ref()
-        .map(|c| c.secret_ref.name.as_str());
-    let credentials = match ctx.credentials(&key, namespace, secret_name).await {
-        Ok(credentials) => credentials,
-        // A missing, broken or unreadable Secret waits for a change to the Secret, which
-        // the reconciler looks for while the link is stalled.
-        Err(err @ CredentialError::NotFound { .. }) => {
-            let verdict = stall(reason::SECRET_NOT_FOUND, err.to_string());
-            report(ctx, api, link, &verdict, now, None, Some(periods.bound())).await?;
-            ctx.remember(&key, LinkMemory::until_change());
-            return Ok(Step::failed(Action::await_change(), true));
+    /// The credentials for the pass. A missing, broken or unreadable Secret stalls: it
+    /// waits for a change to the Secret, which the reconciler looks for while the link
+    /// is stalled.
+    async fn credentials(
+        &self,
+        settings: &LinkSettings,
+        periods: Periods,
+    ) -> Result<Credentials, Halt> {
+        let secret_name = settings
+            .credentials
+            .as_ref()
+            .map(|c| c.secret_ref.name.as_str());
+        let read = self.ctx.credentials(&self.key, self.namespace, secret_name);
+        match read.await {
+            Ok(credentials) => Ok(credentials),
+            Err(err) => match err.stall_reason() {
+                Some(reason) => Err(self
+                    .stall(reason, err.to_string(), Some(periods.bound()))
+                    .await),
+                None => Err(Halt::Failed(err.into())),
+            },
         }
-        Err(err @ (CredentialError::Invalid { .. } | CredentialError::Forbidden { .. })) => {
-            let verdict = stall(
-                err.stall_reason().unwrap_or(reason::SECRET_INVALID),
-                err.to_string(),
-            );
-            report(ctx, api, link, &verdict, now, None, Some(periods.bound())).await?;
-            ctx.remember(&key, LinkMemory::until_change());
-            return Ok(Step::failed(Action::await_change(), true));
+    }
+
+    /// Reports a problem only the user can fix; nothing runs until the link (or its
+    /// Secret) changes.
+    async fn stall(&self, reason: &str, message: String, bound: Option<Duration>) -> Halt {
+        let verdict = Verdict::Stalled {
+            reason: reason.to_string(),
+            message,
+        };
+        let reported = report(
+            self.ctx, self.api, self.link, &verdict, self.now, None, bound,
+        );
+        if let Err(err) = reported.await {
+            return Halt::Failed(err);
         }
-        Err(err) => return Err(err.into()),
-    };
+        self.ctx.remember(&self.key, LinkMemory::until_change());
+        Halt::Done(Step::failed(Action::await_change(), true))
+    }
 
-    let mode = schedule::pass_mode(
-        now,
-        previous.last_full_resync_time.as_ref().map(|t| t.0),
-        periods,
-        &key,
-        trigger == Trigger::SpecChanged,
-        trigger == Trigger::Requested,
-    );
-    let end = Ending {
-        ctx,
-        api,
-        link,
-        previous: &previous,
-        key: &key,
-        namespace,
-        mode,
-        periods,
-        failures: memory.map_or(0, |m| m.failures),
-    };
-    let checks = preflight::Checks {
-        link: &settings.link,
-        credentials: &credentials,
-        credentials_changed,
-        periods,
-    };
-    let checks_started = Instant::now();
-    let checked = match preflight::gate(ctx, api, link, checks).await? {
-        Gate::Proceed(checked) => checked,
-        Gate::Hold(step) => return Ok(step),
-        Gate::Failed(err) => return end.failed(err, checks_started.elapsed()).await,
-    };
+    fn mode(&self, trigger: Trigger, periods: Periods) -> PassMode {
+        schedule::pass_mode(
+            self.now,
+            self.previous.last_full_resync_time.as_ref().map(|t| t.0),
+            periods,
+            &self.key,
+            trigger == Trigger::SpecChanged,
+            trigger == Trigger::Requested,
+        )
+    }
 
-    // Long passes (new spec, a new link, explicit request) show progress; routine polls
-    // and retries do not flip Ready back and forth (nor re-announce the same failure).
-    let brand_new = !previous
-        .conditions
-        .iter()
-        .any(|c| c.type_ == crate::conditions::READY);
-    let announce = matches!(trigger, Trigger::SpecChanged | Trigger::Requested) || brand_new;
-    let announced;
-    let link = if announce || checked.is_some() {
+    /// The read-only checks, when they are due. `Ok(Some)`: they ran and passed, and the
+    /// next status write records them; `Err`: they could not run, which ends the pass
+    /// like a failed one.
+    async fn preflight(
+        &self,
+        settings: &LinkSettings,
+        credentials: &Credentials,
+        periods: Periods,
+    ) -> Result<Result<Option<PreflightStatus>, RunError>, Halt> {
+        let checks = preflight::Checks {
+            settings,
+            credentials,
+            credentials_changed: self.credentials_changed,
+            periods,
+        };
+        match preflight::gate(self.ctx, self.api, self.link, checks).await? {
+            Gate::Proceed(checked) => Ok(Ok(checked)),
+            Gate::Hold(step) => Err(Halt::Done(step)),
+            Gate::Failed(err) => Ok(Err(err)),
+        }
+    }
+
+    /// Long passes (new spec, a new link, explicit request) show progress; routine polls
+    /// and retries do not flip Ready back and forth (nor re-announce the same failure).
+    /// Returns the link as the server now holds it.
+    async fn announce(
+        &self,
+        trigger: Trigger,
+        mode: PassMode,
+        checked: Option<PreflightStatus>,
+    ) -> Result<Cow<'a, ApiSourceLink>, Halt> {
+        let brand_new = !self
+            .previous
+            .conditions
+            .iter()
+            .any(|c| c.type_ == crate::conditions::READY);
+        let announce = matches!(trigger, Trigger::SpecChanged | Trigger::Requested) || brand_new;
+        if !announce && checked.is_none() {
+            return Ok(Cow::Borrowed(self.link));
+        }
         let progress = announce.then_some(mode);
-        announced = write_before_pass(ctx, api, link, progress, checked, now).await?;
-        &announced
-    } else {
-        link
-    };
+        let written = write_before_pass(self.ctx, self.api, self.link, progress, checked, self.now);
+        Ok(Cow::Owned(written.await?))
+    }
 
-    let confirmed = confirmation(link, &previous);
-    let request = SyncRequest {
-        link: settings.link.clone(),
-        spec: spec.clone(),
-        credentials,
-        mode,
-        confirmed_deletions: confirmed,
-        paused_apis: api_failures::paused(&previous.api_failures, now),
-    };
-    let pass_started = Instant::now();
-    let limit = ctx.settings.pass_timeout;
-    let result = tokio::time::timeout(limit, ctx.runner.sync(request))
-        .await
-        .unwrap_or_else(|_| Err(timed_out(limit)));
-    let took = pass_started.elapsed();
-    let end = Ending { link, ..end };
-    match result {
-        Ok(outcome) => end.succeeded(outcome, confirmed, took).await,
-        Err(err) => end.failed(err, took).await,
+    /// The runner's pass, bounded: a hung call must not silence the link.
+    async fn run(
+        &self,
+        mut settings: LinkSettings,
+        credentials: Credentials,
+        mode: PassMode,
+        confirmed: Option<usize>,
+    ) -> (Result<SyncOutcome, RunError>, Duration) {
+        settings.confirmed_deletions = confirmed;
+        settings.paused_apis = api_failures::paused(&self.previous.api_failures, self.now);
+        let request = SyncRequest {
+            settings,
+            credentials,
+            mode,
+        };
+        let started = Instant::now();
+        let limit = self.ctx.settings.pass_timeout;
+        let result = tokio::time::timeout(limit, self.ctx.runner.sync(request))
+            .await
+            .unwrap_or_else(|_| Err(timed_out(limit)));
+        (result, started.elapsed())
+    }
+
+    /// Concludes the pass and reports it: metrics, the confirmation, status and events,
+    /// and the link's memory. `link` is the link as its status last read.
+    async fn conclude(&self, link: &ApiSourceLink, ran: Ran) -> Result<Step, Halt> {
+        let ctx = self.ctx;
+        let finished = ctx.now();
+        let end = PassEnd {
+            link: &self.key,
+            mode: ran.mode,
+            periods: ran.periods,
+            now: finished,
+            failures: self.memory.map_or(0, |m| m.failures),
+            last_full_resync: self.previous.last_full_resync_time.as_ref().map(|t| t.0),
+            created: link.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            api_failures: &self.previous.api_failures,
+            confirmed_deletions: ran.confirmed,
+        };
+        let conclusion = conclusion::conclude(ran.result.as_ref(), &end);
+        self.record(&ran, &conclusion, finished);
+        if conclusion.consume_confirmation {
+            consume_confirmation(self.api, &self.name).await;
+        }
+        let success = ran.result.as_ref().ok().map(|outcome| (outcome, ran.mode));
+        let bound = Some(ran.periods.bound());
+        report(
+            ctx,
+            self.api,
+            link,
+            &conclusion.verdict,
+            finished,
+            success,
+            bound,
+        )
+        .await?;
+        ctx.remember(&self.key, conclusion.memory);
+        Ok(step(&conclusion))
+    }
+
+    /// The pass's log line and metrics.
+    fn record(&self, ran: &Ran, conclusion: &Conclusion, finished: Timestamp) {
+        let (mode, took) = (ran.mode, ran.took);
+        match &ran.result {
+            Ok(outcome) => {
+                info!(mode = mode.as_str(), discovered = outcome.discovered, synced = outcome.synced,
+                    applied = outcome.operations_applied(), drift = outcome.drift_repaired, took = ?took, "pass succeeded");
+                let finished = unix_seconds(finished);
+                let metrics = &self.ctx.metrics;
+                metrics.pass_succeeded(self.namespace, &self.name, mode, took, finished, outcome);
+            }
+            Err(err) => {
+                let reason = crate::conditions::sanitize_reason(&err.reason);
+                self.ctx.metrics.pass_failed(Some(mode), took, &reason);
+                let failures = conclusion.memory.failures;
+                warn!(reason = %err.reason, class = ?err.class, failures, error = %err.message, "pass failed");
+            }
+        }
+    }
+}
+
+/// The reconcile's step after `conclusion`.
+fn step(conclusion: &Conclusion) -> Step {
+    let action = conclusion
+        .requeue
+        .map_or_else(Action::await_change, Action::requeue);
+    if conclusion.failed {
+        Step::failed(action, conclusion.requeue.is_none())
+    } else {
+        Step::wait(action)
     }
 }
 
@@ -234,125 +428,6 @@ async fn write_before_pass<R: LinkRunner>(
     })
 }
 
-/// What the end of a pass needs, whatever its result.
-struct Ending<'a, R> {
-    ctx: &'a Context<R>,
-    api: &'a Api<ApiSourceLink>,
-    /// The link as its status last read (after the progress and preflight write).
-    link: &'a ApiSourceLink,
-    /// The status at the start of the reconcile.
-    previous: &'a ApiSourceLinkStatus,
-    key: &'a str,
-    namespace: &'a str,
-    mode: PassMode,
-    periods: Periods,
-    /// Consecutive failures before this pass.
-    failures: u32,
-}
-
-impl<R: LinkRunner> Ending<'_, R> {
-    async fn succeeded(
-        &self,
-        outcome: SyncOutcome,
-        confirmed: Option<usize>,
-        took: Duration,
-    ) -> Result<Step, ReconcileError> {
-        let (ctx, mode, periods) = (self.ctx, self.mode, self.periods);
-        let name = self.link.name_any();
-        let finished = ctx.now();
-        info!(mode = mode.as_str(), discovered = outcome.discovered, synced = outcome.synced,
-            applied = outcome.operations_applied(), drift = outcome.drift_repaired, took = ?took, "pass succeeded");
-        ctx.metrics.pass_succeeded(
-            self.namespace,
-            &name,
-            mode,
-            took,
-            unix_seconds(finished),
-            &outcome,
-        );
-        if confirmed.is_some() && outcome.held_deletions.is_none() {
-            consume_confirmation(self.api, &name).await;
-        }
-        let failing = api_failures::next(
-            &self.previous.api_failures,
-            &outcome.api_failures,
-            &outcome.paused_apis,
-            finished,
-        );
-        let verdict = match &outcome.held_deletions {
-            Some(held) => Verdict::DeletionsHeld {
-                message: held.message.clone(),
-            },
-            None if !failing.is_empty() => Verdict::ApiFailures {
-                message: api_failures::message(&failing),
-            },
-            None => Verdict::Succeeded {
-                message: status::success_message(&outcome, mode),
-            },
-        };
-        let success = Some((&outcome, mode));
-        let bound = Some(periods.bound());
-        report(ctx, self.api, self.link, &verdict, finished, success, bound).await?;
-        let last_full = if mode == PassMode::Full {
-            finished
-        } else {
-            self.previous
-                .last_full_resync_time
-                .as_ref()
-                .map_or(finished, |t| t.0)
-        };
-        let full_due = schedule::full_resync_due(last_full, periods, self.key);
-        let seed = u64::try_from(finished.as_nanosecond().rem_euclid(i128::from(u64::MAX)))
-            .unwrap_or_default();
-        let delay = schedule::after_success(finished, periods, full_due, seed);
-        ctx.remember(
-            self.key,
-            LinkMemory {
-                next_pass_at: Some(add(finished, delay)),
-                failures: 0,
-            },
-        );
-        Ok(Step::wait(Action::requeue(delay)))
-    }
-
-    async fn failed(&self, mut err: RunError, took: Duration) -> Result<Step, ReconcileError> {
-        let ctx = self.ctx;
-        let finished = ctx.now();
-        let failures = self.failures.saturating_add(1);
-        ctx.metrics.pass_failed(
-            Some(self.mode),
-            took,
-            &crate::conditions::sanitize_reason(&err.reason),
-        );
-        warn!(reason = %err.reason, class = ?err.class, failures, error = %err.message, "pass failed");
-        if let Some(note) = schedule::wait_cap_note(err.retry_after) {
-            err.message = format!("{}; {note}", err.message);
-        }
-        let verdict = failure_verdict(&err, self.link, self.previous, self.periods, finished);
-        let bound = Some(self.periods.bound());
-        report(ctx, self.api, self.link, &verdict, finished, None, bound).await?;
-        if err.is_terminal() {
-            ctx.remember(
-                self.key,
-                LinkMemory {
-                    next_pass_at: None,
-                    failures,
-                },
-            );
-            return Ok(Step::failed(Action::await_change(), true));
-        }
-        let delay = schedule::backoff(failures, err.class, err.retry_after);
-        ctx.remember(
-            self.key,
-            LinkMemory {
-                next_pass_at: Some(add(finished, delay)),
-                failures,
-            },
-        );
-        Ok(Step::failed(Action::requeue(delay), false))
-    }
-}
-
 /// The count of held deletions the `apilink.dev/confirm-deletions` annotation confirms:
 /// only the number the status shows held counts, so a leftover annotation never releases
 /// deletions nobody saw.
@@ -373,44 +448,5 @@ async fn consume_confirmation(api: &Api<ApiSourceLink>, name: &str) {
         .await
     {
         warn!(error = %err, "could not remove the {CONFIRM_DELETIONS_ANNOTATION} annotation");
-    }
-}
-
-/// The verdict after a failed pass: stalled when only the user can clear it (a spec,
-/// credential or permission problem — permissions are still probed slowly, see
-/// [`schedule::backoff`], because role assignments take minutes to propagate), past
-/// the convergence bound when no full pass succeeded in time, else retrying.
-fn failure_verdict(
-    err: &RunError,
-    link: &ApiSourceLink,
-    previous: &ApiSourceLinkStatus,
-    periods: Periods,
-    now: Timestamp,
-) -> Verdict {
-    if err.class == ErrorClass::NeedsUser {
-        return Verdict::Stalled {
-            reason: err.reason.clone(),
-            message: err.message.clone(),
-        };
-    }
-    let since = previous
-        .last_full_resync_time
-        .as_ref()
-        .map(|t| t.0)
-        .or_else(|| link.metadata.creation_timestamp.as_ref().map(|t| t.0));
-    if let Some(age) = since.and_then(|since| schedule::bound_exceeded(now, since, periods)) {
-        return Verdict::BoundExceeded {
-            message: format!(
-                "No full pass succeeded for {}s (bound {}s); last error {}: {}",
-                age.as_secs(),
-                periods.bound().as_secs(),
-                err.reason,
-                err.message
-            ),
-        };
-    }
-    Verdict::Retrying {
-        reason: err.reason.clone(),
-        message: err.message.clone(),
     }
 }

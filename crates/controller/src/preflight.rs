@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use apilink_core::LinkId;
+use apilink_core::LinkSettings;
 use apilink_core::preflight::{CheckLine, CheckReport, CheckStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -201,7 +201,7 @@ pub(crate) enum Gate {
 
 /// What the checks of one link need besides the link.
 pub(crate) struct Checks<'a> {
-    pub link: &'a LinkId,
+    pub settings: &'a LinkSettings,
     pub credentials: &'a Credentials,
     pub credentials_changed: bool,
     pub periods: Periods,
@@ -230,7 +230,7 @@ pub(crate) async fn gate<R: LinkRunner>(
     if plan == Plan::Skip {
         return Ok(Gate::Proceed(None));
     }
-    let report = match run(ctx, link, &checks).await {
+    let report = match run(ctx, &checks).await {
         Ok(report) => report,
         Err(err) => {
             warn!(reason = %err.reason, error = %err.message, "the preflight checks could not run");
@@ -284,12 +284,10 @@ pub(crate) async fn gate<R: LinkRunner>(
 /// the link.
 async fn run<R: LinkRunner>(
     ctx: &Context<R>,
-    link: &ApiSourceLink,
     checks: &Checks<'_>,
 ) -> Result<CheckReport, RunError> {
     let request = PreflightRequest {
-        link: checks.link.clone(),
-        spec: link.spec.link.clone(),
+        settings: checks.settings.clone(),
         credentials: checks.credentials.clone(),
     };
     let limit = ctx.settings.pass_timeout;

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use apilink_azure::ErrorClass;
+use apilink_core::ErrorClass;
 use apilink_core::spec::DeletionPolicy;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
@@ -67,7 +67,7 @@ pub const DEFAULT_PASS_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The error a pass or cleanup that ran out of time reports.
 pub(crate) fn timed_out(after: Duration) -> crate::runner::RunError {
     crate::runner::RunError::new(
-        apilink_azure::ErrorClass::RetrySlow,
+        ErrorClass::RetrySlow,
         "PassTimeout",
         format!(
             "the pass did not finish within {}s and was abandoned",

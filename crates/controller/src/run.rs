@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::{StreamExt, stream};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::runtime::{Config as RuntimeConfig, Controller, watcher};
 use kube::{Api, Client};
 use kube_lease_manager::LeaseManagerBuilder;
@@ -129,7 +130,7 @@ pub fn shutdown_on_signal() -> Shutdown {
 
 /// Runs the controller with the default client (kubeconfig, else in-cluster) until
 /// SIGTERM or Ctrl-C. `metrics` is created by the caller so the runner can feed it too
-/// (it implements the Azure client's `ArmObserver`).
+/// (its `azure_response` and `azure_throttle_wait` take what the Azure client reports).
 pub async fn run_controller<R: LinkRunner>(
     config: ControllerConfig,
     metrics: Metrics,
@@ -293,26 +294,7 @@ async fn run_controllers<R: LinkRunner>(
     health.set_ready(false);
     let allowed: Option<BTreeSet<String>> =
         (!config.namespaces.is_empty()).then(|| config.namespaces.iter().cloned().collect());
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: CONTROLLER_NAME.to_string(),
-            instance: config.instance.clone(),
-        },
-    );
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        runner.clone(),
-        metrics.clone(),
-        recorder,
-        ReconcileSettings {
-            allowed_namespaces: allowed.clone(),
-            pass_timeout: config.pass_timeout,
-            tenant_scopes: config.tenant_scopes.clone(),
-            preflight: config.preflight,
-            ..ReconcileSettings::default()
-        },
-    ));
+    let ctx = context(client, config, metrics, runner, allowed.clone());
     let scopes: Vec<Option<String>> = match &allowed {
         None => vec![None],
         Some(set) => set.iter().cloned().map(Some).collect(),
@@ -342,18 +324,7 @@ async fn run_controllers<R: LinkRunner>(
             "controller started"
         );
     }
-    let health_for_sync = health.clone();
-    let caches = async move {
-        for store in &stores {
-            if store.wait_until_ready().await.is_err() {
-                error!("a link cache was dropped before it synced");
-                return;
-            }
-        }
-        info!("caches synced");
-        health_for_sync.set_ready(true);
-        futures::future::pending::<()>().await;
-    };
+    let caches = ready_when_synced(stores, health.clone());
     let drained = stream::iter(runs).for_each_concurrent(None, |run| run);
     let grace = config.shutdown_grace;
     let forced = async move {
@@ -365,4 +336,47 @@ async fn run_controllers<R: LinkRunner>(
         _ = caches => {}
         _ = forced => warn!(grace = ?grace, "reconciles still running after the shutdown grace; cancelling them"),
     }
+}
+
+/// The state the reconciles of all served namespaces share.
+fn context<R: LinkRunner>(
+    client: &Client,
+    config: &ControllerConfig,
+    metrics: &Metrics,
+    runner: &Arc<R>,
+    allowed_namespaces: Option<BTreeSet<String>>,
+) -> Arc<Context<R>> {
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: CONTROLLER_NAME.to_string(),
+            instance: config.instance.clone(),
+        },
+    );
+    Arc::new(Context::new(
+        client.clone(),
+        runner.clone(),
+        metrics.clone(),
+        recorder,
+        ReconcileSettings {
+            allowed_namespaces,
+            pass_timeout: config.pass_timeout,
+            tenant_scopes: config.tenant_scopes.clone(),
+            preflight: config.preflight,
+            ..ReconcileSettings::default()
+        },
+    ))
+}
+
+/// Turns `/readyz` ready once every link cache has synced, then never finishes.
+async fn ready_when_synced(stores: Vec<Store<ApiSourceLink>>, health: Arc<Health>) {
+    for store in &stores {
+        if store.wait_until_ready().await.is_err() {
+            error!("a link cache was dropped before it synced");
+            return;
+        }
+    }
+    info!("caches synced");
+    health.set_ready(true);
+    futures::future::pending::<()>().await;
 }

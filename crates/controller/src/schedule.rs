@@ -6,7 +6,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
-use apilink_azure::ErrorClass;
+use apilink_core::ErrorClass;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::crd::PassMode;

@@ -135,14 +135,27 @@ pub fn harden(crd: &mut Value) -> Result<(), SchemaError> {
     Ok(())
 }
 
-fn harden_version(version: &mut Value) -> Result<(), SchemaError> {
-    const ROOT: &str = "/schema/openAPIV3Schema/properties";
-    let spec = format!("{ROOT}/spec");
-    let p = |path: &str| format!("{spec}/properties/{path}");
+/// Root of the schema's properties in a version of the CRD.
+const ROOT: &str = "/schema/openAPIV3Schema/properties";
 
+fn harden_version(version: &mut Value) -> Result<(), SchemaError> {
+    let spec = format!("{ROOT}/spec");
+    harden_services(version, &spec)?;
+    harden_schedule(version, &spec)?;
+    harden_fields(version, &spec)?;
+    harden_status(version)
+}
+
+/// The pointer of the spec field at `path` (below `spec`'s properties).
+fn field(spec: &str, path: &str) -> String {
+    format!("{spec}/properties/{path}")
+}
+
+/// The two services and their workspaces: shaped ids that never change.
+fn harden_services(version: &mut Value, spec: &str) -> Result<(), SchemaError> {
     set(
         version,
-        &p("source/properties/apimResourceId"),
+        &field(spec, "source/properties/apimResourceId"),
         json!({
             "pattern": resource_id_pattern("Microsoft.ApiManagement/service"),
             "maxLength": MAX_RESOURCE_ID_LEN,
@@ -154,17 +167,17 @@ fn harden_version(version: &mut Value) -> Result<(), SchemaError> {
     )?;
     set(
         version,
-        &p("source/properties/workspaces"),
+        &field(spec, "source/properties/workspaces"),
         json!({ "x-kubernetes-list-type": "set", "maxItems": 100 }),
     )?;
     set(
         version,
-        &p("source/properties/workspaces/items"),
+        &field(spec, "source/properties/workspaces/items"),
         json!({ "pattern": APIM_WORKSPACE }),
     )?;
     set(
         version,
-        &p("target/properties/apiCenterResourceId"),
+        &field(spec, "target/properties/apiCenterResourceId"),
         json!({
             "pattern": resource_id_pattern("Microsoft.ApiCenter/services"),
             "maxLength": MAX_RESOURCE_ID_LEN,
@@ -176,30 +189,21 @@ fn harden_version(version: &mut Value) -> Result<(), SchemaError> {
     )?;
     set(
         version,
-        &p("target/properties/workspace"),
+        &field(spec, "target/properties/workspace"),
         json!({
             "pattern": API_CENTER_NAME,
             "description": "API Center workspace written by the link.",
         }),
     )?;
+    Ok(())
+}
+
+/// The periods (bounded, and the full resync not more frequent than the poll) and
+/// suspend.
+fn harden_schedule(version: &mut Value, spec: &str) -> Result<(), SchemaError> {
     set(
         version,
-        &p("environment/properties/name"),
-        json!({ "pattern": API_CENTER_NAME }),
-    )?;
-    set(
-        version,
-        &p("environment/properties/title"),
-        json!({ "minLength": 1, "maxLength": 50 }),
-    )?;
-    set(
-        version,
-        &p("filter/properties/include"),
-        json!({ "minItems": 1 }),
-    )?;
-    set(
-        version,
-        &p("interval"),
+        &field(spec, "interval"),
         json!({
             "pattern": DURATION_PATTERN,
             "maxLength": MAX_DURATION_LEN,
@@ -208,7 +212,7 @@ fn harden_version(version: &mut Value) -> Result<(), SchemaError> {
     )?;
     set(
         version,
-        &p("resyncInterval"),
+        &field(spec, "resyncInterval"),
         json!({
             "pattern": DURATION_PATTERN,
             "maxLength": MAX_DURATION_LEN,
@@ -220,26 +224,50 @@ fn harden_version(version: &mut Value) -> Result<(), SchemaError> {
     )?;
     set(
         version,
-        &p("suspend"),
+        &field(spec, "suspend"),
         json!({ "description": "Stops all Azure calls for this link; status still reports Suspended." }),
     )?;
     set(
         version,
-        &p("credentials/properties/secretRef/properties/name"),
+        spec,
+        json!({
+            "x-kubernetes-validations": [rule(RESYNC_NOT_SHORTER, "resyncInterval must not be shorter than interval")],
+        }),
+    )?;
+    Ok(())
+}
+
+/// The environment, the filter and the Secret's name.
+fn harden_fields(version: &mut Value, spec: &str) -> Result<(), SchemaError> {
+    set(
+        version,
+        &field(spec, "environment/properties/name"),
+        json!({ "pattern": API_CENTER_NAME }),
+    )?;
+    set(
+        version,
+        &field(spec, "environment/properties/title"),
+        json!({ "minLength": 1, "maxLength": 50 }),
+    )?;
+    set(
+        version,
+        &field(spec, "filter/properties/include"),
+        json!({ "minItems": 1 }),
+    )?;
+    set(
+        version,
+        &field(spec, "credentials/properties/secretRef/properties/name"),
         json!({
             "pattern": DNS_SUBDOMAIN,
             "maxLength": 253,
             "description": "Name of a Secret in the link's namespace with AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.",
         }),
     )?;
-    set(
-        version,
-        &spec,
-        json!({
-            "x-kubernetes-validations": [rule(RESYNC_NOT_SHORTER, "resyncInterval must not be shorter than interval")],
-        }),
-    )?;
+    Ok(())
+}
 
+/// Conditions are a map keyed by type; counters are int64, as Kubernetes knows them.
+fn harden_status(version: &mut Value) -> Result<(), SchemaError> {
     let status = format!("{ROOT}/status/properties");
     set(
         version,

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use apilink_azure::ArmObserver;
 use apilink_controller::metrics::ReconcileResult;
 use apilink_controller::{Metrics, PassMode, SyncOutcome};
 use regex::Regex;
@@ -40,8 +39,8 @@ fn exported() -> BTreeSet<String> {
     m.pass_failed(Some(PassMode::Light), Duration::from_secs(1), "X");
     m.link_state("ns", "l", true, false, Some(Duration::from_secs(60)));
     m.preflight_ran("ns", "l", 0);
-    m.on_response("apim", "GET", 200, Duration::from_millis(5));
-    m.on_throttle_wait(Duration::from_millis(5));
+    m.azure_response("apim", "GET", 200, Duration::from_millis(5));
+    m.azure_throttle_wait(Duration::from_millis(5));
     let mut names = BTreeSet::new();
     for family in m.registry().gather() {
         let name = family.name().to_string();

@@ -293,7 +293,7 @@ fn synced_links(runner: &ScriptedRunner) -> Vec<String> {
         .calls()
         .iter()
         .filter_map(|c| match c {
-            Call::Sync(req) => Some(req.link.as_str().to_string()),
+            Call::Sync(req) => Some(req.settings.link.as_str().to_string()),
             Call::Cleanup(_) => None,
         })
         .collect()

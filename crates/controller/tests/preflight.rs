@@ -210,7 +210,7 @@ async fn a_passing_preflight_runs_once_per_generation() {
     reconcile_once(&live, &ctx).await.unwrap();
     let asked = runner.preflights();
     assert_eq!(asked.len(), 1);
-    assert_eq!(asked[0].link.to_string(), "platform/payments");
+    assert_eq!(asked[0].settings.link.to_string(), "platform/payments");
     assert_eq!(asked[0].credentials, Credentials::Default);
     assert_eq!(
         runner.calls().len(),

@@ -130,7 +130,7 @@ async fn first_pass_reports_progress_then_ready_and_is_not_repeated_by_its_own_w
     let Call::Sync(req) = &calls[0] else {
         panic!("sync expected")
     };
-    assert_eq!(req.link.as_str(), "platform/payments");
+    assert_eq!(req.settings.link.as_str(), "platform/payments");
     assert_eq!(req.mode, PassMode::Full, "first pass reads everything");
     assert_eq!(req.credentials, Credentials::Default);
 
@@ -438,7 +438,9 @@ async fn deletion_with_delete_policy_cleans_up_then_releases() {
     assert_eq!(action, Action::await_change());
     let calls = runner.calls();
     assert_eq!(calls.len(), 1);
-    assert!(matches!(&calls[0], Call::Cleanup(req) if req.link.as_str() == "platform/payments"));
+    assert!(
+        matches!(&calls[0], Call::Cleanup(req) if req.settings.link.as_str() == "platform/payments")
+    );
     let seen = api.take();
     assert_eq!(events(&seen), vec!["CleanupSucceeded"]);
     let release = seen
@@ -523,6 +525,80 @@ async fn failed_cleanup_keeps_the_finalizer_and_says_why() {
     assert!(
         api.take().iter().any(|s| s.is("PATCH", LINK_PATH)),
         "released after success"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_link_whose_spec_is_invalid_keeps_the_finalizer_without_calling_azure() {
+    let api = FakeApi::accepting();
+    let runner = Arc::new(ScriptedRunner::default());
+    let ctx = context(&api, runner.clone(), &TestClock::new());
+    let mut deleting = link(
+        &[FINALIZER],
+        Some(json!({"filter": {"include": ["[unclosed"]}})),
+    );
+    deleting.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(1_750_000_000).unwrap(),
+        ));
+
+    let action = reconcile_once(&deleting, &ctx).await.unwrap();
+    assert_eq!(
+        requeue_secs(&action),
+        Some(1.0),
+        "retried slowly from the first backoff"
+    );
+    assert!(
+        runner.calls().is_empty(),
+        "the runner gets valid settings only"
+    );
+    let seen = api.take();
+    assert!(
+        !seen.iter().any(|s| s.is("PATCH", LINK_PATH)),
+        "finalizer kept: {seen:?}"
+    );
+    let status = &status_patches(&seen)[0].body["status"];
+    let ready = condition(status, "Ready").unwrap();
+    assert_eq!(ready["reason"], "InvalidSpec");
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Deleting: invalid link spec: spec.filter.include[0]"),
+        "{message}"
+    );
+    assert!(message.ends_with("(the finalizer stays until cleanup succeeds)"));
+    assert_eq!(events(&seen), vec!["InvalidSpec"]);
+}
+
+#[tokio::test]
+async fn deleting_a_link_whose_resource_ids_are_invalid_releases_it() {
+    let api = FakeApi::accepting();
+    let runner = Arc::new(ScriptedRunner::default());
+    let ctx = context(&api, runner.clone(), &TestClock::new());
+    let mut deleting = link(
+        &[FINALIZER],
+        Some(json!({"source": {"apimResourceId": "/not/an/arm/id"}})),
+    );
+    deleting.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(1_750_000_000).unwrap(),
+        ));
+    let action = reconcile_once(&deleting, &ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert!(runner.calls().is_empty());
+    let seen = api.take();
+    assert!(seen[0].is("PATCH", LINK_PATH), "{seen:?}");
+    let orphaned = seen
+        .iter()
+        .find(|s| s.method == "POST" && s.path.contains("/events"))
+        .unwrap();
+    assert_eq!(orphaned.body["reason"], "Orphaned");
+    assert!(
+        orphaned.body["note"]
+            .as_str()
+            .unwrap()
+            .contains("the resource ids are invalid, so nothing was ever synced"),
+        "{}",
+        orphaned.body
     );
 }
 
@@ -696,7 +772,10 @@ async fn held_deletions_make_the_link_not_ready_until_their_number_is_confirmed(
         let Some(Call::Sync(req)) = calls.first() else {
             panic!("a pass expected: {calls:?}")
         };
-        assert_eq!(req.confirmed_deletions, expected, "annotation {annotation}");
+        assert_eq!(
+            req.settings.confirmed_deletions, expected,
+            "annotation {annotation}"
+        );
         let seen = api.take();
         let removed = seen.iter().any(|s| {
             s.method == "PATCH"
@@ -767,5 +846,5 @@ async fn one_failing_api_backs_off_alone_and_the_link_is_not_stalled() {
     let Some(Call::Sync(req)) = calls.first() else {
         panic!("a pass expected: {calls:?}")
     };
-    assert!(req.paused_apis.contains("petstore-1a2b3c4d"));
+    assert!(req.settings.paused_apis.contains("petstore-1a2b3c4d"));
 }

@@ -17,6 +17,26 @@ pub enum IdError {
         value: String,
         provider: &'static str,
     },
+    #[error("{id:?}: segment {position} should be {expected:?}, found {found:?}")]
+    Segment {
+        id: String,
+        position: usize,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("{id:?}: subscription id {value:?} may only hold ASCII letters, digits and hyphens")]
+    Subscription { id: String, value: String },
+    #[error(
+        "{id:?}: resource group {value:?} must be 1-90 letters, digits, '-', '_', '.', '(' or ')' and not end with '.'"
+    )]
+    ResourceGroup { id: String, value: String },
+    #[error("{id:?}: {kind} name {value:?} is invalid: {rule}")]
+    Name {
+        id: String,
+        kind: &'static str,
+        value: String,
+        rule: &'static str,
+    },
     #[error(
         "{0:?} is not an APIM source key (apis/{{id}}, apiVersionSets/{{id}}, optionally under workspaces/{{ws}}/)"
     )]
@@ -74,6 +94,8 @@ impl From<LinkId> for String {
 }
 
 /// A parsed ARM id of a top-level resource (`…/providers/{namespace}/{type}/{name}`).
+/// Parsed, every part is one that ARM accepts, so the canonical id is also a safe
+/// request path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServiceResourceId {
     pub subscription: String,
@@ -81,39 +103,45 @@ pub struct ServiceResourceId {
     pub name: String,
 }
 
+/// What distinguishes one kind of service id from another.
+struct ServiceKind {
+    /// For people: "API Management service".
+    label: &'static str,
+    /// `{namespace}/{collection}`, as ARM spells it.
+    provider: &'static str,
+    namespace: &'static str,
+    collection: &'static str,
+    /// ARM's rule for the service's name, and its wording.
+    valid_name: fn(&str) -> bool,
+    name_rule: &'static str,
+}
+
 impl ServiceResourceId {
-    fn parse(value: &str, provider: &'static str) -> Result<Self, IdError> {
-        let err = || IdError::ResourceId {
+    /// Parses `value`; the fixed segments match case-insensitively, as ARM matches them.
+    fn parse(value: &str, kind: &ServiceKind) -> Result<Self, IdError> {
+        let shape_error = || IdError::ResourceId {
             value: value.to_string(),
-            provider,
+            provider: kind.provider,
         };
         let segments: Vec<&str> = value.trim_end_matches('/').split('/').collect();
-        let (expected_ns, expected_type) = provider.split_once('/').ok_or_else(err)?;
-        let [
-            "",
-            subs,
-            subscription,
-            rgs,
-            resource_group,
-            providers,
-            namespace,
-            kind,
-            name,
-        ] = segments.as_slice()
-        else {
-            return Err(err());
+        let ["", rest @ ..] = segments.as_slice() else {
+            return Err(shape_error());
         };
-        let good = subs.eq_ignore_ascii_case("subscriptions")
-            && rgs.eq_ignore_ascii_case("resourceGroups")
-            && providers.eq_ignore_ascii_case("providers")
-            && namespace.eq_ignore_ascii_case(expected_ns)
-            && kind.eq_ignore_ascii_case(expected_type)
-            && !subscription.is_empty()
-            && valid_resource_group(resource_group)
-            && !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !good {
-            return Err(err());
+        let [_, subscription, _, resource_group, _, _, _, name] = rest else {
+            return Err(shape_error());
+        };
+        if rest.iter().any(|s| s.is_empty()) {
+            return Err(shape_error());
+        }
+        check_fixed_segments(value, rest, kind)?;
+        check_service_parts(value, subscription, resource_group)?;
+        if !(kind.valid_name)(name) {
+            return Err(IdError::Name {
+                id: value.to_string(),
+                kind: kind.label,
+                value: name.to_string(),
+                rule: kind.name_rule,
+            });
         }
         Ok(Self {
             subscription: subscription.to_string(),
@@ -121,6 +149,56 @@ impl ServiceResourceId {
             name: name.to_string(),
         })
     }
+
+    fn canonical(&self, f: &mut fmt::Formatter<'_>, kind: &ServiceKind) -> fmt::Result {
+        write!(
+            f,
+            "/subscriptions/{}/resourceGroups/{}/providers/{}/{}",
+            self.subscription, self.resource_group, kind.provider, self.name
+        )
+    }
+}
+
+/// `segments` are the eight after the leading `/`.
+fn check_fixed_segments(id: &str, segments: &[&str], kind: &ServiceKind) -> Result<(), IdError> {
+    let fixed = [
+        (0, "subscriptions"),
+        (2, "resourceGroups"),
+        (4, "providers"),
+        (5, kind.namespace),
+        (6, kind.collection),
+    ];
+    for (index, expected) in fixed {
+        if !segments[index].eq_ignore_ascii_case(expected) {
+            return Err(IdError::Segment {
+                id: id.to_string(),
+                position: index + 1,
+                expected,
+                found: segments[index].to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_service_parts(id: &str, subscription: &str, resource_group: &str) -> Result<(), IdError> {
+    // Subscription ids are GUIDs; their alphabet is what keeps the id a plain path.
+    if !subscription
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(IdError::Subscription {
+            id: id.to_string(),
+            value: subscription.to_string(),
+        });
+    }
+    if !valid_resource_group(resource_group) {
+        return Err(IdError::ResourceGroup {
+            id: id.to_string(),
+            value: resource_group.to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn valid_resource_group(rg: &str) -> bool {
@@ -133,29 +211,65 @@ fn valid_resource_group(rg: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '(' | ')' | '-' | '.'))
 }
 
+/// APIM service names: 1-50 chars, a letter first, letters/digits/hyphens, no trailing hyphen.
+fn valid_apim_service_name(name: &str) -> bool {
+    (1..=50).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !name.ends_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// API Center service names: up to 90 ASCII letters, digits or hyphens.
+fn valid_api_center_service_name(name: &str) -> bool {
+    (1..=90).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+const APIM_KIND: ServiceKind = ServiceKind {
+    label: "API Management service",
+    provider: "Microsoft.ApiManagement/service",
+    namespace: "Microsoft.ApiManagement",
+    collection: "service",
+    valid_name: valid_apim_service_name,
+    name_rule: "1-50 letters, digits or hyphens, starting with a letter and not ending with a hyphen",
+};
+
+const API_CENTER_KIND: ServiceKind = ServiceKind {
+    label: "API Center service",
+    provider: "Microsoft.ApiCenter/services",
+    namespace: "Microsoft.ApiCenter",
+    collection: "services",
+    valid_name: valid_api_center_service_name,
+    name_rule: "up to 90 ASCII letters, digits or hyphens",
+};
+
 /// ARM id of an API Management service.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ApimServiceId(pub ServiceResourceId);
 
 impl ApimServiceId {
-    pub const PROVIDER: &'static str = "Microsoft.ApiManagement/service";
+    pub const PROVIDER: &'static str = APIM_KIND.provider;
 
     pub fn parse(value: &str) -> Result<Self, IdError> {
-        ServiceResourceId::parse(value, Self::PROVIDER).map(Self)
+        ServiceResourceId::parse(value, &APIM_KIND).map(Self)
+    }
+
+    /// The canonical id, also the ARM path of the service.
+    pub fn path(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl FromStr for ApimServiceId {
+    type Err = IdError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::parse(value)
     }
 }
 
 impl fmt::Display for ApimServiceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let id = &self.0;
-        write!(
-            f,
-            "/subscriptions/{}/resourceGroups/{}/providers/{}/{}",
-            id.subscription,
-            id.resource_group,
-            Self::PROVIDER,
-            id.name
-        )
+        self.0.canonical(f, &APIM_KIND)
     }
 }
 
@@ -164,24 +278,29 @@ impl fmt::Display for ApimServiceId {
 pub struct ApiCenterServiceId(pub ServiceResourceId);
 
 impl ApiCenterServiceId {
-    pub const PROVIDER: &'static str = "Microsoft.ApiCenter/services";
+    pub const PROVIDER: &'static str = API_CENTER_KIND.provider;
 
     pub fn parse(value: &str) -> Result<Self, IdError> {
-        ServiceResourceId::parse(value, Self::PROVIDER).map(Self)
+        ServiceResourceId::parse(value, &API_CENTER_KIND).map(Self)
+    }
+
+    /// The canonical id, also the ARM path of the service.
+    pub fn path(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl FromStr for ApiCenterServiceId {
+    type Err = IdError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::parse(value)
     }
 }
 
 impl fmt::Display for ApiCenterServiceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let id = &self.0;
-        write!(
-            f,
-            "/subscriptions/{}/resourceGroups/{}/providers/{}/{}",
-            id.subscription,
-            id.resource_group,
-            Self::PROVIDER,
-            id.name
-        )
+        self.0.canonical(f, &API_CENTER_KIND)
     }
 }
 
@@ -309,6 +428,127 @@ mod tests {
             "/subscriptions//resourceGroups/rg/providers/Microsoft.ApiManagement/service/a",
         ] {
             assert!(ApimServiceId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
+
+    #[test]
+    fn parses_apim_id_case_insensitively() {
+        let id: ApimServiceId = format!(
+            "/SUBSCRIPTIONS/{SUB}/resourcegroups/rg-apilink/Providers/microsoft.apimanagement/SERVICE/contoso-apim/"
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(id.0.subscription, SUB);
+        assert_eq!(id.0.resource_group, "rg-apilink");
+        assert_eq!(id.0.name, "contoso-apim");
+        assert_eq!(
+            id.path(),
+            format!(
+                "/subscriptions/{SUB}/resourceGroups/rg-apilink/providers/Microsoft.ApiManagement/service/contoso-apim"
+            )
+        );
+        assert_eq!(id.path().parse::<ApimServiceId>().unwrap(), id);
+    }
+
+    #[test]
+    fn parses_api_center_id() {
+        let text = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg.(x)_1/providers/Microsoft.ApiCenter/services/contoso-catalog"
+        );
+        let id: ApiCenterServiceId = text.parse().unwrap();
+        assert_eq!(id.to_string(), text);
+    }
+
+    #[test]
+    fn wrong_provider_or_collection_is_named() {
+        let err = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ApiCenter/service/x1y"
+        )
+        .parse::<ApiCenterServiceId>()
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IdError::Segment {
+                    expected: "services",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ApiCenter/services/abc"
+        )
+        .parse::<ApimServiceId>()
+        .unwrap_err();
+        assert!(err.to_string().contains("Microsoft.ApiManagement"), "{err}");
+    }
+
+    #[test]
+    fn bad_shapes() {
+        for bad in [
+            "",
+            "subscriptions/x",
+            &format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ApiManagement/service"
+            ),
+            &format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ApiManagement/service/a/apis/b"
+            ),
+            &format!(
+                "/subscriptions/{SUB}/resourceGroups//providers/Microsoft.ApiManagement/service/a"
+            ),
+        ] {
+            assert!(bad.parse::<ApimServiceId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let err = "/subscriptions/not_a_guid/resourceGroups/rg/providers/Microsoft.ApiManagement/service/a"
+            .parse::<ApimServiceId>()
+            .unwrap_err();
+        assert!(matches!(err, IdError::Subscription { .. }), "{err}");
+        let err = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg./providers/Microsoft.ApiManagement/service/a"
+        )
+        .parse::<ApimServiceId>()
+        .unwrap_err();
+        assert!(matches!(err, IdError::ResourceGroup { .. }), "{err}");
+        let err = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ApiManagement/service/1abc"
+        )
+        .parse::<ApimServiceId>()
+        .unwrap_err();
+        assert!(matches!(err, IdError::Name { .. }), "{err}");
+        let err = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ApiCenter/services/{}",
+            "a".repeat(91)
+        )
+        .parse::<ApiCenterServiceId>()
+        .unwrap_err();
+        assert!(err.to_string().contains("up to 90"), "{err}");
+    }
+
+    #[test]
+    fn providers_are_their_namespace_and_collection() {
+        for kind in [APIM_KIND, API_CENTER_KIND] {
+            assert_eq!(
+                format!("{}/{}", kind.namespace, kind.collection),
+                kind.provider
+            );
+        }
+    }
+
+    #[test]
+    fn apim_service_names_follow_arm() {
+        for good in ["a", "apim-1", &"a".repeat(50)] {
+            assert!(valid_apim_service_name(good), "{good}");
+        }
+        for bad in ["", "1abc", "apim-", "a_b", &"a".repeat(51)] {
+            assert!(!valid_apim_service_name(bad), "{bad}");
         }
     }
 

@@ -34,35 +34,6 @@ pub struct MetadataSchema {
 }
 
 impl MetadataSchema {
-    /// Reads the `properties` of a `metadataSchemas/{name}` resource, leniently.
-    pub fn from_arm(name: &str, properties: &Value) -> Self {
-        let document = properties
-            .get("schema")
-            .and_then(Value::as_str)
-            .and_then(|text| serde_json::from_str(text).ok());
-        let assigned_to = properties
-            .get("assignedTo")
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|a| {
-                        Some(Assignment {
-                            entity: a.get("entity")?.as_str()?.to_ascii_lowercase(),
-                            required: a.get("required").and_then(Value::as_bool) == Some(true),
-                            deprecated: a.get("deprecated").and_then(Value::as_bool) == Some(true),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Self {
-            name: name.to_string(),
-            document,
-            assigned_to,
-        }
-    }
-
     fn assignment(&self, entity: &str) -> Option<&Assignment> {
         self.assigned_to.iter().find(|a| a.entity == entity)
     }
@@ -237,9 +208,22 @@ pub fn check_value(schema: &Value, value: &Value, path: &str) -> Result<(), Stri
     if !schema.is_object() {
         return Ok(());
     }
+    check_type(schema, value, path)?;
+    check_enum_and_const(schema, value, path)?;
+    match value {
+        Value::String(text) => check_string(schema, text, path),
+        Value::Number(number) => check_number(schema, number, path),
+        Value::Array(items) => check_array(schema, items, path),
+        Value::Object(members) => check_object(schema, members, path),
+        _ => Ok(()),
+    }
+}
+
+/// `type`, a single name or a list of allowed names.
+fn check_type(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
     match schema.get("type") {
         Some(Value::String(t)) if !type_matches(t, value) => {
-            return Err(format!("{path} must be of type {t}"));
+            Err(format!("{path} must be of type {t}"))
         }
         Some(Value::Array(types))
             if !types
@@ -247,10 +231,13 @@ pub fn check_value(schema: &Value, value: &Value, path: &str) -> Result<(), Stri
                 .filter_map(Value::as_str)
                 .any(|t| type_matches(t, value)) =>
         {
-            return Err(format!("{path} has none of the allowed types"));
+            Err(format!("{path} has none of the allowed types"))
         }
-        _ => {}
+        _ => Ok(()),
     }
+}
+
+fn check_enum_and_const(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
     if let Some(Value::Array(allowed)) = schema.get("enum")
         && !allowed.contains(value)
     {
@@ -264,70 +251,72 @@ pub fn check_value(schema: &Value, value: &Value, path: &str) -> Result<(), Stri
     {
         return Err(format!("{path} must be {expected}"));
     }
-    match value {
-        Value::String(text) => {
-            let length = text.chars().count() as u64;
-            if count(schema, "minLength").is_some_and(|min| length < min)
-                || count(schema, "maxLength").is_some_and(|max| length > max)
-            {
-                return Err(format!("{path} has a length the schema does not allow"));
-            }
-            if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
-                && regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(text))
-            {
-                return Err(format!("{path} does not match the pattern {pattern:?}"));
+    Ok(())
+}
+
+fn check_string(schema: &Value, text: &str, path: &str) -> Result<(), String> {
+    let length = text.chars().count() as u64;
+    if count(schema, "minLength").is_some_and(|min| length < min)
+        || count(schema, "maxLength").is_some_and(|max| length > max)
+    {
+        return Err(format!("{path} has a length the schema does not allow"));
+    }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+        && regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(text))
+    {
+        return Err(format!("{path} does not match the pattern {pattern:?}"));
+    }
+    Ok(())
+}
+
+fn check_number(schema: &Value, number: &serde_json::Number, path: &str) -> Result<(), String> {
+    let n = number.as_f64().unwrap_or_default();
+    let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
+    if bound("minimum").is_some_and(|min| n < min) || bound("maximum").is_some_and(|max| n > max) {
+        return Err(format!("{path} is out of the schema's range"));
+    }
+    Ok(())
+}
+
+fn check_array(schema: &Value, items: &[Value], path: &str) -> Result<(), String> {
+    let n = items.len() as u64;
+    if count(schema, "minItems").is_some_and(|min| n < min)
+        || count(schema, "maxItems").is_some_and(|max| n > max)
+    {
+        return Err(format!(
+            "{path} has a number of items the schema does not allow"
+        ));
+    }
+    if let Some(item_schema) = schema.get("items") {
+        for (i, item) in items.iter().enumerate() {
+            check_value(item_schema, item, &format!("{path}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+fn check_object(
+    schema: &Value,
+    members: &serde_json::Map<String, Value>,
+    path: &str,
+) -> Result<(), String> {
+    for name in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if !members.contains_key(name) {
+            return Err(format!("{path}.{name} is required"));
+        }
+    }
+    if let Some(Value::Object(declared)) = schema.get("properties") {
+        for (name, member_schema) in declared {
+            if let Some(member) = members.get(name) {
+                check_value(member_schema, member, &format!("{path}.{name}"))?;
             }
         }
-        Value::Number(number) => {
-            let n = number.as_f64().unwrap_or_default();
-            if schema
-                .get("minimum")
-                .and_then(Value::as_f64)
-                .is_some_and(|min| n < min)
-                || schema
-                    .get("maximum")
-                    .and_then(Value::as_f64)
-                    .is_some_and(|max| n > max)
-            {
-                return Err(format!("{path} is out of the schema's range"));
-            }
-        }
-        Value::Array(items) => {
-            let n = items.len() as u64;
-            if count(schema, "minItems").is_some_and(|min| n < min)
-                || count(schema, "maxItems").is_some_and(|max| n > max)
-            {
-                return Err(format!(
-                    "{path} has a number of items the schema does not allow"
-                ));
-            }
-            if let Some(item_schema) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    check_value(item_schema, item, &format!("{path}[{i}]"))?;
-                }
-            }
-        }
-        Value::Object(members) => {
-            for name in schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                if !members.contains_key(name) {
-                    return Err(format!("{path}.{name} is required"));
-                }
-            }
-            if let Some(Value::Object(declared)) = schema.get("properties") {
-                for (name, member_schema) in declared {
-                    if let Some(member) = members.get(name) {
-                        check_value(member_schema, member, &format!("{path}.{name}"))?;
-                    }
-                }
-            }
-        }
-        _ => {}
     }
     Ok(())
 }
@@ -339,8 +328,37 @@ mod tests {
     use crate::marker::ownership_schema;
     use serde_json::json;
 
+    /// A schema as ARM lists it (`properties` of a `metadataSchemas/{name}` resource).
+    fn from_arm(name: &str, properties: &Value) -> MetadataSchema {
+        let document = properties
+            .get("schema")
+            .and_then(Value::as_str)
+            .and_then(|text| serde_json::from_str(text).ok());
+        let assigned_to = properties
+            .get("assignedTo")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|a| {
+                        Some(Assignment {
+                            entity: a.get("entity")?.as_str()?.to_ascii_lowercase(),
+                            required: a.get("required").and_then(Value::as_bool) == Some(true),
+                            deprecated: a.get("deprecated").and_then(Value::as_bool) == Some(true),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        MetadataSchema {
+            name: name.to_string(),
+            document,
+            assigned_to,
+        }
+    }
+
     fn schema(name: &str, document: Value, assigned: Value) -> MetadataSchema {
-        MetadataSchema::from_arm(
+        from_arm(
             name,
             &json!({"schema": document.to_string(), "assignedTo": assigned}),
         )
@@ -349,7 +367,7 @@ mod tests {
     #[test]
     fn the_link_s_own_schema_is_compatible_and_edits_are_judged() {
         assert_eq!(ownership_schema_state(&[]), OwnershipSchema::Missing);
-        let ours = MetadataSchema::from_arm(RECORD_KEY, &ownership_schema());
+        let ours = from_arm(RECORD_KEY, &ownership_schema());
         assert_eq!(
             ownership_schema_state(std::slice::from_ref(&ours)),
             OwnershipSchema::Compatible

@@ -1,7 +1,5 @@
-//! What the engine read from both sides, converted from the wire.
-//!
-//! The `from_arm` helpers accept ARM JSON as returned by the list and get calls, so the
-//! engine does not have to re-implement the field mapping.
+//! What the engine read from both sides, in the shapes the planner reads. The Azure
+//! client converts its typed answers into these.
 
 use std::collections::BTreeMap;
 
@@ -9,24 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{ApimApiRef, ApimServiceId};
-
-/// Why an ARM body could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ObservedError {
-    #[error("ARM body lacks {0}")]
-    Missing(&'static str),
-}
-
-fn str_at(value: &Value, pointer: &str) -> Option<String> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|s| !s.is_empty())
-}
 
 /// Service-level facts of the APIM instance.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -71,34 +51,6 @@ pub struct ApimGatewayConnection {
 }
 
 impl ApimGatewayConnection {
-    /// Reads one item of `GET {gateway}/configConnections`.
-    pub fn from_arm(body: &Value) -> Result<Self, ObservedError> {
-        let props = body
-            .get("properties")
-            .ok_or(ObservedError::Missing("properties"))?;
-        // A connection without a source serves no workspace; it is kept (and ignored by
-        // `workspace_of`) rather than failing the pass over one odd item.
-        let source_id = str_at(props, "/sourceId").unwrap_or_default();
-        let hostnames = props
-            .get("hostnames")
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::trim)
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Self {
-            source_id,
-            default_hostname: non_empty(str_at(props, "/defaultHostname")),
-            hostnames,
-        })
-    }
-
     /// The workspace `source_id` names when it is a workspace of `service` (compared
     /// case-insensitively, as ARM ids are). `services` is accepted for `service`: the
     /// 2024-05-01 examples spell workspace ids that way.
@@ -143,42 +95,6 @@ pub fn azure_portal_resource_url(portal_base: &str, resource_id: &str) -> String
     )
 }
 
-impl ApimService {
-    /// Reads `GET {apim}` (the ARM envelope). `management_portal_url` and
-    /// `workspace_gateways` are left to the caller.
-    pub fn from_arm(body: &Value) -> Result<Self, ObservedError> {
-        let props = body
-            .get("properties")
-            .ok_or(ObservedError::Missing("properties"))?;
-        let hostnames = props
-            .get("hostnameConfigurations")
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|h| {
-                        Some(ApimHostname {
-                            kind: str_at(h, "/type")?,
-                            host_name: str_at(h, "/hostName")?,
-                            default_ssl_binding: h
-                                .get("defaultSslBinding")
-                                .and_then(Value::as_bool)
-                                .unwrap_or(false),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Self {
-            gateway_url: non_empty(str_at(props, "/gatewayUrl")),
-            developer_portal_url: non_empty(str_at(props, "/developerPortalUrl")),
-            management_portal_url: None,
-            hostnames,
-            workspace_gateways: BTreeMap::new(),
-        })
-    }
-}
-
 /// APIM API contact.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApimContact {
@@ -217,48 +133,6 @@ pub struct ApimApi {
 }
 
 impl ApimApi {
-    /// Reads one item of `GET {apim}[/workspaces/{ws}]/apis`.
-    pub fn from_arm(body: &Value, workspace: Option<&str>) -> Result<Self, ObservedError> {
-        let name = str_at(body, "/name").ok_or(ObservedError::Missing("name"))?;
-        let props = body
-            .get("properties")
-            .ok_or(ObservedError::Missing("properties"))?;
-        let contact = props
-            .get("contact")
-            .filter(|c| c.is_object())
-            .map(|c| ApimContact {
-                name: str_at(c, "/name"),
-                url: str_at(c, "/url"),
-                email: str_at(c, "/email"),
-            });
-        let license = props
-            .get("license")
-            .filter(|l| l.is_object())
-            .map(|l| ApimLicense {
-                name: str_at(l, "/name"),
-                url: str_at(l, "/url"),
-            });
-        Ok(Self {
-            workspace: workspace.map(str::to_string),
-            display_name: str_at(props, "/displayName").unwrap_or_else(|| name.clone()),
-            description: non_empty(str_at(props, "/description")),
-            path: str_at(props, "/path").unwrap_or_default(),
-            api_type: non_empty(str_at(props, "/type")),
-            api_revision: non_empty(str_at(props, "/apiRevision")),
-            // A list entry without the flag and without a `;rev=` suffix is the API itself.
-            is_current: props
-                .get("isCurrent")
-                .and_then(Value::as_bool)
-                .unwrap_or(!name.contains(";rev=")),
-            api_version: str_at(props, "/apiVersion"),
-            api_version_set_id: non_empty(str_at(props, "/apiVersionSetId")),
-            contact,
-            license,
-            terms_of_service_url: non_empty(str_at(props, "/termsOfServiceUrl")),
-            name,
-        })
-    }
-
     /// The API id without a `;rev=N` suffix.
     pub fn api_id(&self) -> &str {
         self.name.split(';').next().unwrap_or(&self.name)
@@ -290,23 +164,6 @@ pub struct ApimVersionSet {
     pub description: Option<String>,
     /// `Segment`, `Query` or `Header`.
     pub versioning_scheme: Option<String>,
-}
-
-impl ApimVersionSet {
-    /// Reads one item of `GET {apim}[/workspaces/{ws}]/apiVersionSets`.
-    pub fn from_arm(body: &Value, workspace: Option<&str>) -> Result<Self, ObservedError> {
-        let name = str_at(body, "/name").ok_or(ObservedError::Missing("name"))?;
-        let props = body
-            .get("properties")
-            .ok_or(ObservedError::Missing("properties"))?;
-        Ok(Self {
-            workspace: workspace.map(str::to_string),
-            display_name: str_at(props, "/displayName").unwrap_or_else(|| name.clone()),
-            description: non_empty(str_at(props, "/description")),
-            versioning_scheme: non_empty(str_at(props, "/versioningScheme")),
-            name,
-        })
-    }
 }
 
 /// `specification{name, version}` of an API Center definition / an import.
@@ -343,20 +200,6 @@ pub struct ApicEntity {
     pub name: String,
     pub properties: Value,
     pub etag: Option<String>,
-}
-
-impl ApicEntity {
-    /// Reads an ARM envelope `{name, properties, …}`; the ETag comes from the header.
-    pub fn from_arm(body: &Value, etag: Option<String>) -> Result<Self, ObservedError> {
-        Ok(Self {
-            name: str_at(body, "/name").ok_or(ObservedError::Missing("name"))?,
-            properties: body
-                .get("properties")
-                .cloned()
-                .unwrap_or_else(|| Value::Object(Default::default())),
-            etag,
-        })
-    }
 }
 
 /// One API Center version with its definitions' properties, by definition name.
@@ -400,75 +243,67 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn reads_apim_bodies() {
-        let svc = ApimService::from_arm(&json!({"properties": {
-            "gatewayUrl": "https://p.azure-api.net", "developerPortalUrl": null,
-            "hostnameConfigurations": [{"type": "Proxy", "hostName": "api.example.com", "defaultSslBinding": true}]
-        }}))
-        .unwrap();
-        assert_eq!(svc.gateway_url.as_deref(), Some("https://p.azure-api.net"));
-        assert_eq!(svc.developer_portal_url, None);
-        assert!(svc.hostnames[0].default_ssl_binding);
-
-        let api = ApimApi::from_arm(
-            &json!({"name": "echo;rev=2", "properties": {"displayName": "Echo", "path": "echo",
-                "isCurrent": false, "apiRevision": "2",
-                "apiVersionSetId": "/subscriptions/s/resourceGroups/r/providers/Microsoft.ApiManagement/service/x/apiVersionSets/vs1"}}),
-            None,
-        )
-        .unwrap();
-        assert_eq!(api.api_id(), "echo");
-        assert!(!api.is_current);
-        assert_eq!(api.version_set_name(), Some("vs1"));
-        assert_eq!(api.api_type, None);
-        assert!(ApimApi::from_arm(&json!({"properties": {}}), None).is_err());
+    fn connection(source_id: &str) -> ApimGatewayConnection {
+        ApimGatewayConnection {
+            source_id: source_id.into(),
+            ..ApimGatewayConnection::default()
+        }
     }
 
     #[test]
-    fn reads_gateway_connections() {
+    fn a_connection_serves_a_workspace_of_its_own_service_only() {
         let service = ApimServiceId::parse(
             "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apim-1",
         )
         .unwrap();
-        let c = ApimGatewayConnection::from_arm(&json!({"name": "gcc-1", "properties": {
-            "sourceId": "/subscriptions/S1/resourcegroups/RG1/providers/Microsoft.ApiManagement/services/APIM-1/workspaces/ws-1",
-            "defaultHostname": "gcc-1-abc.gw-1.gateway.westeurope.azure-api.net",
-            "hostnames": ["", "api.team.example", null]
-        }}))
-        .unwrap();
-        assert_eq!(c.workspace_of(&service), Some("ws-1"));
-        assert_eq!(c.hostnames, vec!["api.team.example"]);
-        assert_eq!(
-            c.default_hostname.as_deref(),
-            Some("gcc-1-abc.gw-1.gateway.westeurope.azure-api.net")
+        let spelled_otherwise = connection(
+            "/subscriptions/S1/resourcegroups/RG1/providers/Microsoft.ApiManagement/services/APIM-1/workspaces/ws-1/",
         );
-        let elsewhere = ApimGatewayConnection {
-            source_id: "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apim-2/workspaces/ws-1".into(),
-            ..ApimGatewayConnection::default()
-        };
+        assert_eq!(spelled_otherwise.workspace_of(&service), Some("ws-1"));
+        let elsewhere = connection(
+            "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apim-2/workspaces/ws-1",
+        );
         assert_eq!(elsewhere.workspace_of(&service), None);
-        let not_a_workspace = ApimGatewayConnection {
-            source_id: "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apim-1".into(),
-            ..ApimGatewayConnection::default()
-        };
+        let not_a_workspace = connection(
+            "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apim-1",
+        );
         assert_eq!(not_a_workspace.workspace_of(&service), None);
-        let sourceless = ApimGatewayConnection::from_arm(&json!({"properties": {}})).unwrap();
-        assert_eq!(sourceless.workspace_of(&service), None);
-        assert!(ApimGatewayConnection::from_arm(&json!({"name": "x"})).is_err());
+        assert_eq!(connection("").workspace_of(&service), None);
     }
 
     #[test]
-    fn reads_apic_bodies() {
-        let e = ApicEntity::from_arm(
-            &json!({"name": "a", "properties": {"title": "A"}}),
-            Some("\"1\"".into()),
-        )
-        .unwrap();
-        assert_eq!(e.properties["title"], "A");
+    fn an_api_names_itself_without_its_revision() {
+        let api = ApimApi {
+            workspace: Some("team-a".into()),
+            name: "echo;rev=2".into(),
+            api_version_set_id: Some(
+                "/subscriptions/s/resourceGroups/r/providers/Microsoft.ApiManagement/service/x/apiVersionSets/vs1/".into(),
+            ),
+            ..ApimApi::default()
+        };
+        assert_eq!(api.api_id(), "echo");
+        assert_eq!(
+            api.api_ref(),
+            ApimApiRef {
+                workspace: Some("team-a".into()),
+                api_id: "echo".into(),
+            }
+        );
+        assert_eq!(api.version_set_name(), Some("vs1"));
+        let plain = ApimApi {
+            name: "echo".into(),
+            ..ApimApi::default()
+        };
+        assert_eq!(plain.api_id(), "echo");
+        assert_eq!(plain.version_set_name(), None);
+    }
+
+    #[test]
+    fn a_definition_has_a_specification_once_imported() {
         assert!(has_specification(
             &json!({"specification": {"name": "openapi"}})
         ));
+        assert!(!has_specification(&json!({"specification": {"name": ""}})));
         assert!(!has_specification(&json!({"title": "x"})));
     }
 }

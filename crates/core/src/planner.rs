@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::desired::{DesiredApi, DesiredState};
+use crate::desired::{DesiredApi, DesiredDefinition, DesiredState, DesiredVersion};
 use crate::diff::owned_changes;
 use crate::ids::ApimApiRef;
 use crate::mapping::SpecKind;
@@ -144,27 +144,7 @@ pub fn exports_needed(
             let Some(def) = &version.definition else {
                 continue;
             };
-            let needed = match &marker {
-                None => true,
-                Some(m) => {
-                    let recorded = m
-                        .versions
-                        .get(&version.name)
-                        .and_then(|v| v.definitions.get(&def.name))
-                        .and_then(|d| d.content_hash.as_ref());
-                    let spec_missing = details.is_some_and(|det| {
-                        det.versions
-                            .get(&version.name)
-                            .and_then(|v| v.definitions.get(&def.name))
-                            .is_none_or(|p| !has_specification(p))
-                    });
-                    full_resync
-                        || !hash_matches(m.source_hash.as_deref(), &api.source_hash)
-                        || recorded.is_none()
-                        || spec_missing
-                }
-            };
-            if needed {
+            if export_needed(api, version, def, marker.as_ref(), details, full_resync) {
                 requests.insert(ExportRequest {
                     api: version.source.clone(),
                     kind: def.kind,
@@ -173,6 +153,36 @@ pub fn exports_needed(
         }
     }
     requests.into_iter().collect()
+}
+
+/// Whether a definition's content must be exported this pass. `marker`: the record of
+/// its API, `None` for an API the link has yet to create.
+fn export_needed(
+    api: &DesiredApi,
+    version: &DesiredVersion,
+    def: &DesiredDefinition,
+    marker: Option<&ApiMarker>,
+    details: Option<&ApiDetails>,
+    full_resync: bool,
+) -> bool {
+    let Some(marker) = marker else {
+        return true;
+    };
+    let recorded = marker
+        .versions
+        .get(&version.name)
+        .and_then(|v| v.definitions.get(&def.name))
+        .and_then(|d| d.content_hash.as_ref());
+    let spec_missing = details.is_some_and(|det| {
+        det.versions
+            .get(&version.name)
+            .and_then(|v| v.definitions.get(&def.name))
+            .is_none_or(|p| !has_specification(p))
+    });
+    full_resync
+        || !hash_matches(marker.source_hash.as_deref(), &api.source_hash)
+        || recorded.is_none()
+        || spec_missing
 }
 
 /// Operations grouped by phase; concatenated in declaration order.
@@ -238,6 +248,16 @@ impl<'a> Seen<'a> {
     fn may_exist(self) -> bool {
         !matches!(self, Seen::Absent)
     }
+}
+
+/// One API whose children are planned, with what is known of them.
+#[derive(Clone, Copy)]
+struct ChildScope<'a> {
+    api: &'a DesiredApi,
+    /// Its children as read this pass; `None` when they were not read.
+    details: Option<&'a ApiDetails>,
+    /// APIM did not change since the record was written, so a difference is drift.
+    unchanged: bool,
 }
 
 struct Planner<'a> {
@@ -395,83 +415,125 @@ impl Planner<'_> {
         form: RecordForm,
         details: Option<&ApiDetails>,
     ) {
-        let name = &api.name;
-        let unchanged = hash_matches(marker.source_hash.as_deref(), &api.source_hash);
+        let scope = ChildScope {
+            api,
+            details,
+            unchanged: hash_matches(marker.source_hash.as_deref(), &api.source_hash),
+        };
         let mut ledger = ApiMarker {
             link: self.settings.link.to_string(),
             source: api.source.to_string(),
             source_hash: Some(api.source_hash.clone()),
             versions: BTreeMap::new(),
         };
-        let mut wanted_deployments = BTreeSet::new();
         for version in &api.versions {
-            let recorded_version = marker.versions.get(&version.name);
-            let observed_version = details.map(|d| d.versions.get(&version.name));
-            let seen = Seen::from_details(observed_version.map(|v| v.map(|v| &v.properties)));
-            let path = format!("apis/{name}/versions/{}", version.name);
-            if let Some(upsert) = self.child(
-                EntityKind::Version,
-                &version.properties,
-                seen,
-                recorded_version.is_some(),
-                unchanged,
-                path.clone(),
-            ) {
-                self.phases.versions.push(Operation::UpsertVersion {
-                    api: name.clone(),
-                    version: version.name.clone(),
-                    upsert,
-                });
-            }
-            let mut version_ledger = VersionMarker::default();
-            if let Some(def) = &version.definition {
-                let recorded = recorded_version.and_then(|v| v.definitions.get(&def.name));
-                let seen = Seen::from_details(
-                    observed_version.map(|v| v.and_then(|v| v.definitions.get(&def.name))),
-                );
-                let def_path = format!("{path}/definitions/{}", def.name);
-                if let Some(upsert) = self.child(
-                    EntityKind::Definition,
-                    &def.properties,
-                    seen,
-                    recorded.is_some(),
-                    unchanged,
-                    def_path.clone(),
-                ) {
-                    self.phases.definitions.push(Operation::UpsertDefinition {
-                        api: name.clone(),
-                        version: version.name.clone(),
-                        definition: def.name.clone(),
-                        upsert,
-                    });
-                }
-                let content_hash = self.import(api, version, recorded, seen, def_path);
-                let deployment = self.deployment(api, def, recorded, details, unchanged);
-                if let Some(dep) = &deployment {
-                    wanted_deployments.insert(dep.clone());
-                }
-                version_ledger.definitions.insert(
-                    def.name.clone(),
-                    DefinitionMarker {
-                        content_hash,
-                        deployment,
-                    },
-                );
-            }
+            let recorded = marker.versions.get(&version.name);
+            let version_ledger = self.version(scope, version, recorded);
             ledger.versions.insert(version.name.clone(), version_ledger);
         }
+        let wanted_deployments: BTreeSet<String> = ledger
+            .versions
+            .values()
+            .flat_map(|v| v.definitions.values())
+            .filter_map(|d| d.deployment.clone())
+            .collect();
         let deleted = self.stale_children(api, marker, details, &wanted_deployments);
+        self.record(&api.name, marker, form, ledger, deleted);
+    }
+
+    /// Plans one version and its definition; returns what the record lists for it.
+    fn version(
+        &mut self,
+        scope: ChildScope<'_>,
+        version: &DesiredVersion,
+        recorded: Option<&VersionMarker>,
+    ) -> VersionMarker {
+        let observed = scope.details.map(|d| d.versions.get(&version.name));
+        let seen = Seen::from_details(observed.map(|v| v.map(|v| &v.properties)));
+        let path = format!("apis/{}/versions/{}", scope.api.name, version.name);
+        if let Some(upsert) = self.child(
+            EntityKind::Version,
+            &version.properties,
+            seen,
+            recorded.is_some(),
+            scope.unchanged,
+            path.clone(),
+        ) {
+            self.phases.versions.push(Operation::UpsertVersion {
+                api: scope.api.name.clone(),
+                version: version.name.clone(),
+                upsert,
+            });
+        }
+        let mut ledger = VersionMarker::default();
+        if let Some(def) = &version.definition {
+            let recorded = recorded.and_then(|v| v.definitions.get(&def.name));
+            let seen =
+                Seen::from_details(observed.map(|v| v.and_then(|v| v.definitions.get(&def.name))));
+            let path = format!("{path}/definitions/{}", def.name);
+            let entry = self.definition(scope, version, def, recorded, seen, path);
+            ledger.definitions.insert(def.name.clone(), entry);
+        }
+        ledger
+    }
+
+    /// Plans a definition, the import of its content and its deployment; returns what the
+    /// record lists for it.
+    fn definition(
+        &mut self,
+        scope: ChildScope<'_>,
+        version: &DesiredVersion,
+        def: &DesiredDefinition,
+        recorded: Option<&DefinitionMarker>,
+        seen: Seen<'_>,
+        path: String,
+    ) -> DefinitionMarker {
+        if let Some(upsert) = self.child(
+            EntityKind::Definition,
+            &def.properties,
+            seen,
+            recorded.is_some(),
+            scope.unchanged,
+            path.clone(),
+        ) {
+            self.phases.definitions.push(Operation::UpsertDefinition {
+                api: scope.api.name.clone(),
+                version: version.name.clone(),
+                definition: def.name.clone(),
+                upsert,
+            });
+        }
+        let content_hash = self.import(scope.api, version, recorded, seen, path);
+        let deployment = self.deployment(scope.api, def, recorded, scope.details, scope.unchanged);
+        DefinitionMarker {
+            content_hash,
+            deployment,
+        }
+    }
+
+    /// Plans the write of the API's record when it changed. With child deletions planned
+    /// it waits until after them: a crash in between leaves the stale children listed,
+    /// so the next pass deletes them again.
+    fn record(
+        &mut self,
+        api: &str,
+        marker: &ApiMarker,
+        form: RecordForm,
+        ledger: ApiMarker,
+        deleted: bool,
+    ) {
         // Records compare in their written form: hashes are kept shortened.
-        if form == RecordForm::Legacy || ledger.encode() != marker.encode() {
-            let write = Operation::WriteApiMarker {
-                api: name.clone(),
-                marker: ledger,
-            };
-            if deleted {
-                self.phases.late_markers.push(write);
-            } else {
-                self.phases.markers.push(write);
-            }
+        if form != RecordForm::Legacy && ledger.encode() == marker.encode() {
+            return;
+        }
+        let write = Operation::WriteApiMarker {
+            api: api.to_string(),
+            marker: ledger,
+        };
+        if deleted {
+            self.phases.late_markers.push(write);
+        } else {
+            self.phases.markers.push(write);
         }
     }
 
@@ -479,7 +541,7 @@ impl Planner<'_> {
     fn import(
         &mut self,
         api: &DesiredApi,
-        version: &crate::desired::DesiredVersion,
+        version: &DesiredVersion,
         recorded: Option<&DefinitionMarker>,
         seen: Seen<'_>,
         path: String,
@@ -489,21 +551,7 @@ impl Planner<'_> {
         }
         let def = version.definition.as_ref()?;
         let recorded_hash = recorded.and_then(|d| d.content_hash.clone());
-        let spec_present = match seen {
-            Seen::Unknown => recorded_hash.is_some(),
-            Seen::Absent => false,
-            Seen::Present(p) => {
-                let present = has_specification(p);
-                if !present && recorded_hash.is_some() {
-                    self.drift(
-                        EntityKind::Definition,
-                        path,
-                        DriftKind::SpecificationMissing,
-                    );
-                }
-                present
-            }
-        };
+        let spec_present = self.specification_present(seen, recorded_hash.is_some(), path);
         match self.exports.get(&version.source) {
             Some(export) => {
                 if !spec_present || !hash_matches(recorded_hash.as_deref(), &export.content_hash) {
@@ -530,11 +578,31 @@ impl Planner<'_> {
         }
     }
 
+    /// Whether the definition holds its specification: as read when it was, as recorded
+    /// otherwise. A recorded specification that is gone is drift.
+    fn specification_present(&mut self, seen: Seen<'_>, recorded: bool, path: String) -> bool {
+        match seen {
+            Seen::Unknown => recorded,
+            Seen::Absent => false,
+            Seen::Present(p) => {
+                let present = has_specification(p);
+                if !present && recorded {
+                    self.drift(
+                        EntityKind::Definition,
+                        path,
+                        DriftKind::SpecificationMissing,
+                    );
+                }
+                present
+            }
+        }
+    }
+
     /// Plans a definition's deployment; returns its name when the link keeps it.
     fn deployment(
         &mut self,
         api: &DesiredApi,
-        def: &crate::desired::DesiredDefinition,
+        def: &DesiredDefinition,
         recorded: Option<&DefinitionMarker>,
         details: Option<&ApiDetails>,
         unchanged: bool,
@@ -572,6 +640,24 @@ impl Planner<'_> {
         Some(dep.name.clone())
     }
 
+    /// Plans the deletion of a recorded deployment the link no longer wants, unless it is
+    /// gone or not the link's to delete; returns whether it did.
+    fn stale_deployment(&mut self, api: &str, dep: &str, details: Option<&ApiDetails>) -> bool {
+        let observed = details.map(|d| d.deployments.get(dep));
+        let foreign = matches!(observed, Some(Some(p))
+            if !matches!(read_entity_marker(p, &self.settings.link), Ownership::Owned(_) | Ownership::Unmarked));
+        if !Seen::from_details(observed).may_exist() || foreign {
+            return false;
+        }
+        self.phases
+            .delete_deployments
+            .push(Operation::DeleteDeployment {
+                api: api.to_string(),
+                deployment: dep.to_string(),
+            });
+        true
+    }
+
     /// Deletes, children first, what the marker lists and the link no longer wants.
     /// Returns whether anything was planned.
     fn stale_children(
@@ -590,18 +676,7 @@ impl Planner<'_> {
                 if let Some(dep) = &recorded_def.deployment
                     && !wanted_deployments.contains(dep)
                 {
-                    let observed = details.map(|d| d.deployments.get(dep));
-                    let foreign = matches!(observed, Some(Some(p))
-                        if !matches!(read_entity_marker(p, &self.settings.link), Ownership::Owned(_) | Ownership::Unmarked));
-                    if Seen::from_details(observed).may_exist() && !foreign {
-                        self.phases
-                            .delete_deployments
-                            .push(Operation::DeleteDeployment {
-                                api: name.clone(),
-                                deployment: dep.clone(),
-                            });
-                        planned = true;
-                    }
+                    planned |= self.stale_deployment(name, dep, details);
                 }
                 let kept = desired_version
                     .and_then(|v| v.definition.as_ref())
@@ -632,6 +707,58 @@ impl Planner<'_> {
     }
 }
 
+impl Planner<'_> {
+    /// Plans every desired API with its children; returns how many were skipped because
+    /// something else owns their name.
+    fn apis(&mut self, desired: &DesiredState, apic: &ObservedApiCenter) -> usize {
+        let observed: BTreeMap<&str, &ApicEntity> =
+            apic.apis.iter().map(|a| (a.name.as_str(), a)).collect();
+        let mut skipped = 0;
+        for api in &desired.apis {
+            match observed.get(api.name.as_str()) {
+                None => self.new_api(api),
+                Some(o) => match read_api_marker(&o.name, &o.properties, &self.settings.link) {
+                    Ownership::Owned((marker, form)) => {
+                        self.owned_api(api, o, &marker, form, apic.details.get(&api.name));
+                    }
+                    other => {
+                        skipped += 1;
+                        self.warnings.push(Warning::Conflict {
+                            entity: EntityKind::Api,
+                            name: api.name.clone(),
+                            owner: other.owner_label(),
+                        });
+                    }
+                },
+            }
+        }
+        skipped
+    }
+
+    /// Warns of APIs carrying a copy of the link's record: foreign, left alone.
+    fn copied_records(&mut self, apic: &ObservedApiCenter) {
+        for o in &apic.apis {
+            if read_api_marker(&o.name, &o.properties, &self.settings.link) == Ownership::Copied {
+                self.warnings.push(Warning::CopiedRecord {
+                    api: o.name.clone(),
+                });
+            }
+        }
+    }
+
+    /// Plans the deletion of the owned APIs the link no longer wants.
+    fn unwanted_apis(&mut self, desired: &DesiredState, apic: &ObservedApiCenter) {
+        let wanted: BTreeSet<&str> = desired.apis.iter().map(|a| a.name.as_str()).collect();
+        for (o, _, _) in owned_apis(self.settings, apic) {
+            if !wanted.contains(o.name.as_str()) {
+                self.phases.delete_apis.push(Operation::DeleteApi {
+                    api: o.name.clone(),
+                });
+            }
+        }
+    }
+}
+
 /// Plans one pass for the link: brings API Center in line with `desired`, touching only
 /// what the link owns. `exports` holds the definitions exported this pass (see
 /// [`exports_needed`]); `apic.details` the children read (see [`details_needed`]).
@@ -651,42 +778,9 @@ pub fn plan(
         drift: Vec::new(),
     };
     planner.environment(desired, apic.environment.as_ref());
-    let observed: BTreeMap<&str, &ApicEntity> =
-        apic.apis.iter().map(|a| (a.name.as_str(), a)).collect();
-    let mut skipped = 0;
-    for api in &desired.apis {
-        match observed.get(api.name.as_str()) {
-            None => planner.new_api(api),
-            Some(o) => match read_api_marker(&o.name, &o.properties, &settings.link) {
-                Ownership::Owned((marker, form)) => {
-                    planner.owned_api(api, o, &marker, form, apic.details.get(&api.name));
-                }
-                other => {
-                    skipped += 1;
-                    planner.warnings.push(Warning::Conflict {
-                        entity: EntityKind::Api,
-                        name: api.name.clone(),
-                        owner: other.owner_label(),
-                    });
-                }
-            },
-        }
-    }
-    for o in &apic.apis {
-        if read_api_marker(&o.name, &o.properties, &settings.link) == Ownership::Copied {
-            planner.warnings.push(Warning::CopiedRecord {
-                api: o.name.clone(),
-            });
-        }
-    }
-    let wanted: BTreeSet<&str> = desired.apis.iter().map(|a| a.name.as_str()).collect();
-    for (o, _, _) in owned_apis(settings, apic) {
-        if !wanted.contains(o.name.as_str()) {
-            planner.phases.delete_apis.push(Operation::DeleteApi {
-                api: o.name.clone(),
-            });
-        }
-    }
+    let skipped = planner.apis(desired, apic);
+    planner.copied_records(apic);
+    planner.unwanted_apis(desired, apic);
     Plan {
         operations: planner.phases.into_operations(),
         warnings: planner.warnings,

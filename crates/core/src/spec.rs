@@ -456,12 +456,39 @@ impl LinkSpec {
     /// Validates the spec and parses it into [`LinkSettings`] for the link `link`.
     pub fn settings(&self, link: LinkId) -> Result<LinkSettings, InvalidSpec> {
         let mut problems = Problems(Vec::new());
+        let services = self.services(&mut problems);
+        self.check_workspaces(&mut problems);
+        self.check_environment(&mut problems);
+        let intervals = self.intervals(&mut problems);
+        let filter = self.compiled_filter(&mut problems);
+        self.check_credentials(&mut problems);
+        self.custom_properties.check(&mut problems);
+        self.check_deletion_guard(&mut problems);
+        match (services, intervals) {
+            (Some(services), Some(intervals)) if problems.0.is_empty() => {
+                Ok(self.parsed(link, services, intervals, filter))
+            }
+            _ => Err(InvalidSpec {
+                problems: problems.0,
+            }),
+        }
+    }
+
+    /// Both ARM ids parsed; each one that does not parse is a problem.
+    fn services(&self, problems: &mut Problems) -> Option<LinkedServices> {
         let apim = ApimServiceId::parse(&self.source.apim_resource_id)
             .map_err(|e| problems.add("spec.source.apimResourceId", e.to_string()))
             .ok();
         let api_center = ApiCenterServiceId::parse(&self.target.api_center_resource_id)
             .map_err(|e| problems.add("spec.target.apiCenterResourceId", e.to_string()))
             .ok();
+        Some(LinkedServices {
+            apim: apim?,
+            api_center: api_center?,
+        })
+    }
+
+    fn check_workspaces(&self, problems: &mut Problems) {
         for (i, ws) in self.source.workspaces.iter().enumerate() {
             if !valid_apim_workspace(ws) {
                 problems.add(
@@ -482,6 +509,9 @@ impl LinkSpec {
                 "must match ^[a-zA-Z0-9-]{3,90}$".to_string(),
             );
         }
+    }
+
+    fn check_environment(&self, problems: &mut Problems) {
         if let Some(name) = &self.environment.name
             && !is_valid_name(name)
         {
@@ -495,6 +525,10 @@ impl LinkSpec {
         {
             problems.add("spec.environment.title", "must be 1-50 characters");
         }
+    }
+
+    /// Both periods parsed and within their bounds; `None` when either does not parse.
+    fn intervals(&self, problems: &mut Problems) -> Option<Intervals> {
         let interval = parse_duration(&self.interval)
             .map_err(|e| problems.add("spec.interval", e.to_string()))
             .ok();
@@ -512,14 +546,26 @@ impl LinkSpec {
                 problems.add("spec.resyncInterval", "must not be shorter than interval");
             }
         }
+        Some(Intervals {
+            interval: interval?,
+            resync: resync?,
+        })
+    }
+
+    fn compiled_filter(&self, problems: &mut Problems) -> ApiFilter {
         if self.filter.include.is_empty() {
             problems.add(
                 "spec.filter.include",
                 "must list at least one glob (use \"*\" for all)",
             );
         }
-        let include = compile_globs(&self.filter.include, "include", &mut problems);
-        let exclude = compile_globs(&self.filter.exclude, "exclude", &mut problems);
+        ApiFilter {
+            include: compile_globs(&self.filter.include, "include", problems),
+            exclude: compile_globs(&self.filter.exclude, "exclude", problems),
+        }
+    }
+
+    fn check_credentials(&self, problems: &mut Problems) {
         if let Some(creds) = &self.credentials
             && !valid_secret_name(&creds.secret_ref.name)
         {
@@ -528,48 +574,64 @@ impl LinkSpec {
                 "must be a Kubernetes Secret name",
             );
         }
-        self.custom_properties.check(&mut problems);
+    }
+
+    fn check_deletion_guard(&self, problems: &mut Problems) {
         if self.deletion_guard.max_percent > 100 {
             problems.add("spec.deletionGuard.maxPercent", "must be between 0 and 100");
         }
-        match (apim, api_center, interval, resync) {
-            (Some(apim), Some(api_center), Some(interval), Some(resync_interval))
-                if problems.0.is_empty() =>
-            {
-                let environment_name = environment_name(&link, self.environment.name.as_deref());
-                let environment_title = self
-                    .environment
-                    .title
-                    .clone()
-                    .unwrap_or_else(|| crate::mapping::truncate_chars(&apim.0.name, 50));
-                Ok(LinkSettings {
-                    link,
-                    apim,
-                    api_center,
-                    source_workspaces: self.source.workspaces.clone(),
-                    target_workspace: self.target.workspace.clone(),
-                    environment_name,
-                    environment_title,
-                    environment_kind: self.environment.kind,
-                    import_specification: self.import_specification,
-                    lifecycle_stage: self.lifecycle_stage,
-                    filter: ApiFilter { include, exclude },
-                    interval,
-                    resync_interval,
-                    suspend: self.suspend,
-                    deletion_policy: self.deletion_policy,
-                    credentials: self.credentials.clone(),
-                    custom_properties: self.custom_properties.clone(),
-                    deletion_guard: self.deletion_guard,
-                    confirmed_deletions: None,
-                    paused_apis: Default::default(),
-                })
-            }
-            _ => Err(InvalidSpec {
-                problems: problems.0,
-            }),
+    }
+
+    /// The settings of a spec without problems.
+    fn parsed(
+        &self,
+        link: LinkId,
+        services: LinkedServices,
+        intervals: Intervals,
+        filter: ApiFilter,
+    ) -> LinkSettings {
+        let LinkedServices { apim, api_center } = services;
+        let environment_name = environment_name(&link, self.environment.name.as_deref());
+        let environment_title = self
+            .environment
+            .title
+            .clone()
+            .unwrap_or_else(|| crate::mapping::truncate_chars(&apim.0.name, 50));
+        LinkSettings {
+            link,
+            apim,
+            api_center,
+            source_workspaces: self.source.workspaces.clone(),
+            target_workspace: self.target.workspace.clone(),
+            environment_name,
+            environment_title,
+            environment_kind: self.environment.kind,
+            import_specification: self.import_specification,
+            lifecycle_stage: self.lifecycle_stage,
+            filter,
+            interval: intervals.interval,
+            resync_interval: intervals.resync,
+            suspend: self.suspend,
+            deletion_policy: self.deletion_policy,
+            credentials: self.credentials.clone(),
+            custom_properties: self.custom_properties.clone(),
+            deletion_guard: self.deletion_guard,
+            confirmed_deletions: None,
+            paused_apis: Default::default(),
         }
     }
+}
+
+/// The two services of a link, both ids parsed.
+struct LinkedServices {
+    apim: ApimServiceId,
+    api_center: ApiCenterServiceId,
+}
+
+/// The light poll and full resync periods, both parsed.
+struct Intervals {
+    interval: Duration,
+    resync: Duration,
 }
 
 #[cfg(test)]

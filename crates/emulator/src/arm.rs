@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// The api-versions the emulator accepts, one per provider (see azure-contract.md §1).
+/// The api-versions the emulator accepts, one per provider (the ones its routes follow).
 pub const APIM_API_VERSION: &str = "2024-05-01";
 pub const APIC_API_VERSION: &str = "2024-03-01";
 

@@ -298,7 +298,7 @@ impl Role {
 }
 
 /// ARM's throttling model: one token bucket per principal for each of reads, writes and
-/// deletes (azure-contract.md §4).
+/// deletes: each refills at its own rate (reads 250 + 25/s, writes 200 + 10/s, deletes 200 + 10/s by default, as ARM documents).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ThrottleConfig {
     /// When false, nothing is refused and the remaining-quota headers report full buckets.

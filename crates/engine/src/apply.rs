@@ -4,7 +4,10 @@
 //! pass — above all its marker write — and the next pass plans them again.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
 
+use apilink_azure::apic::merge::{MergeOutcome, MergeWrite, write_merged};
 use apilink_azure::apic::{
     ImportFormat, ImportSpecification, MAX_INLINE_IMPORT_BYTES, Precondition,
     SpecificationRef as ImportSpecificationRef, check_custom_property_kept,
@@ -23,9 +26,6 @@ use crate::azure_side::{AzureSide, EntityPath, ExportedContent, LinkTarget};
 use crate::budget::WriteGate;
 use crate::progress::{Phase, Progress, ProgressEvent};
 use crate::report::{Fate, OperationFailure, Tallies};
-
-/// Read-modify-write rounds of one upsert before a persistent 412 is a failure.
-const MAX_WRITE_ATTEMPTS: u32 = 5;
 
 /// Why an operation did not complete.
 enum OpError {
@@ -126,10 +126,25 @@ fn path_of(op: &Operation) -> EntityPath {
     }
 }
 
-fn retry_after_conflict(error: &AzureError) -> bool {
-    // 412: changed since read (If-Match) or already there (If-None-Match); some services
-    // answer 409 to the latter.
-    matches!(error.status(), Some(412) | Some(409))
+/// Each API's operations in plan order, APIs in order of first appearance, and the
+/// operations that belong to no API (they follow every API).
+fn group_by_api(operations: &[Operation]) -> (Vec<(&str, Vec<&Operation>)>, Vec<&Operation>) {
+    let mut groups: Vec<(&str, Vec<&Operation>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut trailing = Vec::new();
+    for op in operations {
+        match op.api() {
+            Some(api) => {
+                let i = *index.entry(api).or_insert_with(|| {
+                    groups.push((api, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[i].1.push(op);
+            }
+            None => trailing.push(op),
+        }
+    }
+    (groups, trailing)
 }
 
 pub(crate) struct Applier<'a, A> {
@@ -165,21 +180,7 @@ impl<A: AzureSide> Applier<'_, A> {
             .position(|op| op.api().is_some())
             .unwrap_or(operations.len());
         let (leading, rest) = operations.split_at(first_api);
-        let mut groups: Vec<(&str, Vec<&Operation>)> = Vec::new();
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut trailing = Vec::new();
-        for op in rest {
-            match op.api() {
-                Some(api) => {
-                    let i = *index.entry(api).or_insert_with(|| {
-                        groups.push((api, Vec::new()));
-                        groups.len() - 1
-                    });
-                    groups[i].1.push(op);
-                }
-                None => trailing.push(op),
-            }
-        }
+        let (groups, trailing) = group_by_api(rest);
 
         // The environment goes first: every deployment refers to it.
         let lead = self.run_group(None, leading.iter().collect()).await;
@@ -391,64 +392,28 @@ impl<A: AzureSide> Applier<'_, A> {
         entity: EntityKind,
         upsert: &Upsert,
     ) -> Result<Done, OpError> {
-        let mut current = match upsert.intent {
-            Intent::Create => None,
-            Intent::Update | Intent::Ensure => self.read_writable(path, entity).await?,
+        let known_absent = match upsert.intent {
+            Intent::Create => Some(None),
+            Intent::Update | Intent::Ensure => None,
         };
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let Some(body) = upsert.body_for(entity, current.as_ref().map(|c| &c.properties))
-            else {
-                return Ok(Done::Unchanged);
-            };
-            let precondition = match &current {
-                None => Precondition::IfNoneMatchAny,
-                Some(c) => c
-                    .etag
-                    .clone()
-                    .map_or(Precondition::None, Precondition::IfMatch),
-            };
-            self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
-            match self.azure.put(self.target, path, &body, precondition).await {
-                Ok(answer) => return record_kept(path, &body, &answer).map(|()| Done::Written),
-                Err(e) if retry_after_conflict(&e) && attempt < MAX_WRITE_ATTEMPTS => {
-                    tracing::debug!(%path, attempt, "changed concurrently, re-reading");
-                    current = self.read_writable(path, entity).await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let mut write = EntityWrite {
+            applier: self,
+            path,
+            entity,
+            body: WriteBody::Upsert(upsert),
+        };
+        Ok(done(write_merged(&mut write, known_absent).await?))
     }
 
     /// Records the API's ledger in its marker, merged into what is there now.
     async fn write_marker(&self, path: &EntityPath, op: &Operation) -> Result<Done, OpError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let Some(current) = self.read_writable(path, EntityKind::Api).await? else {
-                return Err(OpError::Refused {
-                    class: ErrorClass::RetryFast,
-                    reason: "ApiMissing",
-                    message: format!("{path} disappeared before its marker was written"),
-                });
-            };
-            let Some(body) = op.marker_body(&current.properties) else {
-                return Ok(Done::Unchanged);
-            };
-            let precondition = current
-                .etag
-                .clone()
-                .map_or(Precondition::None, Precondition::IfMatch);
-            self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
-            match self.azure.put(self.target, path, &body, precondition).await {
-                Ok(answer) => return record_kept(path, &body, &answer).map(|()| Done::Written),
-                Err(e) if e.status() == Some(412) && attempt < MAX_WRITE_ATTEMPTS => {
-                    tracing::debug!(%path, attempt, "changed concurrently, re-reading");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let mut write = EntityWrite {
+            applier: self,
+            path,
+            entity: EntityKind::Api,
+            body: WriteBody::Marker(op),
+        };
+        Ok(done(write_merged(&mut write, None).await?))
     }
 
     /// The importSpecification body: the exported document inline, or — when it is
@@ -484,6 +449,100 @@ impl<A: AzureSide> Applier<'_, A> {
                 version: specification.version.clone(),
             },
         })
+    }
+}
+
+fn done<C>(outcome: MergeOutcome<C, ()>) -> Done {
+    if outcome.was_written() {
+        Done::Written
+    } else {
+        Done::Unchanged
+    }
+}
+
+/// What a write merges into the entity as read.
+#[derive(Clone, Copy)]
+enum WriteBody<'o> {
+    /// The operation's APIM-owned fields, for the kind of entity written.
+    Upsert(&'o Upsert),
+    /// The API's ownership record.
+    Marker(&'o Operation),
+}
+
+/// One entity's merge-style write through the [`AzureSide`]: every read checks the link
+/// may write the entity, every write waits for the pass's write budget, and an answer
+/// that lost the ownership record fails the write.
+struct EntityWrite<'s, 'a, A> {
+    applier: &'s Applier<'a, A>,
+    path: &'s EntityPath,
+    entity: EntityKind,
+    body: WriteBody<'s>,
+}
+
+impl<A: AzureSide> MergeWrite for EntityWrite<'_, '_, A> {
+    type Current = Option<ApicEntity>;
+    type Body = Value;
+    type Answer = ();
+    type Error = OpError;
+
+    fn path(&self) -> &dyn fmt::Display {
+        self.path
+    }
+
+    fn read(&self) -> impl Future<Output = Result<Option<ApicEntity>, OpError>> + Send {
+        self.applier.read_writable(self.path, self.entity)
+    }
+
+    fn body(&mut self, current: &Option<ApicEntity>) -> Result<Option<Value>, OpError> {
+        let properties = current.as_ref().map(|c| &c.properties);
+        match (self.body, properties) {
+            (WriteBody::Upsert(upsert), properties) => Ok(upsert.body_for(self.entity, properties)),
+            (WriteBody::Marker(op), Some(properties)) => Ok(op.marker_body(properties)),
+            (WriteBody::Marker(_), None) => Err(OpError::Refused {
+                class: ErrorClass::RetryFast,
+                reason: "ApiMissing",
+                message: format!("{} disappeared before its marker was written", self.path),
+            }),
+        }
+    }
+
+    fn precondition(&self, current: &Option<ApicEntity>) -> Precondition {
+        match current {
+            None => Precondition::IfNoneMatchAny,
+            Some(c) => c
+                .etag
+                .clone()
+                .map_or(Precondition::None, Precondition::IfMatch),
+        }
+    }
+
+    async fn write(&self, body: &Value, precondition: Precondition) -> Result<(), OpError> {
+        let applier = self.applier;
+        applier
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| OpError::Deferred)?;
+        let answer = applier
+            .azure
+            .put(applier.target, self.path, body, precondition)
+            .await?;
+        // Checked here, with the body at hand; a dropped record carries no status, so
+        // it is never taken for a conflict.
+        record_kept(self.path, body, &answer)
+    }
+
+    fn changed_meanwhile(&self, error: &OpError) -> bool {
+        let OpError::Azure(error) = error else {
+            return false;
+        };
+        match self.body {
+            // 412: changed since read (If-Match) or already there (If-None-Match); some
+            // services answer 409 to the latter.
+            WriteBody::Upsert(_) => matches!(error.status(), Some(412) | Some(409)),
+            // A marker is only ever written over what was read: under If-Match.
+            WriteBody::Marker(_) => error.status() == Some(412),
+        }
     }
 }
 

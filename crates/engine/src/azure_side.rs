@@ -1,22 +1,25 @@
-//! The Azure side of a pass as a small trait, so the engine runs unchanged against
-//! Azure, the emulator (both through [`crate::AzureClients`]) or a recording fake.
+//! The Azure side of a pass: every ARM call the engine makes goes through
+//! [`AzureSide`], which [`crate::AzureClients`] implements over `apilink-azure` — against
+//! Azure, and against the emulator in the engine's tests and benchmarks.
 //!
-//! Everything is expressed in what the planner consumes: ARM JSON for APIM (the core's
-//! `from_arm` readers take it from there) and [`ApicEntity`] for API Center.
+//! Everything is expressed in what the planner consumes: the observed APIM types and
+//! [`ApicEntity`] for API Center.
 
 use std::fmt;
 use std::future::Future;
 
 use apilink_azure::apic::{ImportSpecification, Precondition};
-use apilink_azure::{ApiCenterServiceId, ApimServiceId, ArmCallCounts, AzureError};
+use apilink_azure::{ArmCallCounts, AzureError};
 use apilink_core::LinkSettings;
-use apilink_core::ids::ApimApiRef;
+use apilink_core::ids::{ApiCenterServiceId, ApimApiRef, ApimServiceId};
 use apilink_core::mapping::SpecKind;
 use apilink_core::metadata::MetadataSchema;
-use apilink_core::observed::{ApicEntity, SpecificationRef};
+use apilink_core::observed::{
+    ApicEntity, ApimApi, ApimGatewayConnection, ApimService, ApimVersionSet, SpecificationRef,
+};
 use serde_json::Value;
 
-/// Where one link reads and writes, resolved from its settings once per pass.
+/// Where one link reads and writes, taken from its settings once per pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkTarget {
     pub apim: ApimServiceId,
@@ -25,16 +28,13 @@ pub struct LinkTarget {
     pub workspace: String,
 }
 
-impl LinkTarget {
-    /// Parses the two service ids with the ARM client's (stricter) rules.
-    pub fn from_settings(settings: &LinkSettings) -> Result<Self, AzureError> {
-        let apim: ApimServiceId = settings.apim.to_string().parse()?;
-        let api_center: ApiCenterServiceId = settings.api_center.to_string().parse()?;
-        Ok(Self {
-            apim,
-            api_center,
+impl From<&LinkSettings> for LinkTarget {
+    fn from(settings: &LinkSettings) -> Self {
+        Self {
+            apim: settings.apim.clone(),
+            api_center: settings.api_center.clone(),
             workspace: settings.target_workspace.clone(),
-        })
+        }
     }
 }
 
@@ -91,39 +91,41 @@ pub struct ExportedContent {
 
 /// What a pass needs from Azure. APIM is only ever read.
 ///
-/// Implementations should count every ARM request they send in
-/// [`AzureSide::call_counts`]; the engine reports the difference over a pass.
+/// [`crate::AzureClients`] is the one implementation; the engine is generic over this
+/// trait so that the whole of a pass's traffic has one seam. An implementation must
+/// count every ARM request it sends in [`AzureSide::call_counts`]; the engine reports
+/// the difference over a pass.
 pub trait AzureSide: Send + Sync {
-    /// `GET {apim}`: the ARM envelope of the service.
+    /// `GET {apim}`: the service's gateway, portal and hostnames (the caller fills in
+    /// the management portal and the workspace gateways).
     fn apim_service(
         &self,
         target: &LinkTarget,
-    ) -> impl Future<Output = Result<Value, AzureError>> + Send;
+    ) -> impl Future<Output = Result<ApimService, AzureError>> + Send;
 
-    /// Every current API of the service (`None`) or of an APIM workspace, across pages,
-    /// as ARM list items.
+    /// Every current API of the service (`None`) or of an APIM workspace, across pages.
     fn apim_apis(
         &self,
         target: &LinkTarget,
         workspace: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<Value>, AzureError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ApimApi>, AzureError>> + Send;
 
-    /// Every version set of the service or an APIM workspace, as ARM list items.
+    /// Every version set of the service or an APIM workspace.
     fn apim_version_sets(
         &self,
         target: &LinkTarget,
         workspace: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<Value>, AzureError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ApimVersionSet>, AzureError>> + Send;
 
-    /// The config connections (ARM list items) of the workspace gateways serving any of
-    /// `workspaces`, in the order APIM links them: `GET {apim}/workspaceLinks`, then
+    /// The config connections of the workspace gateways serving any of `workspaces`, in
+    /// the order APIM links them: `GET {apim}/workspaceLinks`, then
     /// `GET {gateway}/configConnections` per linked gateway. Empty when APIM has no
     /// workspace links (404).
     fn apim_workspace_gateways(
         &self,
         target: &LinkTarget,
         workspaces: &[String],
-    ) -> impl Future<Output = Result<Vec<Value>, AzureError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ApimGatewayConnection>, AzureError>> + Send;
 
     /// The definition of one APIM API in the richest format `kind` allows; `None`
     /// when APIM has none (e.g. a GraphQL API without a schema).

@@ -3,15 +3,14 @@
 use apilink_azure::apic::{
     ApiDefinitionProperties, ApicClient, ApicPath, ImportSpecification, Precondition,
 };
-use apilink_azure::apim::{ApiProperties, ApimApi, ApimClient, ApimScope, ListApisOptions};
-use apilink_azure::paging::list_all;
-use apilink_azure::resource::ArmResource;
-use apilink_azure::{APIC_API_VERSION, ArmCallCounts, ArmClient, AzureError};
+use apilink_azure::apim::{ApimClient, ApimScope, ListApisOptions};
+use apilink_azure::{ArmCallCounts, ArmClient, AzureError};
 use apilink_core::ids::ApimApiRef;
 use apilink_core::mapping::SpecKind;
 use apilink_core::metadata::MetadataSchema;
-use apilink_core::observed::{ApicEntity, SpecificationRef};
-use serde::Serialize;
+use apilink_core::observed::{
+    ApicEntity, ApimApi, ApimGatewayConnection, ApimService, ApimVersionSet, SpecificationRef,
+};
 use serde_json::Value;
 
 use crate::azure_side::{AzureSide, EntityPath, ExportedContent, LinkTarget};
@@ -51,59 +50,6 @@ impl AzureClients {
     fn apic(&self, target: &LinkTarget) -> ApicClient {
         ApicClient::new(self.arm.clone(), target.api_center.clone())
     }
-
-    async fn list_apic(
-        &self,
-        target: &LinkTarget,
-        relative: &str,
-    ) -> Result<Vec<ApicEntity>, AzureError> {
-        let url = self.arm.url(
-            &format!(
-                "{}/workspaces/{}/{relative}",
-                target.api_center.path(),
-                target.workspace
-            ),
-            APIC_API_VERSION,
-            &[],
-        )?;
-        let items: Vec<ArmResource<Value>> = list_all(&self.arm, url).await?;
-        Ok(items.into_iter().map(entity).collect())
-    }
-}
-
-fn scope(workspace: Option<&str>) -> ApimScope {
-    match workspace {
-        Some(ws) => ApimScope::Workspace(ws.to_string()),
-        None => ApimScope::Service,
-    }
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<Value, AzureError> {
-    serde_json::to_value(value)
-        .map_err(|e| AzureError::InvalidInput(format!("unserialisable ARM resource: {e}")))
-}
-
-fn entity(resource: ArmResource<Value>) -> ApicEntity {
-    let properties = match resource.properties {
-        Value::Null => Value::Object(Default::default()),
-        other => other,
-    };
-    ApicEntity {
-        name: resource.name,
-        properties,
-        etag: resource.etag,
-    }
-}
-
-/// The APIM API type standing for a definition kind, so the typed client picks the
-/// export path (OpenAPI link, WSDL link, or the schema document).
-fn api_type(kind: SpecKind) -> &'static str {
-    match kind {
-        SpecKind::OpenApi => "http",
-        SpecKind::Wsdl => "soap",
-        SpecKind::GraphQl => "graphql",
-        SpecKind::Grpc => "grpc",
-    }
 }
 
 fn apic_path(workspace: &str, path: &EntityPath) -> Result<ApicPath<Value>, AzureError> {
@@ -141,15 +87,15 @@ fn definition_path(
 }
 
 impl AzureSide for AzureClients {
-    async fn apim_service(&self, target: &LinkTarget) -> Result<Value, AzureError> {
-        to_json(&self.apim(target).get_service().await?)
+    async fn apim_service(&self, target: &LinkTarget) -> Result<ApimService, AzureError> {
+        Ok(self.apim(target).get_service().await?.into())
     }
 
     async fn apim_apis(
         &self,
         target: &LinkTarget,
         workspace: Option<&str>,
-    ) -> Result<Vec<Value>, AzureError> {
+    ) -> Result<Vec<ApimApi>, AzureError> {
         let options = ListApisOptions {
             current_only: true,
             expand_version_set: false,
@@ -157,33 +103,39 @@ impl AzureSide for AzureClients {
         };
         let apis = self
             .apim(target)
-            .list_apis(&scope(workspace), &options)
+            .list_apis(&ApimScope::of(workspace), &options)
             .await?;
-        apis.iter().map(to_json).collect()
+        Ok(apis
+            .into_iter()
+            .map(|api| api.into_observed(workspace))
+            .collect())
     }
 
     async fn apim_version_sets(
         &self,
         target: &LinkTarget,
         workspace: Option<&str>,
-    ) -> Result<Vec<Value>, AzureError> {
+    ) -> Result<Vec<ApimVersionSet>, AzureError> {
         let sets = self
             .apim(target)
-            .list_version_sets(&scope(workspace))
+            .list_version_sets(&ApimScope::of(workspace))
             .await?;
-        sets.iter().map(to_json).collect()
+        Ok(sets
+            .into_iter()
+            .map(|set| set.into_observed(workspace))
+            .collect())
     }
 
     async fn apim_workspace_gateways(
         &self,
         target: &LinkTarget,
         workspaces: &[String],
-    ) -> Result<Vec<Value>, AzureError> {
+    ) -> Result<Vec<ApimGatewayConnection>, AzureError> {
         let connections = self
             .apim(target)
             .workspace_gateway_connections(workspaces)
             .await?;
-        connections.iter().map(to_json).collect()
+        Ok(connections.into_iter().map(Into::into).collect())
     }
 
     async fn export_definition(
@@ -192,18 +144,7 @@ impl AzureSide for AzureClients {
         api: &ApimApiRef,
         kind: SpecKind,
     ) -> Result<Option<ExportedContent>, AzureError> {
-        let stand_in = ApimApi {
-            name: api.api_id.clone(),
-            properties: ApiProperties {
-                api_type: Some(api_type(kind).to_string()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let exported = self
-            .apim(target)
-            .export_definition(&scope(api.workspace.as_deref()), &stand_in)
-            .await?;
+        let exported = self.apim(target).export_definition(api, kind).await?;
         Ok(exported.map(|e| ExportedContent {
             kind,
             specification: SpecificationRef {
@@ -220,19 +161,11 @@ impl AzureSide for AzureClients {
         api: &ApimApiRef,
         kind: SpecKind,
     ) -> Result<Option<String>, AzureError> {
-        let format = match kind {
-            SpecKind::OpenApi => "openapi+json-link",
-            SpecKind::Wsdl => "wsdl-link",
-            SpecKind::GraphQl | SpecKind::Grpc => return Ok(None),
-        };
-        self.apim(target)
-            .request_export_link(&scope(api.workspace.as_deref()), &api.api_id, format)
-            .await
-            .map(Some)
+        self.apim(target).export_link(api, kind).await
     }
 
     async fn list_apis(&self, target: &LinkTarget) -> Result<Vec<ApicEntity>, AzureError> {
-        self.list_apic(target, "apis").await
+        self.apic(target).list_apis(&target.workspace).await
     }
 
     async fn list_versions(
@@ -240,14 +173,8 @@ impl AzureSide for AzureClients {
         target: &LinkTarget,
         api: &str,
     ) -> Result<Vec<ApicEntity>, AzureError> {
-        // Validates the name before it goes into a URL.
-        apic_path(
-            &target.workspace,
-            &EntityPath::Api {
-                api: api.to_string(),
-            },
-        )?;
-        self.list_apic(target, &format!("apis/{api}/versions"))
+        self.apic(target)
+            .list_versions(&target.workspace, api)
             .await
     }
 
@@ -257,18 +184,9 @@ impl AzureSide for AzureClients {
         api: &str,
         version: &str,
     ) -> Result<Vec<ApicEntity>, AzureError> {
-        apic_path(
-            &target.workspace,
-            &EntityPath::Version {
-                api: api.to_string(),
-                version: version.to_string(),
-            },
-        )?;
-        self.list_apic(
-            target,
-            &format!("apis/{api}/versions/{version}/definitions"),
-        )
-        .await
+        self.apic(target)
+            .list_definitions(&target.workspace, api, version)
+            .await
     }
 
     async fn list_deployments(
@@ -276,13 +194,8 @@ impl AzureSide for AzureClients {
         target: &LinkTarget,
         api: &str,
     ) -> Result<Vec<ApicEntity>, AzureError> {
-        apic_path(
-            &target.workspace,
-            &EntityPath::Api {
-                api: api.to_string(),
-            },
-        )?;
-        self.list_apic(target, &format!("apis/{api}/deployments"))
+        self.apic(target)
+            .list_deployments(&target.workspace, api)
             .await
     }
 
@@ -292,7 +205,7 @@ impl AzureSide for AzureClients {
         path: &EntityPath,
     ) -> Result<Option<ApicEntity>, AzureError> {
         let path = apic_path(&target.workspace, path)?;
-        Ok(self.apic(target).get(&path).await?.map(entity))
+        Ok(self.apic(target).get(&path).await?.map(ApicEntity::from))
     }
 
     async fn put(
@@ -306,7 +219,7 @@ impl AzureSide for AzureClients {
         self.apic(target)
             .put(&path, properties, precondition)
             .await
-            .map(entity)
+            .map(ApicEntity::from)
     }
 
     async fn delete(&self, target: &LinkTarget, path: &EntityPath) -> Result<bool, AzureError> {
@@ -318,16 +231,7 @@ impl AzureSide for AzureClients {
         &self,
         target: &LinkTarget,
     ) -> Result<Vec<MetadataSchema>, AzureError> {
-        let schemas = self.apic(target).list_metadata_schemas().await?;
-        schemas
-            .iter()
-            .map(|schema| {
-                Ok(MetadataSchema::from_arm(
-                    &schema.name,
-                    &to_json(&schema.properties)?,
-                ))
-            })
-            .collect()
+        self.apic(target).list_metadata_schemas().await
     }
 
     async fn create_metadata_schema(

@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 
 use apilink_core::guard::guard_deletions;
 use apilink_core::planner::owned_api_count;
-use apilink_core::{LinkSettings, cleanup_plan, plan};
+use apilink_core::{LinkSettings, Plan, cleanup_plan, plan};
 use tracing::Instrument;
 
 use crate::apply::Applier;
@@ -13,7 +13,7 @@ use crate::azure_side::{AzureSide, LinkTarget};
 use crate::budget::WriteGate;
 use crate::error::{PassError, PassPhase};
 use crate::metadata::{VerifiedSchemas, prepare};
-use crate::observe::{observe, read_apic};
+use crate::observe::{Observation, observe, read_apic};
 use crate::options::EngineOptions;
 use crate::preflight::remove_probe_leftovers;
 
@@ -92,16 +92,9 @@ impl<A: AzureSide> Engine<A> {
     ) -> Result<PassReport, PassError> {
         let started = Instant::now();
         let before = self.azure.call_counts();
-        let target = LinkTarget::from_settings(settings)
-            .map_err(|e| PassError::from_azure(PassPhase::Settings, "link settings", &e))?;
-        let observation = observe(
-            &self.azure,
-            &target,
-            settings,
-            &self.options,
-            mode == PassMode::Full,
-        )
-        .await?;
+        let target = LinkTarget::from(settings);
+        let full = mode == PassMode::Full;
+        let mut observation = observe(&self.azure, &target, settings, &self.options, full).await?;
         let observed = started.elapsed();
 
         let planning = Instant::now();
@@ -111,78 +104,26 @@ impl<A: AzureSide> Engine<A> {
             &observation.exports,
             &observation.apic,
         );
-        plan.held = guard_deletions(
-            &mut plan,
-            settings,
-            owned_api_count(settings, &observation.apic),
-            observation.desired.apim_apis_listed,
-        );
+        hold_deletions(&mut plan, settings, &observation);
         let planned = planning.elapsed();
         tracing::debug!(operations = plan.operations.len(), "planned");
 
-        let mut report = PassReport::new(settings.link.to_string(), PassKind::Sync(mode));
-        report.apis = plan.counts;
-        report.details_read = observation.details_read;
-        report.exports = observation.exported;
-        report.drift = plan.drift.clone();
-        report.warnings = plan.warnings.clone();
-        report.failures = observation.failures;
-        report.held_deletions = plan.held.clone();
-        report.paused_apis = pause_apis(&mut plan, settings);
-        if let Some(held) = &plan.held {
-            tracing::warn!(held = held.count(), "{held}");
-        }
+        let mut report = sync_report(settings, mode, &mut observation, &mut plan);
         report.durations.observe = observed;
         report.durations.plan = planned;
 
         let gate = WriteGate::new(self.options.write_budget);
-        let metadata = prepare(
-            &self.azure,
-            &target,
-            settings,
-            &plan,
-            dry_run,
-            &self.verified_schemas,
-            &gate,
-        )
-        .await?;
-        report.created_metadata_schema = metadata.created_schema;
-
+        report.created_metadata_schema = self
+            .prepare_metadata(&target, settings, &plan, dry_run, &gate)
+            .await?;
         if dry_run {
-            let mut tallies = Tallies::default();
-            for op in &plan.operations {
-                tallies.planned(op.entity(), op.action());
-            }
-            report.operations = tallies.into_rows();
-            report.dry_run = true;
-            report.plan = Some(plan);
-            self.close(&mut report, &before, started);
-            return Ok(report);
+            return Ok(self.dry_run_report(report, plan, &before, started));
         }
 
-        let applying = Instant::now();
-        let applier = Applier {
-            azure: &self.azure,
-            target: &target,
-            link: &settings.link,
-            contents: &observation.contents,
-            gate: &gate,
-            progress: self.options.progress.as_deref(),
-            concurrency: self.options.concurrency,
-        };
-        let applied = applier.run(&plan.operations).await;
-        report.durations.apply = applying.elapsed();
-        report.operations = applied.tallies.into_rows();
-        report.imports = applied.imports;
-        report.failures.extend(applied.failures);
-        if report
-            .failures
-            .iter()
-            .any(|f| f.reason == CUSTOM_PROPERTY_DROPPED)
-        {
-            self.verified_schemas.forget(&target.api_center.to_string());
-        }
-        if mode == PassMode::Full {
+        let environment_failed = self
+            .apply(&target, settings, &observation, &gate, &plan, &mut report)
+            .await;
+        if full {
             remove_probe_leftovers(
                 &self.azure,
                 &target,
@@ -192,23 +133,87 @@ impl<A: AzureSide> Engine<A> {
             .await;
         }
         self.close(&mut report, &before, started);
+        sync_outcome(report, environment_failed)
+    }
 
-        for drift in &report.drift {
-            tracing::info!(path = %drift.path, kind = ?drift.kind, "drift repaired");
-        }
-        if applied.environment_failed {
-            return Err(PassError::from_failures(PassPhase::Environment, report));
-        }
-        // Failures confined to one API each leave the pass successful: the caller reports
-        // them per API and backs off on those APIs alone.
-        if !report
+    /// Checks the metadata schemas the plan's creates must satisfy, creating the one that
+    /// declares the ownership record when it is missing; returns the schema it created.
+    async fn prepare_metadata(
+        &self,
+        target: &LinkTarget,
+        settings: &LinkSettings,
+        plan: &Plan,
+        dry_run: bool,
+        gate: &WriteGate,
+    ) -> Result<Option<String>, PassError> {
+        let metadata = prepare(
+            &self.azure,
+            target,
+            settings,
+            plan,
+            dry_run,
+            &self.verified_schemas,
+            gate,
+        )
+        .await?;
+        Ok(metadata.created_schema)
+    }
+
+    /// Applies the plan and adds what happened to the report; returns whether the
+    /// environment failed (then nothing after it ran).
+    async fn apply(
+        &self,
+        target: &LinkTarget,
+        settings: &LinkSettings,
+        observation: &Observation,
+        gate: &WriteGate,
+        plan: &Plan,
+        report: &mut PassReport,
+    ) -> bool {
+        let applying = Instant::now();
+        let applier = Applier {
+            azure: &self.azure,
+            target,
+            link: &settings.link,
+            contents: &observation.contents,
+            gate,
+            progress: self.options.progress.as_deref(),
+            concurrency: self.options.concurrency,
+        };
+        let applied = applier.run(&plan.operations).await;
+        report.durations.apply = applying.elapsed();
+        report.operations = applied.tallies.into_rows();
+        report.imports = applied.imports;
+        report.failures.extend(applied.failures);
+        // A dropped ownership record means the schema that declares it is gone: the
+        // next pass looks for it again and recreates it.
+        if report
             .failures
             .iter()
-            .all(OperationFailure::is_confined_to_its_api)
+            .any(|f| f.reason == CUSTOM_PROPERTY_DROPPED)
         {
-            return Err(PassError::from_failures(PassPhase::Apply, report));
+            self.verified_schemas.forget(&target.api_center.to_string());
         }
-        Ok(report)
+        applied.environment_failed
+    }
+
+    /// Ends a dry run: the plan goes into the report, tallied as planned.
+    fn dry_run_report(
+        &self,
+        mut report: PassReport,
+        plan: Plan,
+        before: &apilink_azure::ArmCallCounts,
+        started: Instant,
+    ) -> PassReport {
+        let mut tallies = Tallies::default();
+        for op in &plan.operations {
+            tallies.planned(op.entity(), op.action());
+        }
+        report.operations = tallies.into_rows();
+        report.dry_run = true;
+        report.plan = Some(plan);
+        self.close(&mut report, before, started);
+        report
     }
 
     fn close(
@@ -249,22 +254,13 @@ impl<A: AzureSide> Engine<A> {
     ) -> Result<CleanupReport, PassError> {
         let started = Instant::now();
         let before = self.azure.call_counts();
-        let target = LinkTarget::from_settings(settings)
-            .map_err(|e| PassError::from_azure(PassPhase::Settings, "link settings", &e))?;
+        let target = LinkTarget::from(settings);
         let apic = read_apic(&self.azure, &target, settings).await?;
         let plan = cleanup_plan(settings, &apic);
         let mut report = PassReport::new(settings.link.to_string(), PassKind::Cleanup);
         report.durations.observe = started.elapsed();
         if dry_run {
-            let mut tallies = Tallies::default();
-            for op in &plan.operations {
-                tallies.planned(op.entity(), op.action());
-            }
-            report.operations = tallies.into_rows();
-            report.dry_run = true;
-            report.plan = Some(plan);
-            self.close(&mut report, &before, started);
-            return Ok(report);
+            return Ok(self.dry_run_report(report, plan, &before, started));
         }
         let applying = Instant::now();
         let gate = WriteGate::new(self.options.write_budget);
@@ -292,7 +288,7 @@ impl<A: AzureSide> Engine<A> {
 
 /// Takes the operations of the APIs the caller asked to leave alone this pass (they
 /// failed before and are backing off) out of the plan; returns those present.
-fn pause_apis(plan: &mut apilink_core::Plan, settings: &LinkSettings) -> Vec<String> {
+fn pause_apis(plan: &mut Plan, settings: &LinkSettings) -> Vec<String> {
     if settings.paused_apis.is_empty() {
         return Vec::new();
     }
@@ -305,4 +301,57 @@ fn pause_apis(plan: &mut apilink_core::Plan, settings: &LinkSettings) -> Vec<Str
         _ => true,
     });
     paused.into_iter().collect()
+}
+
+/// Takes the deletions the guard holds out of the plan (see [`guard_deletions`]).
+fn hold_deletions(plan: &mut Plan, settings: &LinkSettings, observation: &Observation) {
+    plan.held = guard_deletions(
+        plan,
+        settings,
+        owned_api_count(settings, &observation.apic),
+        observation.desired.apim_apis_listed,
+    );
+}
+
+/// The report of a sync pass as far as observing and planning tell; takes the paused
+/// APIs' operations out of the plan.
+fn sync_report(
+    settings: &LinkSettings,
+    mode: PassMode,
+    observation: &mut Observation,
+    plan: &mut Plan,
+) -> PassReport {
+    let mut report = PassReport::new(settings.link.to_string(), PassKind::Sync(mode));
+    report.apis = plan.counts;
+    report.details_read = observation.details_read;
+    report.exports = observation.exported;
+    report.drift = plan.drift.clone();
+    report.warnings = plan.warnings.clone();
+    report.failures = std::mem::take(&mut observation.failures);
+    report.held_deletions = plan.held.clone();
+    report.paused_apis = pause_apis(plan, settings);
+    if let Some(held) = &plan.held {
+        tracing::warn!(held = held.count(), "{held}");
+    }
+    report
+}
+
+/// The result of an applied sync pass.
+fn sync_outcome(report: PassReport, environment_failed: bool) -> Result<PassReport, PassError> {
+    for drift in &report.drift {
+        tracing::info!(path = %drift.path, kind = ?drift.kind, "drift repaired");
+    }
+    if environment_failed {
+        return Err(PassError::from_failures(PassPhase::Environment, report));
+    }
+    // Failures confined to one API each leave the pass successful: the caller reports
+    // them per API and backs off on those APIs alone.
+    if !report
+        .failures
+        .iter()
+        .all(OperationFailure::is_confined_to_its_api)
+    {
+        return Err(PassError::from_failures(PassPhase::Apply, report));
+    }
+    Ok(report)
 }

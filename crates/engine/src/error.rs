@@ -1,17 +1,18 @@
 //! Why a pass did not complete, classified so a caller knows whether and when to retry.
 
 use std::fmt;
+use std::ops::Deref;
 use std::time::Duration;
 
-use apilink_azure::{AzureError, ErrorClass};
+use apilink_azure::AzureError;
+use apilink_core::ErrorClass;
+use apilink_core::outcome::RunError;
 
 use crate::report::{OperationFailure, PassReport};
 
 /// Where a pass stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PassPhase {
-    /// The link's settings cannot be used (e.g. a resource id ARM would refuse).
-    Settings,
     /// Reading APIM or API Center failed: nothing was written.
     Observe,
     /// The metadata schemas do not allow the pass's writes (or could not be read or
@@ -28,7 +29,6 @@ pub enum PassPhase {
 impl fmt::Display for PassPhase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Settings => "settings",
             Self::Observe => "observe",
             Self::Metadata => "metadata",
             Self::Environment => "environment",
@@ -38,19 +38,33 @@ impl fmt::Display for PassPhase {
     }
 }
 
-/// A pass that did not complete. `class` and `reason` come from the azure error
-/// classification (`reason` is a stable PascalCase word for a status condition).
+/// A pass that did not complete: where it stopped, the classified error a caller
+/// retries by (its `class` and stable PascalCase `reason` come from the azure error
+/// classification), and what the pass did before it stopped.
 #[derive(Debug, thiserror::Error)]
-#[error("{phase} failed: {reason}: {message}")]
+#[error("{phase} failed: {error}")]
 pub struct PassError {
     pub phase: PassPhase,
-    pub class: ErrorClass,
-    pub reason: String,
-    pub message: String,
-    /// How long to wait before trying again; `None`: not until the spec changes.
-    pub retry_after: Option<Duration>,
+    /// Class, reason, message and when to try again (`retry_after` `None`: not until
+    /// the spec changes).
+    pub error: RunError,
     /// What the pass did before it stopped (present from the apply phase on).
     pub report: Option<Box<PassReport>>,
+}
+
+/// Reads of `class`, `reason`, `message` and `retry_after` go to the shared error.
+impl Deref for PassError {
+    type Target = RunError;
+
+    fn deref(&self) -> &RunError {
+        &self.error
+    }
+}
+
+impl From<PassError> for RunError {
+    fn from(error: PassError) -> Self {
+        error.error
+    }
 }
 
 /// Which class to report when several failures happened: the one that most needs
@@ -66,29 +80,27 @@ fn severity(class: ErrorClass) -> u8 {
 }
 
 impl PassError {
-    pub fn from_azure(phase: PassPhase, context: &str, error: &AzureError) -> Self {
+    /// A pass that stopped in `phase` before writing anything worth reporting.
+    pub fn new(phase: PassPhase, error: RunError) -> Self {
         Self {
             phase,
-            class: error.class(),
-            reason: error.reason().to_string(),
-            message: match error.remedy() {
-                Some(remedy) => format!("{context}: {error}; {remedy}"),
-                None => format!("{context}: {error}"),
-            },
-            retry_after: error.requeue_hint(),
+            error,
             report: None,
         }
     }
 
-    pub(crate) fn invalid_response(context: &str, message: String) -> Self {
-        Self {
-            phase: PassPhase::Observe,
-            class: ErrorClass::RetrySlow,
-            reason: "AzureInvalidResponse".to_string(),
-            message: format!("{context}: {message}"),
-            retry_after: Some(Duration::from_secs(60)),
-            report: None,
-        }
+    pub fn from_azure(phase: PassPhase, context: &str, error: &AzureError) -> Self {
+        let message = match error.remedy() {
+            Some(remedy) => format!("{context}: {error}; {remedy}"),
+            None => format!("{context}: {error}"),
+        };
+        Self::new(
+            phase,
+            RunError {
+                retry_after: error.requeue_hint(),
+                ..RunError::new(error.class(), error.reason(), message)
+            },
+        )
     }
 
     /// The error summing up the failures of a report (which must have some).
@@ -128,10 +140,12 @@ impl PassError {
         };
         Self {
             phase,
-            class,
-            reason,
-            message,
-            retry_after,
+            error: RunError {
+                class,
+                reason,
+                message,
+                retry_after,
+            },
             report: Some(Box::new(report)),
         }
     }
@@ -186,6 +200,34 @@ mod tests {
         assert_eq!(
             error.message,
             "create api apis/AzureThrottled: AzureThrottled: AzureThrottled happened"
+        );
+    }
+
+    #[test]
+    fn the_shared_error_is_what_the_pass_error_carries() {
+        let error = PassError::new(
+            PassPhase::Metadata,
+            RunError::new(
+                ErrorClass::NeedsUser,
+                "CustomPropertiesInvalid",
+                "bad value",
+            )
+            .with_retry_after(Duration::from_secs(300)),
+        );
+        assert_eq!(
+            error.to_string(),
+            "metadata failed: CustomPropertiesInvalid: bad value"
+        );
+        assert_eq!(error.class, ErrorClass::NeedsUser);
+        let shared = RunError::from(error);
+        assert_eq!(
+            shared,
+            RunError {
+                class: ErrorClass::NeedsUser,
+                reason: "CustomPropertiesInvalid".into(),
+                message: "bad value".into(),
+                retry_after: Some(Duration::from_secs(300)),
+            }
         );
     }
 }

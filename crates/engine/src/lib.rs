@@ -41,6 +41,6 @@ pub use preflight::{
 };
 pub use progress::{Phase, Progress, ProgressEvent};
 pub use report::{
-    ArmCalls, CleanupReport, OperationCounts, OperationFailure, OperationTally, PassDurations,
+    ArmCalls, CleanupReport, OperationFailure, OperationFates, OperationTally, PassDurations,
     PassKind, PassMode, PassReport,
 };

@@ -8,13 +8,13 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use apilink_azure::ErrorClass;
-use apilink_core::LinkSettings;
 use apilink_core::marker::{RECORD_KEY, ownership_schema};
 use apilink_core::metadata::{
     OwnershipSchema, check_custom_properties, entity_kinds_created, ownership_schema_state,
 };
+use apilink_core::outcome::RunError;
 use apilink_core::plan::Plan;
+use apilink_core::{ErrorClass, LinkSettings};
 
 use crate::azure_side::{AzureSide, LinkTarget};
 use crate::budget::WriteGate;
@@ -57,14 +57,10 @@ pub(crate) struct MetadataOutcome {
 const METADATA_RECHECK: Duration = Duration::from_secs(300);
 
 fn needs_user(reason: &str, message: String) -> PassError {
-    PassError {
-        phase: PassPhase::Metadata,
-        class: ErrorClass::NeedsUser,
-        reason: reason.to_string(),
-        message,
-        retry_after: Some(METADATA_RECHECK),
-        report: None,
-    }
+    PassError::new(
+        PassPhase::Metadata,
+        RunError::new(ErrorClass::NeedsUser, reason, message).with_retry_after(METADATA_RECHECK),
+    )
 }
 
 /// Runs the checks for a plan about to be applied (`dry_run`: only reports what it

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use apilink_azure::AzureError;
 use apilink_core::hash::content_hash;
 use apilink_core::ids::ApimApiRef;
 use apilink_core::mapping;
@@ -35,7 +36,7 @@ pub(crate) struct Observation {
     pub exported: usize,
 }
 
-fn observe_error(context: &str) -> impl Fn(apilink_azure::AzureError) -> PassError + '_ {
+fn observe_error(context: &str) -> impl Fn(AzureError) -> PassError + '_ {
     move |e| PassError::from_azure(PassPhase::Observe, context, &e)
 }
 
@@ -81,14 +82,12 @@ pub(crate) async fn read_apim<A: AzureSide>(
         azure
             .apim_apis(target, *ws)
             .await
-            .map(|items| (*ws, items))
             .map_err(observe_error("listing APIM APIs"))
     }));
     let sets = futures::future::try_join_all(scopes.iter().map(|ws| async move {
         azure
             .apim_version_sets(target, *ws)
             .await
-            .map(|items| (*ws, items))
             .map_err(observe_error("listing APIM version sets"))
     }));
     // Only links reading workspaces pay for this read. Like every APIM read it aborts the
@@ -106,63 +105,43 @@ pub(crate) async fn read_apim<A: AzureSide>(
     let (service, apis, sets, workspace_gateways) =
         futures::try_join!(service, apis, sets, workspace_gateways)?;
 
-    observed_apim(
+    Ok(observed_apim(
         target,
         settings,
         options,
-        &service,
-        &apis,
-        &sets,
+        service,
+        apis,
+        sets,
         &workspace_gateways,
-    )
+    ))
 }
 
-/// What the APIM reads say, in the planner's types.
+/// The APIM reads as one observation: the service with its management portal and the
+/// gateways of the source workspaces filled in.
 fn observed_apim(
     target: &LinkTarget,
     settings: &LinkSettings,
     options: &EngineOptions,
-    service: &Value,
-    apis: &[(Option<&str>, Vec<Value>)],
-    sets: &[(Option<&str>, Vec<Value>)],
-    workspace_gateways: &[Value],
-) -> Result<ObservedApim, PassError> {
-    let mut apim_service = ApimService::from_arm(service)
-        .map_err(|e| PassError::invalid_response("APIM service", e.to_string()))?;
-    apim_service.management_portal_url = options
+    mut service: ApimService,
+    apis: Vec<Vec<ApimApi>>,
+    sets: Vec<Vec<ApimVersionSet>>,
+    workspace_gateways: &[ApimGatewayConnection],
+) -> ObservedApim {
+    service.management_portal_url = options
         .portal_base
         .as_deref()
         .map(|base| azure_portal_resource_url(base, &target.apim.to_string()));
-    let connections = workspace_gateways
-        .iter()
-        .map(ApimGatewayConnection::from_arm)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            PassError::invalid_response("APIM gateway config connection", e.to_string())
-        })?;
-    apim_service.workspace_gateways =
-        mapping::workspace_gateways(&settings.apim, &settings.source_workspaces, &connections);
-    let mut apim = ObservedApim {
-        service: apim_service,
+    service.workspace_gateways = mapping::workspace_gateways(
+        &settings.apim,
+        &settings.source_workspaces,
+        workspace_gateways,
+    );
+    ObservedApim {
+        service,
+        apis: apis.into_iter().flatten().collect(),
+        version_sets: sets.into_iter().flatten().collect(),
         ..ObservedApim::default()
-    };
-    for (ws, items) in apis {
-        for item in items {
-            apim.apis.push(
-                ApimApi::from_arm(item, *ws)
-                    .map_err(|e| PassError::invalid_response("APIM API list", e.to_string()))?,
-            );
-        }
     }
-    for (ws, items) in sets {
-        for item in items {
-            apim.version_sets
-                .push(ApimVersionSet::from_arm(item, *ws).map_err(|e| {
-                    PassError::invalid_response("APIM version set list", e.to_string())
-                })?);
-        }
-    }
-    Ok(apim)
 }
 
 /// The API Center side of a pass (and all a cleanup reads): the workspace's API list and
@@ -210,7 +189,7 @@ async fn read_details<A: AzureSide>(
     azure: &A,
     target: &LinkTarget,
     api: &str,
-) -> Result<ApiDetails, apilink_azure::AzureError> {
+) -> Result<ApiDetails, AzureError> {
     let (versions, deployments) = futures::try_join!(
         azure.list_versions(target, api),
         azure.list_deployments(target, api)
@@ -253,26 +232,19 @@ fn export_owners(desired: &DesiredState) -> HashMap<ApimApiRef, String> {
         .collect()
 }
 
-/// Reads everything one pass needs. `full`: a full resync (every owned API's details,
-/// every definition exported).
-pub(crate) async fn observe<A: AzureSide>(
+/// The details the planner asks for, `options.concurrency` APIs at a time. Any failure
+/// aborts the pass: the planner cannot tell a missing child from a deleted one.
+async fn read_wanted_details<A: AzureSide>(
     azure: &A,
     target: &LinkTarget,
-    settings: &LinkSettings,
     options: &EngineOptions,
-    full: bool,
-) -> Result<Observation, PassError> {
-    let concurrency = options.concurrency.max(1);
-    emit(options, ProgressEvent::PhaseStarted(Phase::Observe));
-    let (apim, mut apic) = read_sides(azure, target, settings, options).await?;
-    let desired = desired_state(settings, &apim);
-
-    let wanted = details_needed(settings, &desired, &apic, full);
+    wanted: Vec<String>,
+) -> Result<Vec<(String, ApiDetails)>, PassError> {
     emit(
         options,
         ProgressEvent::PhaseStarted(Phase::Details { apis: wanted.len() }),
     );
-    let details: Vec<(String, ApiDetails)> = stream::iter(wanted)
+    stream::iter(wanted)
         .map(|api| async move {
             let details = read_details(azure, target, &api).await.map_err(|e| {
                 PassError::from_azure(
@@ -284,20 +256,71 @@ pub(crate) async fn observe<A: AzureSide>(
             emit(options, ProgressEvent::Step);
             Ok::<_, PassError>((api, details))
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(options.concurrency.max(1))
         .try_collect()
-        .await?;
-    let details_read = details.len();
-    apic.details.extend(details);
+        .await
+}
 
-    let requests = exports_needed(settings, &desired, &apic, full);
+/// What the exports of one pass gave.
+#[derive(Default)]
+struct Exported {
+    exports: Exports,
+    contents: HashMap<ApimApiRef, ExportedContent>,
+    failures: Vec<OperationFailure>,
+    count: usize,
+}
+
+impl Exported {
+    /// Takes one export's result; `owners` names the API Center API of each APIM API.
+    fn record(
+        &mut self,
+        request: ExportRequest,
+        result: Result<Option<ExportedContent>, AzureError>,
+        owners: &HashMap<ApimApiRef, String>,
+    ) {
+        match result {
+            Ok(Some(content)) => {
+                self.count += 1;
+                self.exports.insert(
+                    request.api.clone(),
+                    ExportedDefinition {
+                        specification: content.specification.clone(),
+                        content_hash: content_hash(content.content.as_bytes()),
+                    },
+                );
+                self.contents.insert(request.api, content);
+            }
+            Ok(None) => {
+                tracing::debug!(api = %request.api, "APIM has no definition to export");
+            }
+            Err(e) => {
+                tracing::warn!(api = %request.api, error = %e, "export failed; content not imported this pass");
+                self.failures.push(OperationFailure::from_azure(
+                    format!("export {}", request.api),
+                    owners.get(&request.api).cloned(),
+                    &e,
+                ));
+            }
+        }
+    }
+}
+
+/// Exports the definitions the planner asks for, `options.concurrency` at a time. A
+/// failed export fails that definition only: the planner sees its content as
+/// unavailable.
+async fn export_requested<A: AzureSide>(
+    azure: &A,
+    target: &LinkTarget,
+    options: &EngineOptions,
+    desired: &DesiredState,
+    requests: Vec<ExportRequest>,
+) -> Exported {
     emit(
         options,
         ProgressEvent::PhaseStarted(Phase::Export {
             definitions: requests.len(),
         }),
     );
-    let owners = export_owners(&desired);
     let results: Vec<(ExportRequest, Result<Option<ExportedContent>, _>)> = stream::iter(requests)
         .map(|request| async move {
             let result = azure
@@ -306,46 +329,44 @@ pub(crate) async fn observe<A: AzureSide>(
             emit(options, ProgressEvent::Step);
             (request, result)
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
-    let mut exports = Exports::new();
-    let mut contents = HashMap::new();
-    let mut failures = Vec::new();
-    let mut exported = 0;
+    let owners = export_owners(desired);
+    let mut exported = Exported::default();
     for (request, result) in results {
-        match result {
-            Ok(Some(content)) => {
-                exported += 1;
-                exports.insert(
-                    request.api.clone(),
-                    ExportedDefinition {
-                        specification: content.specification.clone(),
-                        content_hash: content_hash(content.content.as_bytes()),
-                    },
-                );
-                contents.insert(request.api, content);
-            }
-            Ok(None) => {
-                tracing::debug!(api = %request.api, "APIM has no definition to export");
-            }
-            Err(e) => {
-                tracing::warn!(api = %request.api, error = %e, "export failed; content not imported this pass");
-                failures.push(OperationFailure::from_azure(
-                    format!("export {}", request.api),
-                    owners.get(&request.api).cloned(),
-                    &e,
-                ));
-            }
-        }
+        exported.record(request, result, &owners);
     }
+    exported
+}
+
+/// Reads everything one pass needs. `full`: a full resync (every owned API's details,
+/// every definition exported).
+pub(crate) async fn observe<A: AzureSide>(
+    azure: &A,
+    target: &LinkTarget,
+    settings: &LinkSettings,
+    options: &EngineOptions,
+    full: bool,
+) -> Result<Observation, PassError> {
+    emit(options, ProgressEvent::PhaseStarted(Phase::Observe));
+    let (apim, mut apic) = read_sides(azure, target, settings, options).await?;
+    let desired = desired_state(settings, &apim);
+
+    let wanted = details_needed(settings, &desired, &apic, full);
+    let details = read_wanted_details(azure, target, options, wanted).await?;
+    let details_read = details.len();
+    apic.details.extend(details);
+
+    let requests = exports_needed(settings, &desired, &apic, full);
+    let exported = export_requested(azure, target, options, &desired, requests).await;
     Ok(Observation {
         apic,
         desired,
-        exports,
-        contents,
-        failures,
+        exports: exported.exports,
+        contents: exported.contents,
+        failures: exported.failures,
         details_read,
-        exported,
+        exported: exported.count,
     })
 }

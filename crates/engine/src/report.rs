@@ -5,40 +5,27 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use apilink_azure::{ArmCallCounts, AzureError, ErrorClass};
-use apilink_core::Plan;
+use apilink_azure::{ArmCallCounts, AzureError};
+pub use apilink_core::PassMode;
 use apilink_core::guard::HeldDeletions;
 use apilink_core::operation::Action;
+use apilink_core::outcome::{ApiFailure, CleanupOutcome, OperationCounts, SyncOutcome};
 use apilink_core::ownership::EntityKind;
 use apilink_core::plan::{ApiCounts, Drift, Warning};
+use apilink_core::{ErrorClass, Plan};
 use serde::{Serialize, Serializer};
 
-/// How much a sync pass reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum PassMode {
-    /// Lists APIs and version sets; reads details and exports only where something
-    /// changed or is missing.
-    Light,
-    /// Also re-reads every owned API's children and re-exports every definition
-    /// (imports only changed content).
-    Full,
-}
-
-impl PassMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Light => "light",
-            Self::Full => "full",
-        }
-    }
+/// The report names a mode by its lower-case word (`{"sync": "light"}`), unlike the
+/// link's status (`Light`).
+fn mode_word<S: Serializer>(mode: &PassMode, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(mode.as_str())
 }
 
 /// What kind of pass a report describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PassKind {
-    Sync(PassMode),
+    Sync(#[serde(serialize_with = "mode_word")] PassMode),
     /// Removal of everything the link owns (the link is being deleted).
     Cleanup,
 }
@@ -91,7 +78,7 @@ impl ArmCalls {
 /// What happened to the planned operations of one (entity, action).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OperationCounts {
+pub struct OperationFates {
     pub planned: usize,
     /// Executed with a write.
     pub written: usize,
@@ -111,7 +98,7 @@ pub struct OperationTally {
     pub entity: EntityKind,
     pub action: Action,
     #[serde(flatten)]
-    pub counts: OperationCounts,
+    pub counts: OperationFates,
 }
 
 fn class_name<S: Serializer>(class: &ErrorClass, serializer: S) -> Result<S::Ok, S::Error> {
@@ -281,10 +268,10 @@ impl PassReport {
     }
 
     /// Sum over every (entity, action).
-    pub fn totals(&self) -> OperationCounts {
+    pub fn totals(&self) -> OperationFates {
         self.operations
             .iter()
-            .fold(OperationCounts::default(), |mut sum, t| {
+            .fold(OperationFates::default(), |mut sum, t| {
                 sum.planned += t.counts.planned;
                 sum.written += t.counts.written;
                 sum.unchanged += t.counts.unchanged;
@@ -296,7 +283,7 @@ impl PassReport {
     }
 
     /// The counts of one (entity, action).
-    pub fn counts(&self, entity: EntityKind, action: Action) -> OperationCounts {
+    pub fn counts(&self, entity: EntityKind, action: Action) -> OperationFates {
         self.operations
             .iter()
             .find(|t| t.entity == entity && t.action == action)
@@ -349,10 +336,69 @@ impl PassReport {
 /// A cleanup is reported like a sync pass.
 pub type CleanupReport = PassReport;
 
+/// A count for the outcome, which counts in `u32` (status fields and metrics).
+fn outcome_count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl PassReport {
+    /// What a successful sync pass came to, for the link's status, events and metrics.
+    pub fn outcome(&self) -> SyncOutcome {
+        SyncOutcome {
+            discovered: outcome_count(self.apis.discovered),
+            synced: outcome_count(self.apis.synced),
+            skipped: outcome_count(self.apis.skipped),
+            applied: self.operation_counts(|fates| fates.written),
+            failed: self.operation_counts(|fates| fates.failed),
+            drift_repaired: outcome_count(self.drift.len()),
+            warnings: self.warnings.iter().map(ToString::to_string).collect(),
+            held_deletions: self.held_deletions.as_ref().map(Into::into),
+            // A successful pass fails only in ways confined to single APIs.
+            api_failures: self.failures.iter().map(ApiFailure::from).collect(),
+            paused_apis: self.paused_apis.clone(),
+        }
+    }
+
+    /// What a finished cleanup came to.
+    pub fn cleanup_outcome(&self) -> CleanupOutcome {
+        CleanupOutcome {
+            applied: self.operation_counts(|fates| fates.written),
+            warnings: self.warnings.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// One fate's count by (entity, action), leaving out the rows where it is zero.
+    fn operation_counts(&self, fate: impl Fn(&OperationFates) -> usize) -> OperationCounts {
+        let mut counts = OperationCounts::new();
+        for row in &self.operations {
+            let n = fate(&row.counts);
+            if n > 0 {
+                let key = (
+                    row.entity.as_str().to_string(),
+                    row.action.as_str().to_string(),
+                );
+                let total = counts.entry(key).or_default();
+                *total = total.saturating_add(outcome_count(n));
+            }
+        }
+        counts
+    }
+}
+
+impl From<&OperationFailure> for ApiFailure {
+    fn from(failure: &OperationFailure) -> Self {
+        ApiFailure {
+            api: failure.api.clone().unwrap_or_default(),
+            reason: failure.reason.clone(),
+            message: failure.message.clone(),
+        }
+    }
+}
+
 /// Builds the operation table while a pass runs.
 #[derive(Debug, Default)]
 pub(crate) struct Tallies {
-    counts: BTreeMap<(EntityKind, Action), OperationCounts>,
+    counts: BTreeMap<(EntityKind, Action), OperationFates>,
 }
 
 /// The fate of one planned operation.
@@ -390,5 +436,114 @@ impl Tallies {
                 counts,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use apilink_core::guard::HoldRule;
+    use apilink_core::plan::Warning;
+
+    use super::*;
+
+    fn row(entity: EntityKind, action: Action, written: usize, failed: usize) -> OperationTally {
+        OperationTally {
+            entity,
+            action,
+            counts: OperationFates {
+                planned: written + failed + 1,
+                written,
+                unchanged: 1,
+                failed,
+                ..OperationFates::default()
+            },
+        }
+    }
+
+    fn report() -> PassReport {
+        let mut report = PassReport::new("ns/l".into(), PassKind::Sync(PassMode::Light));
+        report.apis = ApiCounts {
+            discovered: 5,
+            synced: 3,
+            skipped: 2,
+        };
+        report.operations = vec![
+            row(EntityKind::Api, Action::Create, 2, 0),
+            row(EntityKind::Definition, Action::Import, 1, 1),
+            row(EntityKind::Version, Action::Update, 0, 0),
+        ];
+        report.warnings = vec![Warning::NoGatewayUrl];
+        report.failures = vec![OperationFailure::new(
+            "import definition apis/echo".into(),
+            Some("echo".into()),
+            ErrorClass::NeedsUser,
+            "SpecificationImportFailed",
+            "not OpenAPI".into(),
+        )];
+        report.paused_apis = vec!["weather".into()];
+        report.held_deletions = Some(HeldDeletions {
+            apis: vec!["old".into()],
+            owned: 1,
+            rule: HoldRule::EmptyApim,
+        });
+        report
+    }
+
+    fn counts(rows: &[(&str, &str, u32)]) -> OperationCounts {
+        rows.iter()
+            .map(|(entity, action, n)| ((entity.to_string(), action.to_string()), *n))
+            .collect()
+    }
+
+    #[test]
+    fn the_outcome_counts_writes_and_failures_by_entity_and_action() {
+        let report = report();
+        let outcome = report.outcome();
+        assert_eq!(
+            (outcome.discovered, outcome.synced, outcome.skipped),
+            (5, 3, 2)
+        );
+        assert_eq!(
+            outcome.applied,
+            counts(&[("api", "create", 2), ("definition", "import", 1)])
+        );
+        assert_eq!(outcome.failed, counts(&[("definition", "import", 1)]));
+        assert_eq!(outcome.warnings, [report.warnings[0].to_string()]);
+        assert_eq!(
+            outcome.api_failures,
+            [ApiFailure {
+                api: "echo".into(),
+                reason: "SpecificationImportFailed".into(),
+                message: "not OpenAPI".into(),
+            }]
+        );
+        assert_eq!(outcome.paused_apis, ["weather"]);
+        let held = outcome.held_deletions.unwrap();
+        assert_eq!((held.count, held.apis), (1, vec!["old".to_string()]));
+        assert_eq!(
+            held.message,
+            report.held_deletions.as_ref().unwrap().to_string()
+        );
+    }
+
+    #[test]
+    fn a_cleanup_outcome_counts_its_writes() {
+        let report = report();
+        let outcome = report.cleanup_outcome();
+        assert_eq!(outcome.deleted(), 3);
+        assert_eq!(outcome.warnings.len(), 1);
+    }
+
+    #[test]
+    fn the_report_names_its_mode_in_lower_case() {
+        let json = serde_json::to_value(PassReport::new(
+            "ns/l".into(),
+            PassKind::Sync(PassMode::Full),
+        ))
+        .unwrap();
+        assert_eq!(json["kind"], serde_json::json!({"sync": "full"}));
+        let json = serde_json::to_value(PassReport::new("ns/l".into(), PassKind::Cleanup)).unwrap();
+        assert_eq!(json["kind"], "cleanup");
     }
 }

@@ -862,7 +862,7 @@ async fn pass_failures(
         Err(e) => e.report.map(|r| r.failures).unwrap_or_else(|| {
             panic!(
                 "the pass stopped before applying: {} {}",
-                e.reason, e.message
+                e.error.reason, e.error.message
             )
         }),
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -84,69 +84,14 @@ fn start() -> Result<State> {
     };
     let apilink = paths::apilink_bin()?;
     let run_dir = paths::run_dir()?.to_path_buf();
-    let state_dir = run_dir.join("cluster");
-    let log = run_dir.join("cluster.log");
     eprintln!(
         "[e2e] run directory {}; apilink {}; control plane {}",
         run_dir.display(),
         apilink.display(),
         bin.display()
     );
-    let log_file = std::fs::File::create(&log).map_err(Error::io_path("creating", &log))?;
-    let script = paths::repo_root().join("tests/e2e/cluster-guard.sh");
-    let started = Instant::now();
-    let mut child = Command::new("bash")
-        .arg(&script)
-        .env("APILINK_CLUSTER_DIR", &state_dir)
-        .env("APILINK_CONTROL_PLANE_BIN", &bin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .map_err(Error::io(format!("starting {}", script.display())))?;
-    let stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| Error::Setup("the cluster guard has no stdin pipe".to_string()))?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Setup("the cluster guard has no stdout pipe".to_string()))?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let env_file = loop {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                if let Some(path) = line.strip_prefix("READY ") {
-                    break PathBuf::from(path.trim());
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let _ = child.wait();
-                return Err(Error::Setup(format!(
-                    "the control plane did not start; {}:\n{}",
-                    log.display(),
-                    log_tail(&log, 40)
-                )));
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) if started.elapsed() > START_TIMEOUT => {
-                let _ = child.kill();
-                return Err(Error::Timeout {
-                    what: "the control plane to start".to_string(),
-                    secs: START_TIMEOUT.as_secs_f64(),
-                    last: log_tail(&log, 40),
-                });
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-    };
+    let mut guard = StartingGuard::spawn(&bin, &run_dir)?;
+    let env_file = guard.wait_ready()?;
     let env = read_env_file(&env_file)?;
     let get = |key: &str| {
         env.get(key)
@@ -161,15 +106,104 @@ fn start() -> Result<State> {
         ca_file: PathBuf::from(get("APILINK_CA_FILE")?),
         kube_version: get("APILINK_KUBE_VERSION")?,
         run_dir,
-        _guard: Mutex::new((child, stdin)),
+        _guard: Mutex::new((guard.child, guard.stdin)),
     };
     eprintln!(
         "[e2e] control plane up in {:.1}s at {}",
-        started.elapsed().as_secs_f64(),
+        guard.started.elapsed().as_secs_f64(),
         cluster.apiserver_url
     );
     cluster.install_crd()?;
     Ok(State::Up(cluster))
+}
+
+/// `cluster-guard.sh` while it brings the control plane up.
+struct StartingGuard {
+    child: Child,
+    stdin: ChildStdin,
+    /// The guard's stdout, line by line.
+    lines: mpsc::Receiver<String>,
+    /// The guard's stderr, where the control plane's start-up is told.
+    log: PathBuf,
+    started: Instant,
+}
+
+impl StartingGuard {
+    fn spawn(bin: &Path, run_dir: &Path) -> Result<Self> {
+        let state_dir = run_dir.join("cluster");
+        let log = run_dir.join("cluster.log");
+        let log_file = std::fs::File::create(&log).map_err(Error::io_path("creating", &log))?;
+        let script = paths::repo_root().join("tests/e2e/cluster-guard.sh");
+        let started = Instant::now();
+        let mut child = Command::new("bash")
+            .arg(&script)
+            .env("APILINK_CLUSTER_DIR", &state_dir)
+            .env("APILINK_CONTROL_PLANE_BIN", bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .map_err(Error::io(format!("starting {}", script.display())))?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| Error::Setup("the cluster guard has no stdin pipe".to_string()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Setup("the cluster guard has no stdout pipe".to_string()))?;
+        Ok(Self {
+            child,
+            stdin,
+            lines: read_lines(stdout),
+            log,
+            started,
+        })
+    }
+
+    /// Waits for the guard's `READY {env file}` line; returns the env file.
+    fn wait_ready(&mut self) -> Result<PathBuf> {
+        loop {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    if let Some(path) = line.strip_prefix("READY ") {
+                        return Ok(PathBuf::from(path.trim()));
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = self.child.wait();
+                    return Err(Error::Setup(format!(
+                        "the control plane did not start; {}:\n{}",
+                        self.log.display(),
+                        log_tail(&self.log, 40)
+                    )));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if self.started.elapsed() > START_TIMEOUT => {
+                    let _ = self.child.kill();
+                    return Err(Error::Timeout {
+                        what: "the control plane to start".to_string(),
+                        secs: START_TIMEOUT.as_secs_f64(),
+                        last: log_tail(&self.log, 40),
+                    });
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+}
+
+/// The lines of `stdout`, read on a thread so the reader can wait with a timeout.
+fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Reads `export KEY=VALUE` lines as written by `control-plane/lib.sh` (`printf %q`).

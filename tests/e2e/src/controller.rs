@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::PostParams;
 
-use crate::chart::{self, EnvSource, HelmValue, Launch};
+use crate::chart::{self, EnvSource, HelmValue, Launch, Rendered};
 use crate::cluster::{Cluster, FIELD_MANAGER};
 use crate::emulator::Emulator;
 use crate::error::{Error, Result};
@@ -154,62 +154,14 @@ pub async fn install(
     options: &InstallOptions,
 ) -> Result<Install> {
     let rendered = chart::render(cluster, release, namespace, &values(emulator, options)).await?;
-    let rbac = rendered.rbac_yaml()?;
-    let rbac_file = dir.join(format!("{release}-rbac.yaml"));
-    std::fs::write(&rbac_file, &rbac).map_err(Error::io_path("writing", &rbac_file))?;
-    cluster
-        .kubectl()
-        .args([
-            "apply",
-            "--server-side",
-            "--field-manager",
-            FIELD_MANAGER,
-            "-f",
-        ])
-        .arg(&rbac_file)
-        .run_ok()
-        .await?;
+    apply_rbac(cluster, dir, release, &rendered).await?;
     let service_account = rendered.service_account()?;
     let launch = rendered.launch()?;
 
-    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: Vec::new(),
-            expiration_seconds: Some(TOKEN_SECONDS),
-            ..TokenRequestSpec::default()
-        },
-        ..TokenRequest::default()
-    };
-    let answered = accounts
-        .create_token_request(&service_account, &PostParams::default(), &request)
-        .await
-        .map_err(Error::kube(format!(
-            "TokenRequest for ServiceAccount {namespace}/{service_account}"
-        )))?;
-    let token = answered
-        .status
-        .map(|s| s.token)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::Check("the TokenRequest answer holds no token".to_string()))?;
+    let token = service_account_token(admin, namespace, &service_account).await?;
     let kubeconfig = dir.join(format!("{release}-sa.kubeconfig"));
     write_kubeconfig(&kubeconfig, cluster, namespace, &token)?;
-    let whoami = cluster
-        .kubectl_with(&kubeconfig)
-        .args([
-            "auth",
-            "whoami",
-            "-o",
-            "jsonpath={.status.userInfo.username}",
-        ])
-        .run_ok()
-        .await?;
-    let expected = format!("system:serviceaccount:{namespace}:{service_account}");
-    if whoami.trim() != expected {
-        return Err(Error::Check(format!(
-            "the token authenticates as {whoami:?}, expected {expected}"
-        )));
-    }
+    check_identity(cluster, &kubeconfig, namespace, &service_account).await?;
 
     let serve_override = match (&options.rbac, launch.env_value("APILINK_WATCH_NAMESPACES")) {
         (RbacScope::ClusterWide { serve }, None) if !serve.is_empty() => Some(serve.join(",")),
@@ -229,6 +181,85 @@ pub async fn install(
         lease_name,
         rbac_objects: rendered.rbac_summary(),
     })
+}
+
+/// Applies the ServiceAccount and RBAC the chart rendered.
+async fn apply_rbac(
+    cluster: &Cluster,
+    dir: &Path,
+    release: &str,
+    rendered: &Rendered,
+) -> Result<()> {
+    let rbac = rendered.rbac_yaml()?;
+    let rbac_file = dir.join(format!("{release}-rbac.yaml"));
+    std::fs::write(&rbac_file, &rbac).map_err(Error::io_path("writing", &rbac_file))?;
+    cluster
+        .kubectl()
+        .args([
+            "apply",
+            "--server-side",
+            "--field-manager",
+            FIELD_MANAGER,
+            "-f",
+        ])
+        .arg(&rbac_file)
+        .run_ok()
+        .await?;
+    Ok(())
+}
+
+/// A token for the ServiceAccount from the TokenRequest API.
+async fn service_account_token(
+    admin: &kube::Client,
+    namespace: &str,
+    service_account: &str,
+) -> Result<String> {
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: Vec::new(),
+            expiration_seconds: Some(TOKEN_SECONDS),
+            ..TokenRequestSpec::default()
+        },
+        ..TokenRequest::default()
+    };
+    let answered = accounts
+        .create_token_request(service_account, &PostParams::default(), &request)
+        .await
+        .map_err(Error::kube(format!(
+            "TokenRequest for ServiceAccount {namespace}/{service_account}"
+        )))?;
+    answered
+        .status
+        .map(|s| s.token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::Check("the TokenRequest answer holds no token".to_string()))
+}
+
+/// Fails unless the kubeconfig authenticates as the ServiceAccount.
+async fn check_identity(
+    cluster: &Cluster,
+    kubeconfig: &Path,
+    namespace: &str,
+    service_account: &str,
+) -> Result<()> {
+    let whoami = cluster
+        .kubectl_with(kubeconfig)
+        .args([
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ])
+        .run_ok()
+        .await?;
+    let expected = format!("system:serviceaccount:{namespace}:{service_account}");
+    if whoami.trim() != expected {
+        return Err(Error::Check(format!(
+            "the token authenticates as {whoami:?}, expected {expected}"
+        )));
+    }
+    Ok(())
 }
 
 fn write_kubeconfig(path: &Path, cluster: &Cluster, namespace: &str, token: &str) -> Result<()> {
@@ -279,34 +310,7 @@ impl Controller {
     ) -> Result<Self> {
         let port = free_port()?;
         let metrics_addr = format!("127.0.0.1:{port}");
-        let mut spawn = Spawn::new(
-            &format!("controller {replica}"),
-            &cluster.apilink,
-            dir.join(format!("controller-{replica}.log")),
-        );
-        spawn.stop = StopSignal::Term;
-        for arg in &install.launch.args {
-            spawn = spawn.arg(arg);
-        }
-        for (name, source) in &install.launch.env {
-            let value = match source {
-                EnvSource::Value(v) => v.clone(),
-                EnvSource::PodName => replica.to_string(),
-                EnvSource::PodNamespace => install.namespace.clone(),
-            };
-            spawn = spawn.env(name, value);
-        }
-        // Loopback only, and the emulator's CA where the chart would mount the bundle.
-        spawn = spawn
-            .env("APILINK_METRICS_ADDR", &metrics_addr)
-            .env("SSL_CERT_FILE", &emulator.ca_file)
-            .env("KUBECONFIG", &install.kubeconfig);
-        if let Some(serve) = &install.serve_override {
-            spawn = spawn.env("APILINK_WATCH_NAMESPACES", serve);
-        }
-        if let Ok(filter) = std::env::var("APILINK_E2E_RUST_LOG") {
-            spawn = spawn.env("RUST_LOG", filter);
-        }
+        let spawn = replica_spawn(cluster, install, emulator, dir, replica, &metrics_addr);
         let process = ManagedProcess::start(spawn)?;
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -391,6 +395,47 @@ impl Controller {
     pub fn stop(&mut self) {
         self.process.stop(Duration::from_secs(10));
     }
+}
+
+/// `apilink controller` as the chart's Deployment runs it for pod `replica`, on this
+/// machine.
+fn replica_spawn(
+    cluster: &Cluster,
+    install: &Install,
+    emulator: &Emulator,
+    dir: &Path,
+    replica: &str,
+    metrics_addr: &str,
+) -> Spawn {
+    let mut spawn = Spawn::new(
+        &format!("controller {replica}"),
+        &cluster.apilink,
+        dir.join(format!("controller-{replica}.log")),
+    );
+    spawn.stop = StopSignal::Term;
+    for arg in &install.launch.args {
+        spawn = spawn.arg(arg);
+    }
+    for (name, source) in &install.launch.env {
+        let value = match source {
+            EnvSource::Value(v) => v.clone(),
+            EnvSource::PodName => replica.to_string(),
+            EnvSource::PodNamespace => install.namespace.clone(),
+        };
+        spawn = spawn.env(name, value);
+    }
+    // Loopback only, and the emulator's CA where the chart would mount the bundle.
+    spawn = spawn
+        .env("APILINK_METRICS_ADDR", metrics_addr)
+        .env("SSL_CERT_FILE", &emulator.ca_file)
+        .env("KUBECONFIG", &install.kubeconfig);
+    if let Some(serve) = &install.serve_override {
+        spawn = spawn.env("APILINK_WATCH_NAMESPACES", serve);
+    }
+    if let Ok(filter) = std::env::var("APILINK_E2E_RUST_LOG") {
+        spawn = spawn.env("RUST_LOG", filter);
+    }
+    spawn
 }
 
 /// Sums the samples of metric `name` in Prometheus text whose label set contains every

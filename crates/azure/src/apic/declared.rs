@@ -113,14 +113,6 @@ pub(crate) fn shape(kind: ApicKind) -> &'static Shape {
     }
 }
 
-/// The top-level members of `shape` (empty for a shape that is not an object).
-pub(crate) fn members(shape: &Shape) -> Vec<&'static str> {
-    match shape {
-        Shape::Object(members) => members.iter().map(|(name, _)| *name).collect(),
-        Shape::Any | Shape::Array(_) => Vec::new(),
-    }
-}
-
 /// `value` without the members `shape` does not declare, at every depth. A value of
 /// another type than declared (e.g. a string where an object is expected) is left as
 /// it is: the service's validation, not this filter, says what is wrong with it.
@@ -148,5 +140,74 @@ pub(crate) fn keep_declared(shape: &Shape, value: Value) -> Value {
                 .collect(),
         ),
         (_, value) => value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The top-level members a PUT of `kind` may carry.
+    fn declared_members(kind: ApicKind) -> Vec<&'static str> {
+        match shape(kind) {
+            Shape::Object(members) => members.iter().map(|(name, _)| *name).collect(),
+            Shape::Any | Shape::Array(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn declared_members_follow_the_2024_03_01_contract() {
+        let sorted = |kind: ApicKind| {
+            let mut members = declared_members(kind);
+            members.sort_unstable();
+            members
+        };
+        assert_eq!(
+            sorted(ApicKind::Api),
+            [
+                "contacts",
+                "customProperties",
+                "description",
+                "externalDocumentation",
+                "kind",
+                "license",
+                "summary",
+                "termsOfService",
+                "title"
+            ]
+        );
+        assert_eq!(sorted(ApicKind::Version), ["lifecycleStage", "title"]);
+        assert_eq!(sorted(ApicKind::Definition), ["description", "title"]);
+        assert_eq!(
+            sorted(ApicKind::Environment),
+            [
+                "customProperties",
+                "description",
+                "kind",
+                "onboarding",
+                "server",
+                "title"
+            ]
+        );
+        assert_eq!(
+            sorted(ApicKind::Deployment),
+            [
+                "customProperties",
+                "definitionId",
+                "description",
+                "environmentId",
+                "server",
+                "state",
+                "title"
+            ]
+        );
+        assert_eq!(sorted(ApicKind::MetadataSchema), ["assignedTo", "schema"]);
+        // Members the service computes are never sent (API Center may reject them).
+        for (kind, member) in [
+            (ApicKind::Api, "lifecycleStage"),
+            (ApicKind::Definition, "specification"),
+        ] {
+            assert!(!declared_members(kind).contains(&member), "{member}");
+        }
     }
 }

@@ -1,6 +1,6 @@
-//! API Center client: get / head / put / delete / list of apis, versions,
-//! definitions, environments, deployments and metadata schemas, and the
-//! import/export specification actions.
+//! API Center client: get / put / delete of apis, versions, definitions,
+//! environments, deployments and metadata schemas, lists in the shapes the planner
+//! reads, merge-style updates (see [`merge`]) and the importSpecification action.
 //!
 //! Paths are typed ([`ApicPath<P>`]) so a path and its property type travel together;
 //! every segment is validated against API Center's name rule before any call.
@@ -15,12 +15,17 @@ mod behaviour;
 mod declared;
 mod import;
 pub mod merge;
+mod observed;
 pub mod types;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use apilink_core::ids::ApiCenterServiceId;
+use apilink_core::metadata::MetadataSchema;
+use apilink_core::naming::is_valid_name;
+use apilink_core::observed::ApicEntity;
 use http::Method;
 use http::header::{HeaderName, HeaderValue};
 use serde::Serialize;
@@ -31,8 +36,6 @@ use crate::APIC_API_VERSION;
 use crate::authorization::{Permission, list_permissions};
 use crate::error::AzureError;
 use crate::http::{ArmClient, ArmRequest, ArmResponse, ArmTransport};
-use crate::ids::{ApiCenterServiceId, is_valid_apic_name};
-use crate::lro;
 use crate::paging::list_all;
 use crate::resource::ArmResource;
 
@@ -57,23 +60,6 @@ pub enum ApicKind {
     MetadataSchema,
 }
 
-impl ApicKind {
-    /// Members the service computes: never sent on PUT (API Center may reject them).
-    pub fn read_only_members(self) -> &'static [&'static str] {
-        match self {
-            ApicKind::Api => &["lifecycleStage"],
-            ApicKind::Definition => &["specification"],
-            _ => &[],
-        }
-    }
-
-    /// The top-level `properties` members the 2024-03-01 contract lets a PUT write;
-    /// [`put_body`] sends nothing else.
-    pub fn declared_members(self) -> Vec<&'static str> {
-        declared::members(declared::shape(self))
-    }
-}
-
 /// A service-relative path of one entity, bound to its property type.
 #[derive(Debug)]
 pub struct ApicPath<P> {
@@ -93,7 +79,7 @@ impl<P> Clone for ApicPath<P> {
 }
 
 fn checked(name: &str, what: &str) -> Result<String, AzureError> {
-    if is_valid_apic_name(name) {
+    if is_valid_name(name) {
         Ok(name.to_string())
     } else {
         Err(AzureError::InvalidInput(format!(
@@ -453,22 +439,6 @@ impl ApicClient {
         self.conditions.get()
     }
 
-    /// Whether writes still carry their conditions: `false` once the service refused
-    /// them, after which `If-Match` writes replace unconditionally (a concurrent change
-    /// is overwritten) and `create_if_absent` may replace. `true` does not prove the
-    /// service honours them — one ignoring them answers 2xx too; only a 412 proves it.
-    pub fn honours_conditions(&self) -> bool {
-        self.conditions.get() != ConditionalHeaderSupport::Refused
-    }
-
-    pub fn service_id(&self) -> &ApiCenterServiceId {
-        &self.service
-    }
-
-    pub fn arm(&self) -> &ArmClient {
-        &self.arm
-    }
-
     fn url(&self, relative: &str) -> Result<url::Url, AzureError> {
         self.arm.url(
             &format!("{}{relative}", self.service.path()),
@@ -523,16 +493,6 @@ impl ApicClient {
             .send(ArmRequest::get(self.url(&path.relative)?))
             .await?;
         ArmResource::from_response(&answer)
-    }
-
-    /// HEAD: does the entity exist?
-    pub async fn exists<P>(&self, path: &ApicPath<P>) -> Result<bool, AzureError> {
-        let request = ArmRequest::new(Method::HEAD, self.url(&path.relative)?);
-        match self.arm.send(request).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 
     /// PUT (create or replace, synchronous) sending only `properties` (reduced to the
@@ -623,17 +583,14 @@ impl ApicClient {
         }
     }
 
-    async fn list<P: DeserializeOwned + Default>(
-        &self,
-        relative_collection: &str,
-    ) -> Result<Vec<ArmResource<P>>, AzureError> {
-        list_all(&self.arm, self.url(relative_collection)?).await
+    /// Every entity of a collection, across pages, as the planner reads it.
+    async fn list(&self, relative_collection: &str) -> Result<Vec<ApicEntity>, AzureError> {
+        let items: Vec<ArmResource<Value>> =
+            list_all(&self.arm, self.url(relative_collection)?).await?;
+        Ok(items.into_iter().map(ApicEntity::from).collect())
     }
 
-    pub async fn list_apis(
-        &self,
-        workspace: &str,
-    ) -> Result<Vec<ArmResource<ApiProperties>>, AzureError> {
+    pub async fn list_apis(&self, workspace: &str) -> Result<Vec<ApicEntity>, AzureError> {
         self.list(&format!("{}/apis", workspace_path(workspace)?))
             .await
     }
@@ -642,7 +599,7 @@ impl ApicClient {
         &self,
         workspace: &str,
         api: &str,
-    ) -> Result<Vec<ArmResource<ApiVersionProperties>>, AzureError> {
+    ) -> Result<Vec<ApicEntity>, AzureError> {
         self.list(&format!("{}/versions", api_path(workspace, api)?))
             .await
     }
@@ -652,7 +609,7 @@ impl ApicClient {
         workspace: &str,
         api: &str,
         version: &str,
-    ) -> Result<Vec<ArmResource<ApiDefinitionProperties>>, AzureError> {
+    ) -> Result<Vec<ApicEntity>, AzureError> {
         self.list(&format!(
             "{}/definitions",
             version_path(workspace, api, version)?
@@ -660,69 +617,21 @@ impl ApicClient {
         .await
     }
 
+    /// Deployments hang off the API, not the version.
     pub async fn list_deployments(
         &self,
         workspace: &str,
         api: &str,
-    ) -> Result<Vec<ArmResource<DeploymentProperties>>, AzureError> {
+    ) -> Result<Vec<ApicEntity>, AzureError> {
         self.list(&format!("{}/deployments", api_path(workspace, api)?))
             .await
     }
 
-    pub async fn list_environments(
-        &self,
-        workspace: &str,
-    ) -> Result<Vec<ArmResource<EnvironmentProperties>>, AzureError> {
-        self.list(&format!("{}/environments", workspace_path(workspace)?))
-            .await
-    }
-
-    pub async fn list_metadata_schemas(
-        &self,
-    ) -> Result<Vec<ArmResource<MetadataSchemaProperties>>, AzureError> {
-        self.list("/metadataSchemas").await
-    }
-
-    /// The metadata schema `name` (it describes `customProperties.{name}`), or `None`.
-    pub async fn get_metadata_schema(
-        &self,
-        name: &str,
-    ) -> Result<Option<ArmResource<MetadataSchemaProperties>>, AzureError> {
-        self.get(&ApicPath::metadata_schema(name)?).await
-    }
-
-    /// Creates or replaces the metadata schema `name`. Schemas are service-level: the
-    /// identity needs `Microsoft.ApiCenter/services/metadataSchemas/write` on the
-    /// service (a 403 names the role to grant, see [`AzureError::remedy`]).
-    pub async fn put_metadata_schema(
-        &self,
-        name: &str,
-        properties: &MetadataSchemaProperties,
-    ) -> Result<ArmResource<MetadataSchemaProperties>, AzureError> {
-        self.put(
-            &ApicPath::metadata_schema(name)?,
-            properties,
-            Precondition::None,
-        )
-        .await
-    }
-
-    /// exportSpecification: the document text (a `link` answer is downloaded without
-    /// the ARM token).
-    pub async fn export_specification(
-        &self,
-        definition: &ApicPath<ApiDefinitionProperties>,
-    ) -> Result<String, AzureError> {
-        let url = self.url(&format!("{}/exportSpecification", definition.relative))?;
-        let request = ArmRequest::new(Method::POST, url).idempotent(true);
-        let initial = self.arm.send(request).await?;
-        let done = lro::wait(&self.arm, initial, "exportSpecification").await?;
-        let export: SpecificationExport = done.json()?;
-        if export.format.eq_ignore_ascii_case("link") {
-            self.arm.download_link(&export.value).await
-        } else {
-            Ok(export.value)
-        }
+    /// Every metadata schema of the service (schemas are service-level).
+    pub async fn list_metadata_schemas(&self) -> Result<Vec<MetadataSchema>, AzureError> {
+        let url = self.url("/metadataSchemas")?;
+        let items: Vec<ArmResource<MetadataSchemaProperties>> = list_all(&self.arm, url).await?;
+        Ok(items.into_iter().map(MetadataSchema::from).collect())
     }
 }
 
@@ -734,6 +643,15 @@ mod tests {
     use std::sync::Mutex;
 
     use crate::error::{ArmErrorBody, HttpError};
+
+    #[test]
+    fn path_segments_follow_the_api_center_name_rule() {
+        assert_eq!(checked("echo-api", "API").unwrap(), "echo-api");
+        for bad in ["echo-api;rev=3", "my_api", "v1", &"a".repeat(91)] {
+            let err = checked(bad, "API").unwrap_err();
+            assert!(err.to_string().contains("3-90"), "{bad}: {err}");
+        }
+    }
 
     /// The exact PUT body written for `read` (a GET's `properties`), through the typed
     /// properties and through untyped JSON alike.
@@ -801,60 +719,6 @@ mod tests {
             put_wire::<ApiProperties>(ApicKind::Api, r#"{"title":"Echo","kind":"rest"}"#),
             r#"{"properties":{"kind":"rest","title":"Echo"}}"#
         );
-    }
-
-    #[test]
-    fn declared_members_follow_the_2024_03_01_contract() {
-        let sorted = |kind: ApicKind| {
-            let mut members = kind.declared_members();
-            members.sort_unstable();
-            members
-        };
-        assert_eq!(
-            sorted(ApicKind::Api),
-            [
-                "contacts",
-                "customProperties",
-                "description",
-                "externalDocumentation",
-                "kind",
-                "license",
-                "summary",
-                "termsOfService",
-                "title"
-            ]
-        );
-        assert_eq!(sorted(ApicKind::Version), ["lifecycleStage", "title"]);
-        assert_eq!(sorted(ApicKind::Definition), ["description", "title"]);
-        assert_eq!(
-            sorted(ApicKind::Environment),
-            [
-                "customProperties",
-                "description",
-                "kind",
-                "onboarding",
-                "server",
-                "title"
-            ]
-        );
-        assert_eq!(
-            sorted(ApicKind::Deployment),
-            [
-                "customProperties",
-                "definitionId",
-                "description",
-                "environmentId",
-                "server",
-                "state",
-                "title"
-            ]
-        );
-        assert_eq!(sorted(ApicKind::MetadataSchema), ["assignedTo", "schema"]);
-        for kind in [ApicKind::Api, ApicKind::Definition] {
-            for member in kind.read_only_members() {
-                assert!(!kind.declared_members().contains(member), "{member}");
-            }
-        }
     }
 
     #[test]

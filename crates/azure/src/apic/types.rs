@@ -223,25 +223,6 @@ pub struct WorkspaceProperties {
     pub extra: Map<String, Value>,
 }
 
-/// The documented server type label for APIM.
-pub const SERVER_TYPE_APIM: &str = "Azure API Management";
-
-impl EnvironmentServer {
-    /// Compares server types ignoring case and punctuation: the service has been seen
-    /// to answer `azure-api-management` for the documented `Azure API Management`.
-    pub fn type_matches(&self, expected: &str) -> bool {
-        let norm = |s: &str| -> String {
-            s.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .map(|c| c.to_ascii_lowercase())
-                .collect()
-        };
-        self.server_type
-            .as_deref()
-            .is_some_and(|t| norm(t) == norm(expected))
-    }
-}
-
 /// Where importSpecification reads the document from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -272,17 +253,6 @@ pub struct ImportSpecification {
 
 /// Above this, a document should travel as a link rather than inline.
 pub const MAX_INLINE_IMPORT_BYTES: usize = 3 * 1024 * 1024;
-
-/// The exportSpecification answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SpecificationExport {
-    /// inline | link.
-    #[serde(default)]
-    pub format: String,
-    #[serde(default)]
-    pub value: String,
-}
 
 #[cfg(test)]
 mod tests {
@@ -480,16 +450,6 @@ mod tests {
         assert_eq!(props.kind, "mcp");
         assert_eq!(props.extra.get("newServiceField"), Some(&json!({"x": 1})));
         assert_eq!(serde_json::to_value(&props).unwrap(), body);
-    }
-
-    #[test]
-    fn server_type_is_compared_leniently() {
-        let server = EnvironmentServer {
-            server_type: Some("azure-api-management".into()),
-            ..Default::default()
-        };
-        assert!(server.type_matches(SERVER_TYPE_APIM));
-        assert!(!server.type_matches("Kubernetes"));
     }
 
     #[test]

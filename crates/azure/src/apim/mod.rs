@@ -2,16 +2,18 @@
 //! needs the "API Management Service Reader" role on APIM, plus read access to the
 //! workspace gateways (`Microsoft.ApiManagement/gateways`) of the workspaces it reads.
 
+mod observed;
 pub mod types;
 
+use apilink_core::ids::{ApimApiRef, ApimServiceId};
+use apilink_core::mapping::SpecKind;
 use serde_json::Value;
 
 use crate::APIM_API_VERSION;
 use crate::authorization::{Permission, list_permissions};
 use crate::error::AzureError;
 use crate::http::{ArmClient, ArmRequest, encode_segment};
-use crate::ids::ApimServiceId;
-use crate::paging::{Pager, list_all};
+use crate::paging::list_all;
 use crate::resource::ArmResource;
 
 pub use types::*;
@@ -105,6 +107,32 @@ pub enum ApimScope {
     Workspace(String),
 }
 
+impl ApimScope {
+    /// The scope of an APIM workspace, or of the service for `None`.
+    pub fn of(workspace: Option<&str>) -> Self {
+        match workspace {
+            Some(ws) => Self::Workspace(ws.to_string()),
+            None => Self::Service,
+        }
+    }
+}
+
+/// APIM's export formats: each answers with a link to the document.
+const OPENAPI_LINK: &str = "openapi+json-link";
+/// Asked for when APIM refuses OpenAPI 3 for an API.
+const SWAGGER_LINK: &str = "swagger-link";
+const WSDL_LINK: &str = "wsdl-link";
+
+/// The link export format APIM offers for a definition kind; GraphQL and gRPC
+/// documents are read from the API's schemas instead.
+fn link_format(kind: SpecKind) -> Option<&'static str> {
+    match kind {
+        SpecKind::OpenApi => Some(OPENAPI_LINK),
+        SpecKind::Wsdl => Some(WSDL_LINK),
+        SpecKind::GraphQl | SpecKind::Grpc => None,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ListApisOptions {
     /// Ask for `$filter=isCurrent eq true` (and drop any non-current entry anyway).
@@ -136,14 +164,6 @@ impl ApimClient {
         Self { arm, service }
     }
 
-    pub fn service_id(&self) -> &ApimServiceId {
-        &self.service
-    }
-
-    pub fn arm(&self) -> &ArmClient {
-        &self.arm
-    }
-
     fn base(&self, scope: &ApimScope) -> String {
         match scope {
             ApimScope::Service => self.service.path(),
@@ -169,12 +189,13 @@ impl ApimClient {
         list_permissions(&self.arm, &self.service.path()).await
     }
 
-    /// A pager over the APIs of `scope`, for callers that process page by page.
-    pub fn api_pager(
+    /// All APIs of `scope` across pages. With `current_only`, revisions that are not
+    /// current are dropped even if the server ignored the filter.
+    pub async fn list_apis(
         &self,
         scope: &ApimScope,
         options: &ListApisOptions,
-    ) -> Result<Pager<ApimApi>, AzureError> {
+    ) -> Result<Vec<ApimApi>, AzureError> {
         let top = options.top.map(|t| t.to_string());
         let mut query: Vec<(&str, &str)> = Vec::new();
         if options.current_only {
@@ -187,58 +208,11 @@ impl ApimClient {
             query.push(("$top", top));
         }
         let url = self.url(&format!("{}/apis", self.base(scope)), &query)?;
-        Ok(Pager::new(self.arm.clone(), url))
-    }
-
-    /// All APIs of `scope` across pages. With `current_only`, revisions that are not
-    /// current are dropped even if the server ignored the filter.
-    pub async fn list_apis(
-        &self,
-        scope: &ApimScope,
-        options: &ListApisOptions,
-    ) -> Result<Vec<ApimApi>, AzureError> {
-        let mut pager = self.api_pager(scope, options)?;
-        let mut apis = Vec::new();
-        while let Some(page) = pager.next_page().await? {
-            apis.extend(
-                page.into_iter()
-                    .filter(|api| !options.current_only || api.is_current()),
-            );
-        }
-        Ok(apis)
-    }
-
-    /// One API with its ETag; `None` when it does not exist.
-    pub async fn get_api(
-        &self,
-        scope: &ApimScope,
-        api_id: &str,
-    ) -> Result<Option<ApimApi>, AzureError> {
-        let url = self.url(
-            &format!("{}/apis/{}", self.base(scope), encode_segment(api_id)),
-            &[],
-        )?;
-        match self.arm.send(ArmRequest::get(url)).await {
-            Ok(answer) => Ok(Some(ArmResource::from_response(&answer)?)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub async fn list_revisions(
-        &self,
-        scope: &ApimScope,
-        api_id: &str,
-    ) -> Result<Vec<ApiRevision>, AzureError> {
-        let url = self.url(
-            &format!(
-                "{}/apis/{}/revisions",
-                self.base(scope),
-                encode_segment(api_id)
-            ),
-            &[],
-        )?;
-        list_all(&self.arm, url).await
+        let apis: Vec<ApimApi> = list_all(&self.arm, url).await?;
+        Ok(apis
+            .into_iter()
+            .filter(|api| !options.current_only || api.is_current())
+            .collect())
     }
 
     pub async fn list_version_sets(
@@ -265,7 +239,7 @@ impl ApimClient {
     /// with their hosts. A gateway deleted since it was linked (404) serves none. Needs
     /// `Microsoft.ApiManagement/gateways/configConnections/read` on the gateway, which the
     /// "API Management Service Reader Role" (scoped to `service/*`) does not grant.
-    pub async fn list_gateway_config_connections(
+    async fn list_gateway_config_connections(
         &self,
         gateway: &ApimGatewayId,
     ) -> Result<Vec<ApimGatewayConfigConnection>, AzureError> {
@@ -317,7 +291,7 @@ impl ApimClient {
         Ok(per_gateway.into_iter().flatten().collect())
     }
 
-    pub async fn list_schemas(
+    async fn list_schemas(
         &self,
         scope: &ApimScope,
         api_id: &str,
@@ -333,11 +307,9 @@ impl ApimClient {
         list_all(&self.arm, url).await
     }
 
-    /// Asks APIM for an export link (`format` is one of the `*-link` formats, e.g.
-    /// `openapi+json-link`, `swagger-link`, `wsdl-link`). The link is a short-lived
-    /// signed URL: use it at once (download, or hand it to API Center's import as
-    /// `link`), never log or cache it.
-    pub async fn request_export_link(
+    /// Asks APIM for an export link in `format` (one of the `*-link` formats). The link
+    /// is a short-lived signed URL: use it at once, never log or cache it.
+    async fn request_export_link(
         &self,
         scope: &ApimScope,
         api_id: &str,
@@ -355,6 +327,24 @@ impl ApimClient {
             })
     }
 
+    /// A fresh export link to the definition of `api` that API Center can fetch itself
+    /// (for documents too large to import inline); `None` when APIM has no link export
+    /// for `kind` (GraphQL, gRPC). The link is a short-lived signed URL: hand it on at
+    /// once, never log or cache it.
+    pub async fn export_link(
+        &self,
+        api: &ApimApiRef,
+        kind: SpecKind,
+    ) -> Result<Option<String>, AzureError> {
+        let Some(format) = link_format(kind) else {
+            return Ok(None);
+        };
+        let scope = ApimScope::of(api.workspace.as_deref());
+        self.request_export_link(&scope, &api.api_id, format)
+            .await
+            .map(Some)
+    }
+
     /// Asks APIM for an export link in `format` and downloads it at once.
     async fn export_via_link(
         &self,
@@ -366,59 +356,57 @@ impl ApimClient {
         self.arm.download_link(&link).await
     }
 
-    /// The definition of `api` in the richest format its type allows: http →
-    /// OpenAPI 3 JSON (falling back to Swagger 2 JSON), soap → WSDL, graphql → the
-    /// SDL from `/schemas`, grpc → the proto from `/schemas`; websocket, odata and
-    /// unknown types have none (`Ok(None)`).
+    /// The definition of `api` as a document of `kind`: OpenAPI 3 JSON (Swagger 2 JSON
+    /// when APIM refuses OpenAPI 3), WSDL, or the GraphQL SDL / proto file from the
+    /// API's schemas. `None` when APIM holds no such schema.
     pub async fn export_definition(
         &self,
-        scope: &ApimScope,
-        api: &ApimApi,
+        api: &ApimApiRef,
+        kind: SpecKind,
     ) -> Result<Option<ExportedDefinition>, AzureError> {
-        let api_id = api.api_id();
-        match api.api_type() {
-            ApiType::Http => {
-                match self
-                    .export_via_link(scope, api_id, "openapi+json-link")
-                    .await
-                {
-                    Ok(content) => Ok(Some(ExportedDefinition {
-                        format: DefinitionFormat::OpenApiJson,
-                        content,
-                    })),
-                    Err(e) if e.status() == Some(400) => {
-                        tracing::debug!(api = api_id, error = %e, "OpenAPI 3 export refused, trying Swagger 2");
-                        let content = self.export_via_link(scope, api_id, "swagger-link").await?;
-                        Ok(Some(ExportedDefinition {
-                            format: DefinitionFormat::SwaggerJson,
-                            content,
-                        }))
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            ApiType::Soap => {
-                let content = self.export_via_link(scope, api_id, "wsdl-link").await?;
-                Ok(Some(ExportedDefinition {
+        let scope = ApimScope::of(api.workspace.as_deref());
+        let api_id = api.api_id.as_str();
+        let from_schema = |format| move |content| ExportedDefinition { format, content };
+        Ok(match kind {
+            SpecKind::OpenApi => Some(self.export_openapi(&scope, api_id).await?),
+            SpecKind::Wsdl => {
+                let content = self.export_via_link(&scope, api_id, WSDL_LINK).await?;
+                Some(ExportedDefinition {
                     format: DefinitionFormat::Wsdl,
                     content,
-                }))
+                })
             }
-            ApiType::GraphQl => Ok(self
-                .schema_document(scope, api_id, &["graphql"])
+            SpecKind::GraphQl => self
+                .schema_document(&scope, api_id, &["graphql"])
                 .await?
-                .map(|content| ExportedDefinition {
-                    format: DefinitionFormat::GraphQl,
-                    content,
-                })),
-            ApiType::Grpc => Ok(self
-                .schema_document(scope, api_id, &["grpc", "proto"])
+                .map(from_schema(DefinitionFormat::GraphQl)),
+            SpecKind::Grpc => self
+                .schema_document(&scope, api_id, &["grpc", "proto"])
                 .await?
-                .map(|content| ExportedDefinition {
-                    format: DefinitionFormat::Grpc,
+                .map(from_schema(DefinitionFormat::Grpc)),
+        })
+    }
+
+    /// OpenAPI 3 JSON, or Swagger 2 JSON when APIM refuses OpenAPI 3 (400).
+    async fn export_openapi(
+        &self,
+        scope: &ApimScope,
+        api_id: &str,
+    ) -> Result<ExportedDefinition, AzureError> {
+        match self.export_via_link(scope, api_id, OPENAPI_LINK).await {
+            Ok(content) => Ok(ExportedDefinition {
+                format: DefinitionFormat::OpenApiJson,
+                content,
+            }),
+            Err(e) if e.status() == Some(400) => {
+                tracing::debug!(api = api_id, error = %e, "OpenAPI 3 export refused, trying Swagger 2");
+                let content = self.export_via_link(scope, api_id, SWAGGER_LINK).await?;
+                Ok(ExportedDefinition {
+                    format: DefinitionFormat::SwaggerJson,
                     content,
-                })),
-            ApiType::WebSocket | ApiType::OData | ApiType::Other(_) => Ok(None),
+                })
+            }
+            Err(e) => Err(e),
         }
     }
 

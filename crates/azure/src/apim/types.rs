@@ -44,107 +44,6 @@ pub struct HostnameConfiguration {
 
 pub type ApimService = ArmResource<ServiceProperties>;
 
-/// Host suffixes of the hosts APIM itself gives gateways (public cloud, Azure China,
-/// Azure US Government, the retired Azure Germany). `foo.int-azure-api.net` is not under
-/// `.azure-api.net`: the leading dot matters.
-const PLATFORM_HOST_SUFFIXES: &[&str] = &[
-    ".azure-api.net",
-    ".azure-api.cn",
-    ".azure-api.us",
-    ".azure-api.de",
-];
-
-/// Whether `host` is a host APIM gave out rather than a custom domain.
-pub fn is_platform_host(host: &str) -> bool {
-    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
-    PLATFORM_HOST_SUFFIXES.iter().any(|s| host.ends_with(s))
-}
-
-fn url_host(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    rest.split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-}
-
-impl HostnameConfiguration {
-    fn is_proxy(&self) -> bool {
-        self.kind.eq_ignore_ascii_case("Proxy")
-    }
-}
-
-impl ServiceProperties {
-    /// The custom gateway domain: among the `Proxy` hostnames that are not APIM's own
-    /// (`gatewayUrl`'s host, a platform host, or `certificateSource: BuiltIn`), the one
-    /// with the default SSL binding, else the first. The binding alone is not enough: a
-    /// single custom domain often leaves it on the default host.
-    pub fn custom_proxy_hostname(&self) -> Option<&str> {
-        let default_host = self.gateway_url.as_deref().map(url_host);
-        let custom: Vec<&HostnameConfiguration> = self
-            .hostname_configurations
-            .iter()
-            .filter(|h| h.is_proxy() && !h.host_name.trim().is_empty())
-            .filter(|h| {
-                !h.certificate_source
-                    .as_deref()
-                    .is_some_and(|c| c.eq_ignore_ascii_case("BuiltIn"))
-            })
-            .filter(|h| !is_platform_host(&h.host_name))
-            .filter(|h| default_host.as_deref() != Some(&*h.host_name.trim().to_ascii_lowercase()))
-            .collect();
-        custom
-            .iter()
-            .find(|h| h.default_ssl_binding == Some(true))
-            .or(custom.first())
-            .map(|h| h.host_name.trim())
-    }
-
-    /// The base URL clients call: the custom Proxy domain when there is one, else
-    /// `gatewayUrl`. No trailing slash.
-    pub fn runtime_base_url(&self) -> Option<String> {
-        if let Some(host) = self.custom_proxy_hostname() {
-            return Some(format!("https://{host}"));
-        }
-        self.gateway_url
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .map(|u| u.trim_end_matches('/').to_string())
-    }
-
-    pub fn developer_portal(&self) -> Option<&str> {
-        self.developer_portal_url
-            .as_deref()
-            .filter(|u| !u.is_empty())
-    }
-}
-
-/// APIM API type; absent means http.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiType {
-    Http,
-    Soap,
-    WebSocket,
-    GraphQl,
-    OData,
-    Grpc,
-    Other(String),
-}
-
-impl ApiType {
-    pub fn parse(value: Option<&str>) -> Self {
-        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") | Some("http") => Self::Http,
-            Some("soap") => Self::Soap,
-            Some("websocket") => Self::WebSocket,
-            Some("graphql") => Self::GraphQl,
-            Some("odata") => Self::OData,
-            Some("grpc") => Self::Grpc,
-            Some(_) => Self::Other(value.unwrap_or_default().to_string()),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ApiProperties {
@@ -188,16 +87,7 @@ pub struct VersionSetDetails {
 
 pub type ApimApi = ArmResource<ApiProperties>;
 
-/// `echo-api;rev=3` → `echo-api`.
-pub fn strip_revision(api_id: &str) -> &str {
-    api_id.split_once(";rev=").map_or(api_id, |(base, _)| base)
-}
-
 impl ApimApi {
-    pub fn api_type(&self) -> ApiType {
-        ApiType::parse(self.properties.api_type.as_deref())
-    }
-
     /// Only the current revision is the API. `isCurrent` absent counts as current
     /// unless the id names a revision.
     pub fn is_current(&self) -> bool {
@@ -205,35 +95,6 @@ impl ApimApi {
             .is_current
             .unwrap_or_else(|| !self.name.contains(";rev="))
     }
-
-    /// The API id without any `;rev=N` suffix.
-    pub fn api_id(&self) -> &str {
-        strip_revision(&self.name)
-    }
-
-    /// The version-set name from `apiVersionSetId`, if the API is versioned.
-    pub fn version_set_name(&self) -> Option<&str> {
-        self.properties
-            .api_version_set_id
-            .as_deref()
-            .and_then(crate::ids::last_segment)
-    }
-}
-
-/// An item of `/apis/{id}/revisions` (flat, no `properties`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ApiRevision {
-    pub api_id: Option<String>,
-    pub api_revision: Option<String>,
-    pub is_current: Option<bool>,
-    pub is_online: Option<bool>,
-    pub created_date_time: Option<String>,
-    pub updated_date_time: Option<String>,
-    pub description: Option<String>,
-    pub private_url: Option<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -313,19 +174,6 @@ pub struct GatewayConfigConnectionProperties {
 }
 
 pub type ApimGatewayConfigConnection = ArmResource<GatewayConfigConnectionProperties>;
-
-impl GatewayConfigConnectionProperties {
-    /// The host clients call: a custom domain among `hostnames`, else `defaultHostname`,
-    /// else any of `hostnames`.
-    pub fn runtime_host(&self) -> Option<&str> {
-        let custom = self.hostnames.iter().find(|h| !is_platform_host(h));
-        custom
-            .or(self.default_hostname.as_ref())
-            .or(self.hostnames.first())
-            .map(|h| h.trim())
-            .filter(|h| !h.is_empty())
-    }
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -488,17 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn revision_and_version_set_wire_form() {
-        assert_wire_form::<ApiRevision>(&[
-            (
-                r#"{"apiId":"/apis/echo;rev=2","apiRevision":"2","isCurrent":false,"isOnline":true,"createdDateTime":"2024-01-01T00:00:00Z","updatedDateTime":"2024-01-02T00:00:00Z","description":"d","privateUrl":"/echo;rev=2","x":1}"#,
-                r#"{"apiId":"/apis/echo;rev=2","apiRevision":"2","isCurrent":false,"isOnline":true,"createdDateTime":"2024-01-01T00:00:00Z","updatedDateTime":"2024-01-02T00:00:00Z","description":"d","privateUrl":"/echo;rev=2","x":1}"#,
-            ),
-            (
-                r#"{}"#,
-                r#"{"apiId":null,"apiRevision":null,"isCurrent":null,"isOnline":null,"createdDateTime":null,"updatedDateTime":null,"description":null,"privateUrl":null}"#,
-            ),
-        ]);
+    fn version_set_wire_form() {
         assert_wire_form::<VersionSetProperties>(&[
             (
                 r#"{"versioningScheme":"Header","displayName":"VS","versionHeaderName":"v","x":1}"#,
@@ -535,7 +373,7 @@ mod tests {
     }
 
     #[test]
-    fn absent_type_is_http_and_unknown_members_are_kept() {
+    fn unknown_members_are_kept() {
         let api: ApimApi = serde_json::from_value(json!({
             "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.ApiManagement/service/a/apis/echo-api",
             "name": "echo-api",
@@ -543,7 +381,7 @@ mod tests {
             "properties": {"displayName": "Echo", "path": "", "isCurrent": true, "brandNewField": 7}
         }))
         .unwrap();
-        assert_eq!(api.api_type(), ApiType::Http);
+        assert_eq!(api.properties.api_type, None);
         assert!(api.is_current());
         assert_eq!(api.properties.extra.get("brandNewField"), Some(&json!(7)));
         assert_eq!(api.properties.path.as_deref(), Some(""));
@@ -557,87 +395,12 @@ mod tests {
         }))
         .unwrap();
         assert!(!rev.is_current());
-        assert_eq!(rev.api_id(), "echo-api");
-        assert_eq!(rev.api_type(), ApiType::Soap);
-        assert_eq!(rev.version_set_name(), Some("vs1"));
-        assert_eq!(ApiType::parse(Some("GraphQL")), ApiType::GraphQl);
-        assert_eq!(ApiType::parse(Some("mcp")), ApiType::Other("mcp".into()));
-    }
-
-    #[test]
-    fn custom_proxy_hostname_wins() {
-        let service: ApimService = serde_json::from_value(json!({
-            "name": "contoso",
-            "properties": {
-                "gatewayUrl": "https://contoso.azure-api.net",
-                "developerPortalUrl": null,
-                "hostnameConfigurations": [
-                    {"type": "Proxy", "hostName": "contoso.azure-api.net", "defaultSslBinding": false},
-                    {"type": "Proxy", "hostName": "api.contoso.com", "defaultSslBinding": true},
-                    {"type": "DeveloperPortal", "hostName": "dev.contoso.com", "defaultSslBinding": true}
-                ]
-            }
+        let flagged: ApimApi = serde_json::from_value(json!({
+            "name": "echo-api",
+            "properties": {"isCurrent": false}
         }))
         .unwrap();
-        assert_eq!(
-            service.properties.runtime_base_url().as_deref(),
-            Some("https://api.contoso.com")
-        );
-        assert_eq!(service.properties.developer_portal(), None);
-        let plain: ApimService = serde_json::from_value(json!({
-            "properties": {"gatewayUrl": "https://c.azure-api.net/", "hostnameConfigurations": null}
-        }))
-        .unwrap();
-        assert_eq!(
-            plain.properties.runtime_base_url().as_deref(),
-            Some("https://c.azure-api.net")
-        );
-    }
-
-    fn service_with(hostnames: Value) -> ServiceProperties {
-        serde_json::from_value(json!({
-            "gatewayUrl": "https://contoso.azure-api.net",
-            "hostnameConfigurations": hostnames
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn a_custom_proxy_domain_wins_even_without_the_default_ssl_binding() {
-        let default_only = service_with(json!([
-            {"type": "Proxy", "hostName": "contoso.azure-api.net", "defaultSslBinding": true, "certificateSource": "BuiltIn"}
-        ]));
-        assert_eq!(default_only.custom_proxy_hostname(), None);
-        assert_eq!(
-            default_only.runtime_base_url().as_deref(),
-            Some("https://contoso.azure-api.net")
-        );
-        let one_custom = service_with(json!([
-            {"type": "Proxy", "hostName": "contoso.azure-api.net", "defaultSslBinding": true, "certificateSource": "BuiltIn"},
-            {"type": "Proxy", "hostName": "api.contoso.example", "defaultSslBinding": false, "certificateSource": "KeyVault"}
-        ]));
-        assert_eq!(
-            one_custom.runtime_base_url().as_deref(),
-            Some("https://api.contoso.example")
-        );
-        let two_custom = service_with(json!([
-            {"type": "Proxy", "hostName": "a.contoso.example", "defaultSslBinding": false},
-            {"type": "Proxy", "hostName": "b.contoso.example", "defaultSslBinding": true},
-            {"type": "Proxy", "hostName": "contoso.azure-api.net", "defaultSslBinding": false}
-        ]));
-        assert_eq!(
-            two_custom.custom_proxy_hostname(),
-            Some("b.contoso.example")
-        );
-        let others_ignored = service_with(json!([
-            {"type": "Proxy", "hostName": "CONTOSO.azure-api.net", "defaultSslBinding": false},
-            {"type": "Portal", "hostName": "portal.contoso.example", "defaultSslBinding": true},
-            {"type": "Management", "hostName": "mgmt.contoso.example", "defaultSslBinding": true},
-            {"type": "Proxy", "hostName": "odd.example", "certificateSource": "BuiltIn"}
-        ]));
-        assert_eq!(others_ignored.custom_proxy_hostname(), None);
-        assert!(is_platform_host("x.azure-api.us"));
-        assert!(!is_platform_host("gateway.current.int-azure-api.net"));
+        assert!(!flagged.is_current(), "the flag wins over the name");
     }
 
     #[test]
@@ -668,24 +431,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(link.workspace(), "Team-A");
-        let connection: GatewayConfigConnectionProperties = serde_json::from_value(json!({
-            "defaultHostname": "gcc-1-a.gw.gateway.eastus.azure-api.net",
-            "hostnames": ["gcc1gw.gateway.eastus.azure-api.net"]
-        }))
-        .unwrap();
-        assert_eq!(
-            connection.runtime_host(),
-            Some("gcc-1-a.gw.gateway.eastus.azure-api.net")
-        );
-        let custom = GatewayConfigConnectionProperties {
-            hostnames: vec!["team.contoso.example".into()],
-            ..connection
-        };
-        assert_eq!(custom.runtime_host(), Some("team.contoso.example"));
-        assert_eq!(
-            GatewayConfigConnectionProperties::default().runtime_host(),
-            None
-        );
+        let unnamed: ApimWorkspaceLink =
+            serde_json::from_value(json!({"name": "wk-2", "properties": {}})).unwrap();
+        assert_eq!(unnamed.workspace(), "wk-2");
     }
 
     #[test]
@@ -723,7 +471,5 @@ mod tests {
             content: r#"<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"/>"#.into(),
         };
         assert_eq!(wsdl.specification_version().as_deref(), Some("1.1"));
-        assert_eq!(strip_revision("a;rev=12"), "a");
-        assert_eq!(strip_revision("a"), "a");
     }
 }

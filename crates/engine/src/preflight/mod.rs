@@ -11,10 +11,7 @@ mod read_checks;
 
 use apilink_azure::AzureError;
 use apilink_azure::TokenIdentity;
-use apilink_core::LinkSettings;
-use apilink_core::preflight::{CheckLine, CheckReport, checks};
-
-use crate::azure_side::LinkTarget;
+use apilink_core::preflight::{CheckLine, CheckReport};
 
 use crate::error::PassError;
 
@@ -43,22 +40,5 @@ pub struct PreflightOutcome {
 impl PreflightOutcome {
     fn push(&mut self, line: CheckLine) {
         self.report.push(line);
-    }
-
-    /// Where the link reads and writes; `None` (with a failed `spec` line) when ARM
-    /// would refuse its resource ids.
-    fn target(&mut self, settings: &LinkSettings) -> Option<LinkTarget> {
-        match LinkTarget::from_settings(settings) {
-            Ok(target) => Some(target),
-            Err(e) => {
-                self.push(CheckLine::fail(
-                    checks::SPEC,
-                    "InvalidSpec",
-                    format!("ARM would refuse the link's resource ids: {e}"),
-                    "correct spec.source.apimResourceId and spec.target.apiCenterResourceId",
-                ));
-                None
-            }
-        }
     }
 }

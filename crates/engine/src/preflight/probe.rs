@@ -17,6 +17,7 @@ use apilink_core::LinkSettings;
 use apilink_core::preflight::{CheckLine, checks};
 
 use super::{PROBE_DESCRIPTION, PreflightOutcome, probe_api_name};
+use crate::azure_side::LinkTarget;
 use crate::clients::AzureClients;
 use crate::engine::Engine;
 
@@ -51,9 +52,7 @@ impl Engine<AzureClients> {
     /// `apilink-probe-…`, then deletes it. Needs write access to the link's workspace.
     pub async fn probe_writes(&self, settings: &LinkSettings, now: SystemTime) -> PreflightOutcome {
         let mut out = PreflightOutcome::default();
-        let Some(target) = out.target(settings) else {
-            return out;
-        };
+        let target = LinkTarget::from(settings);
         let apic = ApicClient::new(self.azure().arm().clone(), target.api_center.clone());
         let name = probe_api_name(now, random_suffix(now));
         let mut findings = Findings(Vec::new());

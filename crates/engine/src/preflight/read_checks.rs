@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use apilink_azure::apic::ApicClient;
-use apilink_azure::apim::ApimClient;
+use apilink_azure::apim::{ApimClient, ApimService};
 use apilink_azure::{AzureError, TokenIdentity};
 use apilink_core::marker::RECORD_KEY;
 use apilink_core::metadata::{OwnershipSchema, check_custom_properties, ownership_schema_state};
-use apilink_core::observed::{ApimService, ObservedApiCenter, ObservedApim};
+use apilink_core::observed::{ObservedApiCenter, ObservedApim};
 use apilink_core::preflight::{
     AzureService, CheckLine, GrantedPermission, checks, permission_line_for, required_actions_for,
 };
@@ -70,9 +70,7 @@ impl Engine<AzureClients> {
         let Some(identity) = credential_line(caller, &mut out) else {
             return out;
         };
-        let Some(target) = out.target(settings) else {
-            return out;
-        };
+        let target = LinkTarget::from(settings);
         let (apim, apic) = futures::join!(
             self.apim_side(settings, &target, identity),
             self.apic_side(settings, &target, identity),
@@ -112,12 +110,15 @@ impl Engine<AzureClients> {
         let mut side = ApimSide::default();
         let client = ApimClient::new(self.azure().arm().clone(), target.apim.clone());
         let started = Instant::now();
-        let service = self.azure().apim_service(target).await;
+        let service = client.get_service().await;
         let elapsed = started.elapsed();
         let reachable = match service {
-            Ok(arm) => {
-                side.out
-                    .push(apim_service_line(&target.apim.to_string(), &arm, elapsed));
+            Ok(service) => {
+                side.out.push(apim_service_line(
+                    &target.apim.to_string(),
+                    &service,
+                    elapsed,
+                ));
                 true
             }
             Err(e) => {
@@ -173,7 +174,7 @@ impl Engine<AzureClients> {
                     checks::APIC_SERVICE,
                     format!(
                         "API Center {} answers in {} ms ({} plan)",
-                        target.api_center.name,
+                        target.api_center.0.name,
                         elapsed.as_millis(),
                         side.sku.as_deref().unwrap_or("unknown")
                     ),
@@ -426,15 +427,14 @@ fn describe_identity(credential: &str, identity: &TokenIdentity) -> String {
     )
 }
 
-fn apim_service_line(id: &str, arm: &serde_json::Value, elapsed: Duration) -> CheckLine {
-    let sku = arm
-        .pointer("/sku/name")
-        .and_then(|s| s.as_str())
-        .unwrap_or("unknown");
-    let gateway = ApimService::from_arm(arm)
-        .ok()
-        .and_then(|s| s.gateway_url)
-        .unwrap_or_else(|| "none".into());
+fn apim_service_line(id: &str, service: &ApimService, elapsed: Duration) -> CheckLine {
+    let sku = service.sku_name().unwrap_or("unknown");
+    let gateway = service
+        .properties
+        .gateway_url
+        .as_deref()
+        .filter(|g| !g.is_empty())
+        .unwrap_or("none");
     let name = id.rsplit('/').next().unwrap_or(id);
     CheckLine::pass(
         checks::APIM_SERVICE,
