@@ -1,11 +1,15 @@
 //! `ArmClient`: every ARM call goes through here. It adds the bearer token and a
-//! `x-ms-client-request-id`, bounds concurrency, paces on low quota, retries what is
-//! worth retrying (honouring `Retry-After`), counts calls and reports to an observer.
+//! `x-ms-client-request-id`, lets each request leave when ARM's budget allows (an
+//! adaptive in-flight limit per request class and a model of the principal's buckets,
+//! see [`crate::admission`]), retries what is worth retrying (honouring `Retry-After`),
+//! counts calls and reports to an observer.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
+
+use crate::admission::{Admission, Outcome, clock_now};
 
 use azure_core::credentials::TokenCredential;
 use bytes::Bytes;
@@ -20,7 +24,7 @@ use crate::error::{ArmErrorBody, AzureError, HttpError};
 use crate::lro::LroOptions;
 use crate::metrics::{ArmCallCounts, ArmObserver, Counters};
 use crate::retry::{AttemptOutcome, RetryDecision, RetryPolicy, RetryState, parse_retry_after};
-use crate::throttle::{Bucket, RemainingQuota, Throttle, ThrottleOptions};
+use crate::throttle::{Bucket, RemainingQuota, ThrottleOptions};
 use crate::tls::{self, error_chain, transport_kind};
 use crate::token_cache::TokenCache;
 
@@ -36,7 +40,10 @@ pub const EXPORT_LINK_REFUSED: &str = "ExportLinkRefused";
 pub struct ArmClientOptions {
     /// Timeout of one HTTP attempt (connect + answer + body).
     pub request_timeout: Duration,
-    /// Requests in flight at once, across all callers of this client.
+    /// Requests of one class (reads, writes, deletes) in flight at once, across all
+    /// callers of this client: the most the adaptive in-flight limit grows to. Each
+    /// class has its own limit, so reads (e.g. a long-running operation's polls) never
+    /// hold a write's place. Export-link downloads share one more limit of this size.
     pub max_concurrency: usize,
     pub retry: RetryPolicy,
     pub throttle: ThrottleOptions,
@@ -48,7 +55,7 @@ impl Default for ArmClientOptions {
     fn default() -> Self {
         Self {
             request_timeout: Duration::from_secs(30),
-            max_concurrency: 8,
+            max_concurrency: 32,
             retry: RetryPolicy::default(),
             throttle: ThrottleOptions::default(),
             lro: LroOptions::default(),
@@ -173,9 +180,11 @@ struct Inner {
     storage_host_suffix: String,
     http: reqwest::Client,
     tokens: TokenCache,
-    semaphore: Semaphore,
+    /// When an ARM request may leave.
+    admission: Admission,
+    /// Export-link downloads in flight (storage, not ARM's budget).
+    links: Semaphore,
     retry: RetryPolicy,
-    throttle: Throttle,
     counters: Counters,
     observer: Option<Arc<dyn ArmObserver>>,
     lro: LroOptions,
@@ -253,9 +262,9 @@ impl ArmClient {
                 storage_host_suffix: cloud.storage_host_suffix.clone(),
                 http,
                 tokens: TokenCache::new(credential, cloud.scope()),
-                semaphore: Semaphore::new(options.max_concurrency.max(1)),
+                admission: Admission::new(options.throttle, options.max_concurrency.max(1)),
+                links: Semaphore::new(options.max_concurrency.max(1)),
                 retry: options.retry,
-                throttle: Throttle::new(options.throttle),
                 counters: Counters::default(),
                 observer: options.observer,
                 lro: options.lro,
@@ -300,7 +309,18 @@ impl ArmClient {
     /// The last `x-ms-ratelimit-remaining-subscription-*` values ARM answered with
     /// (`None` for a class no answer reported yet).
     pub fn remaining_quota(&self) -> RemainingQuota {
-        self.inner.throttle.remaining_quota()
+        self.inner.admission.throttle().remaining_quota()
+    }
+
+    /// Requests of class `bucket` that may be in flight now (the adaptive limit).
+    pub fn in_flight_limit(&self, bucket: Bucket) -> usize {
+        self.inner.admission.in_flight_limit(bucket)
+    }
+
+    /// The refill rate per second of the principal's `bucket` the client works with:
+    /// measured from ARM's answers once they span long enough, else the documented one.
+    pub fn refill_rate(&self, bucket: Bucket) -> f64 {
+        self.inner.admission.throttle().refill_rate(bucket)
     }
 
     /// Counters since creation.
@@ -359,15 +379,22 @@ impl ArmClient {
         self.check_arm_url(&request.url)?;
         let mut call = Call::new(&request);
         loop {
-            self.pace(call.bucket).await;
-            let (result, elapsed) = self
-                .attempt(
-                    &request,
-                    call.body.as_ref(),
-                    call.bucket,
-                    &call.client_request_id,
-                )
-                .await?;
+            let token = self.inner.tokens.token().await?;
+            let admitted = self.inner.admission.admit(call.bucket).await?;
+            if !admitted.waited.is_zero() {
+                self.note_wait(admitted.waited);
+            }
+            let (result, elapsed) = self.attempt(&call, token.secret()).await;
+            let outcome = match &result {
+                Ok((status, headers, _)) => Outcome::Answer {
+                    status: *status,
+                    headers,
+                    latency: elapsed,
+                },
+                Err(_) => Outcome::NoAnswer,
+            };
+            // The place in flight is freed before any retry waits.
+            self.inner.admission.settle(admitted, outcome);
             let answer = match result {
                 Ok(answer) => answer,
                 Err(err) => {
@@ -378,15 +405,6 @@ impl ArmClient {
             if let Some(response) = self.after_answer(&mut call, answer, elapsed).await? {
                 return Ok(response);
             }
-        }
-    }
-
-    /// Waits as long as the throttle asks before the next attempt.
-    async fn pace(&self, bucket: Bucket) {
-        let wait = self.inner.throttle.reserve(bucket, Instant::now());
-        if !wait.is_zero() {
-            self.note_wait(wait);
-            tokio::time::sleep(wait).await;
         }
     }
 
@@ -437,7 +455,6 @@ impl ArmClient {
         let inner = &self.inner;
         let method = call.request.method.as_str();
         let path = &call.path;
-        inner.throttle.observe(call.bucket, &headers);
         if let Some(observer) = &inner.observer {
             observer.on_response(call.service, method, status, elapsed);
         }
@@ -524,36 +541,29 @@ impl ArmClient {
         // (who requeues); holding every other request on this client that long
         // would stall unrelated links sharing the identity.
         if let Some(after) = retry_after.filter(|a| *a <= inner.retry.max_retry_after) {
-            inner.throttle.block_until(Instant::now() + after);
+            inner.admission.throttle().block_until(clock_now() + after);
         }
     }
 
-    /// One HTTP exchange under a concurrency permit: the answer (status, headers,
-    /// body) or the transport error, and how long it took.
+    /// One HTTP exchange of an admitted call: the answer (status, headers, body) or the
+    /// transport error, and how long it took.
     async fn attempt(
         &self,
-        request: &ArmRequest,
-        body: Option<&Bytes>,
-        bucket: Bucket,
-        client_request_id: &str,
-    ) -> Result<(Result<(u16, HeaderMap, Bytes), reqwest::Error>, Duration), AzureError> {
+        call: &Call<'_>,
+        token: &str,
+    ) -> (Result<(u16, HeaderMap, Bytes), reqwest::Error>, Duration) {
         let inner = &self.inner;
-        let token = inner.tokens.token().await?;
-        let _permit = inner
-            .semaphore
-            .acquire()
-            .await
-            .map_err(|_| AzureError::InvalidInput("the ARM client is shutting down".into()))?;
+        let request = call.request;
         let mut builder = inner
             .http
             .request(request.method.clone(), request.url.clone())
-            .header(AUTHORIZATION, format!("Bearer {}", token.secret()))
-            .header(CLIENT_REQUEST_ID, client_request_id)
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(CLIENT_REQUEST_ID, call.client_request_id.as_str())
             .header(ACCEPT, "application/json");
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        if let Some(body) = body {
+        if let Some(body) = &call.body {
             builder = builder
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
@@ -561,7 +571,7 @@ impl ArmClient {
             // ARM answers 411 to a bodiless POST without Content-Length.
             builder = builder.body(Vec::<u8>::new());
         }
-        Counters::bump(match bucket {
+        Counters::bump(match call.bucket {
             Bucket::Reads => &inner.counters.reads,
             Bucket::Writes => &inner.counters.writes,
             Bucket::Deletes => &inner.counters.deletes,
@@ -575,7 +585,7 @@ impl ArmClient {
             }
             Err(e) => Err(e),
         };
-        Ok((result, started.elapsed()))
+        (result, started.elapsed())
     }
 
     fn note_wait(&self, wait: Duration) {
@@ -656,7 +666,7 @@ impl ArmClient {
         }
     }
 
-    /// One GET of an export link under a concurrency permit: the status and the body
+    /// One GET of an export link under a download permit: the status and the body
     /// (`None` when larger than [`MAX_LINK_BYTES`]) or the transport error, and how
     /// long it took.
     async fn download_attempt(
@@ -665,7 +675,7 @@ impl ArmClient {
     ) -> Result<(Result<(u16, Option<Vec<u8>>), reqwest::Error>, Duration), AzureError> {
         let inner = &self.inner;
         let _permit = inner
-            .semaphore
+            .links
             .acquire()
             .await
             .map_err(|_| AzureError::InvalidInput("the ARM client is shutting down".into()))?;

@@ -1,6 +1,7 @@
 //! ARM client for apilink: authentication through `azure_identity`, retries with
-//! jittered backoff, `Retry-After` and quota-header pacing, paging, long-running
-//! operations, error classes, a read-only APIM client and an API Center client.
+//! jittered backoff, `Retry-After`, requests paced on a model of ARM's token buckets and
+//! an adaptive in-flight limit, paging, long-running operations, error classes, a
+//! read-only APIM client and an API Center client.
 //!
 //! Everything here follows the published ARM contract (the
 //! REST specifications), never the habits of the emulator used in tests.
@@ -8,9 +9,12 @@
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod admission;
 pub mod apic;
 pub mod apim;
 pub mod authorization;
+pub mod bucket_model;
+pub mod concurrency;
 pub mod config;
 pub mod credential;
 pub mod error;
@@ -18,6 +22,7 @@ pub mod http;
 pub mod lro;
 pub mod metrics;
 pub mod paging;
+pub mod priority;
 pub mod resource;
 pub mod retry;
 #[cfg(test)]
@@ -46,5 +51,6 @@ pub use credential::{CredentialConfig, build_credential, resolved_credential_kin
 pub use error::{ArmErrorBody, AzureError, ErrorClass};
 pub use http::{ArmClient, ArmClientOptions};
 pub use metrics::{ArmCallCounts, ArmObserver};
+pub use priority::with_priority;
 pub use throttle::RemainingQuota;
 pub use token_identity::{PrincipalType, TokenIdentity, token_identity};

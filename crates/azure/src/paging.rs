@@ -97,12 +97,34 @@ pub(crate) async fn list_all_via<T: DeserializeOwned, S: ArmTransport>(
     transport: &S,
     first: Url,
 ) -> Result<Vec<T>, AzureError> {
+    list_filter_map_via(transport, first, Some).await
+}
+
+/// The items of a list that `keep` keeps, in the form it gives them, across all pages.
+/// Each page is converted as it arrives, so a long list never holds more than one page
+/// in its form as read: only the caller's compact values accumulate.
+pub async fn list_filter_map<T: DeserializeOwned, U>(
+    client: &ArmClient,
+    first: Url,
+    keep: impl FnMut(T) -> Option<U>,
+) -> Result<Vec<U>, AzureError> {
+    list_filter_map_via(client, first, keep).await
+}
+
+/// [`list_filter_map`] over any transport.
+pub(crate) async fn list_filter_map_via<T: DeserializeOwned, U, S: ArmTransport>(
+    transport: &S,
+    first: Url,
+    mut keep: impl FnMut(T) -> Option<U>,
+) -> Result<Vec<U>, AzureError> {
     let mut walk = PageWalk::new(first);
     let mut items = Vec::new();
     while let Some(url) = walk.next_url()? {
         let page: Page<T> = transport.send(ArmRequest::get(url)).await?.json()?;
-        items.extend(walk.read(page)?);
+        items.extend(walk.read(page)?.into_iter().filter_map(&mut keep));
     }
+    // Growth by doubling leaves up to half the list's slots unused for the whole pass.
+    items.shrink_to_fit();
     Ok(items)
 }
 

@@ -1,15 +1,19 @@
-//! Proactive pacing from ARM's remaining-quota headers, and a shared gate that holds
-//! every request back after a 429 asked the client to wait.
+//! Spending ARM's request budget: a model of each of the principal's token buckets,
+//! built from the remaining-quota headers (see [`crate::bucket_model`]), that admits a
+//! request when a token is expected for it, and a shared gate that holds every request
+//! of the client back after a 429 asked it to wait.
 //!
-//! ARM meters each principal with token buckets (reads refill at 25/s, writes and
-//! deletes at 10/s). When `x-ms-ratelimit-remaining-subscription-*` drops below a
-//! watermark, requests of that class are spaced at slightly slower than the refill
-//! rate, so the bucket recovers instead of running dry and earning 429s.
+//! ARM meters each principal with token buckets (reads, writes, deletes): a burst, then
+//! a steady refill. Once the burst is spent, requests leave at the refill rate the
+//! answers show — not slower, which would leave budget unused, and not faster, which
+//! would earn 429s. Pure: every decision takes the time as an argument.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method};
+
+use crate::bucket_model::{BucketModel, Settled, Ticket};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bucket {
@@ -19,6 +23,8 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    pub const ALL: [Bucket; 3] = [Bucket::Reads, Bucket::Writes, Bucket::Deletes];
+
     pub fn for_method(method: &Method) -> Self {
         if method == Method::GET || method == Method::HEAD {
             Bucket::Reads
@@ -29,7 +35,7 @@ impl Bucket {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Bucket::Reads => 0,
             Bucket::Writes => 1,
@@ -48,16 +54,18 @@ impl Bucket {
 
 #[derive(Debug, Clone)]
 pub struct ThrottleOptions {
-    /// Below this many remaining requests, pacing starts (reads, writes, deletes).
+    /// Tokens left in each bucket (reads, writes, deletes) for other callers of the same
+    /// principal: a request waits while the model expects no more than this many.
     pub low_watermark: [u64; 3],
-    /// The bucket refill rates per second ARM documents (reads, writes, deletes).
+    /// The refill rates per second ARM documents (reads, writes, deletes), used until
+    /// the answers show the actual ones.
     pub refill_per_second: [f64; 3],
 }
 
 impl Default for ThrottleOptions {
     fn default() -> Self {
         Self {
-            low_watermark: [50, 40, 40],
+            low_watermark: [0, 0, 0],
             refill_per_second: [25.0, 10.0, 10.0],
         }
     }
@@ -71,27 +79,39 @@ pub struct RemainingQuota {
     pub deletes: Option<u64>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
-    /// What pacing works from: the last report, less the requests sent since.
-    remaining: [Option<u64>; 3],
+    models: [BucketModel; 3],
     /// The last value reported for each class, as reported.
     reported: [Option<u64>; 3],
-    next_slot: [Option<Instant>; 3],
     not_before: Option<Instant>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Throttle {
-    options: ThrottleOptions,
     state: Mutex<State>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new(ThrottleOptions::default())
+    }
 }
 
 impl Throttle {
     pub fn new(options: ThrottleOptions) -> Self {
+        let model = |b: Bucket| {
+            BucketModel::new(
+                options.refill_per_second[b.index()],
+                options.low_watermark[b.index()],
+            )
+        };
         Self {
-            options,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                models: Bucket::ALL.map(model),
+                reported: [None; 3],
+                not_before: None,
+            }),
         }
     }
 
@@ -101,47 +121,42 @@ impl Throttle {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves a send slot for one request and returns how long to wait for it.
-    pub fn reserve(&self, bucket: Bucket, now: Instant) -> Duration {
-        let i = bucket.index();
+    /// Admits one request of class `bucket` at `now`: the ticket to settle it with, or
+    /// how long to wait (a 429's `Retry-After`, or until the bucket is expected to hold
+    /// a token for it).
+    pub fn admit(&self, bucket: Bucket, now: Instant) -> Result<Ticket, Duration> {
         let mut state = self.lock();
-        let mut slot = now;
-        if let Some(not_before) = state.not_before {
-            slot = slot.max(not_before);
+        if let Some(not_before) = state.not_before.filter(|t| *t > now) {
+            return Err(not_before - now);
         }
-        if let Some(remaining) = state.remaining[i] {
-            let watermark = self.options.low_watermark[i].max(1);
-            if remaining < watermark {
-                let per_token = Duration::from_secs_f64(1.0 / self.options.refill_per_second[i]);
-                // 1x the refill interval at the watermark, 2x with the bucket empty:
-                // the bucket refills while we keep working.
-                let deficit = (watermark - remaining) as f64 / watermark as f64;
-                let interval = per_token.mul_f64(1.0 + deficit);
-                if let Some(next) = state.next_slot[i] {
-                    slot = slot.max(next);
-                }
-                state.next_slot[i] = Some(slot + interval);
-            }
-            // Our own in-flight request spends a token before the next header tells us.
-            state.remaining[i] = Some(remaining.saturating_sub(1));
-        }
-        slot.saturating_duration_since(now)
+        state.models[bucket.index()].admit(now)
     }
 
-    /// Records the quota headers of an answer to a request of class `bucket`.
-    pub fn observe(&self, bucket: Bucket, headers: &HeaderMap) {
+    /// Records how the request admitted with `ticket` ended, at `now`: its answer's
+    /// status and headers, or `None` when there was no answer.
+    pub fn settle(
+        &self,
+        bucket: Bucket,
+        ticket: Ticket,
+        answer: Option<(u16, &HeaderMap)>,
+        now: Instant,
+    ) {
         let mut state = self.lock();
-        for any in [Bucket::Reads, Bucket::Writes, Bucket::Deletes] {
-            if let Some(remaining) = reported_remaining(any, headers) {
-                state.reported[any.index()] = Some(remaining);
+        let outcome = match answer {
+            Some((status, headers)) => {
+                for any in Bucket::ALL {
+                    if let Some(remaining) = reported_remaining(any, headers) {
+                        state.reported[any.index()] = Some(remaining);
+                    }
+                }
+                Settled::Answered {
+                    refused: status == 429,
+                    remaining: reported_remaining(bucket, headers),
+                }
             }
-        }
-        if let Some(remaining) = reported_remaining(bucket, headers) {
-            state.remaining[bucket.index()] = Some(remaining);
-            if remaining >= self.options.low_watermark[bucket.index()] {
-                state.next_slot[bucket.index()] = None;
-            }
-        }
+            None => Settled::Lost,
+        };
+        state.models[bucket.index()].settle(ticket, outcome, now);
     }
 
     /// The last remaining-quota values reported, per class.
@@ -152,6 +167,11 @@ impl Throttle {
             writes: reported[Bucket::Writes.index()],
             deletes: reported[Bucket::Deletes.index()],
         }
+    }
+
+    /// The refill rate per second the client works with for `bucket`.
+    pub fn refill_rate(&self, bucket: Bucket) -> f64 {
+        self.lock().models[bucket.index()].refill_rate()
     }
 
     /// Holds every request back until `until` (after a 429 with `Retry-After`).
@@ -187,74 +207,98 @@ mod tests {
         h
     }
 
+    fn writes_left(n: &'static str) -> HeaderMap {
+        headers("x-ms-ratelimit-remaining-subscription-writes", n)
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Admits one request of `bucket` and settles it at once with `status`, `answer`.
+    fn exchange(t: &Throttle, bucket: Bucket, status: u16, answer: &HeaderMap, now: Instant) {
+        let ticket = t.admit(bucket, now).unwrap();
+        t.settle(bucket, ticket, Some((status, answer)), now);
+    }
+
     #[test]
     fn no_headers_no_pacing() {
         let t = Throttle::default();
         let now = Instant::now();
         for _ in 0..100 {
-            assert_eq!(t.reserve(Bucket::Reads, now), Duration::ZERO);
+            assert!(t.admit(Bucket::Reads, now).is_ok());
         }
     }
 
     #[test]
     fn plenty_of_quota_no_pacing() {
         let t = Throttle::default();
-        t.observe(
-            Bucket::Writes,
-            &headers("x-ms-ratelimit-remaining-subscription-writes", "1199"),
-        );
         let now = Instant::now();
-        assert_eq!(t.reserve(Bucket::Writes, now), Duration::ZERO);
-        assert_eq!(t.reserve(Bucket::Writes, now), Duration::ZERO);
+        exchange(&t, Bucket::Writes, 201, &writes_left("1199"), now);
+        for _ in 0..1000 {
+            assert!(t.admit(Bucket::Writes, now).is_ok());
+        }
     }
 
     #[test]
-    fn low_quota_spaces_requests_slower_than_refill() {
+    fn an_empty_bucket_releases_requests_at_the_refill_rate() {
         let t = Throttle::default();
-        t.observe(
-            Bucket::Writes,
-            &headers("x-ms-ratelimit-remaining-subscription-writes", "5"),
-        );
         let now = Instant::now();
-        let first = t.reserve(Bucket::Writes, now);
-        let second = t.reserve(Bucket::Writes, now);
-        let third = t.reserve(Bucket::Writes, now);
-        assert_eq!(first, Duration::ZERO);
-        // Writes refill at 10/s: consecutive slots are at least 100 ms apart.
-        assert!(second >= Duration::from_millis(100), "{second:?}");
-        assert!(third - second >= Duration::from_millis(100), "{third:?}");
-        assert!(second <= Duration::from_millis(200), "{second:?}");
+        exchange(&t, Bucket::Writes, 201, &writes_left("90"), now);
+        exchange(&t, Bucket::Writes, 201, &writes_left("2"), now);
+        assert!(t.admit(Bucket::Writes, now).is_ok());
+        assert!(t.admit(Bucket::Writes, now).is_ok());
+        // Writes refill at 10/s (until measured): the next token in 100 ms, not later.
+        assert_eq!(t.admit(Bucket::Writes, now), Err(ms(100)));
+        assert!(t.admit(Bucket::Writes, now + ms(100)).is_ok());
+        assert_eq!(t.admit(Bucket::Writes, now + ms(150)), Err(ms(50)));
         // Other classes are not affected.
-        assert_eq!(t.reserve(Bucket::Reads, now), Duration::ZERO);
+        assert!(t.admit(Bucket::Reads, now).is_ok());
     }
 
     #[test]
-    fn recovered_quota_stops_pacing() {
+    fn a_later_answer_shows_tokens_the_model_did_not_expect() {
         let t = Throttle::default();
-        t.observe(
-            Bucket::Deletes,
-            &headers("x-ms-ratelimit-remaining-subscription-deletes", "0"),
-        );
         let now = Instant::now();
-        t.reserve(Bucket::Deletes, now);
-        assert!(t.reserve(Bucket::Deletes, now) > Duration::ZERO);
-        t.observe(
+        let deletes_left = |n| headers("x-ms-ratelimit-remaining-subscription-deletes", n);
+        exchange(&t, Bucket::Deletes, 200, &deletes_left("0"), now);
+        assert!(t.admit(Bucket::Deletes, now).is_err());
+        exchange(
+            &t,
             Bucket::Deletes,
-            &headers("x-ms-ratelimit-remaining-subscription-deletes", "190"),
+            200,
+            &deletes_left("190"),
+            now + ms(100),
         );
-        assert_eq!(t.reserve(Bucket::Deletes, now), Duration::ZERO);
+        assert!(t.admit(Bucket::Deletes, now + ms(100)).is_ok());
+    }
+
+    #[test]
+    fn a_429_reports_an_empty_bucket() {
+        let t = Throttle::default();
+        let now = Instant::now();
+        exchange(&t, Bucket::Writes, 429, &writes_left("0"), now);
+        assert_eq!(t.admit(Bucket::Writes, now), Err(ms(100)));
+    }
+
+    #[test]
+    fn a_request_without_answer_counts_as_spent() {
+        let t = Throttle::default();
+        let now = Instant::now();
+        exchange(&t, Bucket::Writes, 201, &writes_left("1"), now);
+        let lost = t.admit(Bucket::Writes, now).unwrap();
+        t.settle(Bucket::Writes, lost, None, now);
+        assert_eq!(t.admit(Bucket::Writes, now), Err(ms(100)));
     }
 
     #[test]
     fn global_header_is_read_too() {
         let t = Throttle::default();
-        t.observe(
-            Bucket::Reads,
-            &headers("x-ms-ratelimit-remaining-subscription-global-reads", "1"),
-        );
         let now = Instant::now();
-        t.reserve(Bucket::Reads, now);
-        assert!(t.reserve(Bucket::Reads, now) >= Duration::from_millis(40));
+        let global = headers("x-ms-ratelimit-remaining-subscription-global-reads", "0");
+        exchange(&t, Bucket::Reads, 200, &global, now);
+        // Reads refill at 25/s: 40 ms per token.
+        assert_eq!(t.admit(Bucket::Reads, now), Err(ms(40)));
     }
 
     #[test]
@@ -263,28 +307,33 @@ mod tests {
         let now = Instant::now();
         t.block_until(now + Duration::from_secs(2));
         t.block_until(now + Duration::from_secs(1));
-        assert_eq!(t.reserve(Bucket::Reads, now), Duration::from_secs(2));
-        assert_eq!(t.reserve(Bucket::Writes, now), Duration::from_secs(2));
-        assert_eq!(
-            t.reserve(Bucket::Reads, now + Duration::from_secs(3)),
-            Duration::ZERO
-        );
+        assert_eq!(t.admit(Bucket::Reads, now), Err(Duration::from_secs(2)));
+        assert_eq!(t.admit(Bucket::Writes, now), Err(Duration::from_secs(2)));
+        assert!(t.admit(Bucket::Reads, now + Duration::from_secs(3)).is_ok());
+    }
+
+    #[test]
+    fn the_watermark_is_left_in_the_bucket() {
+        let t = Throttle::new(ThrottleOptions {
+            low_watermark: [5, 0, 0],
+            ..ThrottleOptions::default()
+        });
+        let now = Instant::now();
+        let reads_left = headers("x-ms-ratelimit-remaining-subscription-reads", "7");
+        exchange(&t, Bucket::Reads, 200, &reads_left, now);
+        assert!(t.admit(Bucket::Reads, now).is_ok());
+        assert!(t.admit(Bucket::Reads, now).is_ok());
+        assert_eq!(t.admit(Bucket::Reads, now), Err(ms(40)));
     }
 
     #[test]
     fn remaining_quota_is_the_last_value_reported() {
         let t = Throttle::default();
+        let now = Instant::now();
         assert_eq!(t.remaining_quota(), RemainingQuota::default());
-        t.observe(
-            Bucket::Reads,
-            &headers("x-ms-ratelimit-remaining-subscription-reads", "11999"),
-        );
-        t.observe(
-            Bucket::Writes,
-            &headers("x-ms-ratelimit-remaining-subscription-writes", "1199"),
-        );
-        // Requests sent since do not change what was reported.
-        t.reserve(Bucket::Reads, Instant::now());
+        let reads = headers("x-ms-ratelimit-remaining-subscription-reads", "11999");
+        exchange(&t, Bucket::Reads, 200, &reads, now);
+        exchange(&t, Bucket::Writes, 200, &writes_left("1199"), now);
         let mut both = headers("x-ms-ratelimit-remaining-subscription-reads", "11998");
         both.insert(
             "x-ms-ratelimit-remaining-subscription-global-reads",
@@ -294,7 +343,7 @@ mod tests {
             "x-ms-ratelimit-remaining-subscription-deletes",
             HeaderValue::from_static("14999"),
         );
-        t.observe(Bucket::Reads, &both);
+        exchange(&t, Bucket::Reads, 200, &both, now);
         assert_eq!(
             t.remaining_quota(),
             RemainingQuota {
@@ -304,7 +353,7 @@ mod tests {
             }
         );
         // An answer without the headers keeps the last values.
-        t.observe(Bucket::Writes, &HeaderMap::new());
+        exchange(&t, Bucket::Writes, 200, &HeaderMap::new(), now);
         assert_eq!(t.remaining_quota().writes, Some(1199));
     }
 

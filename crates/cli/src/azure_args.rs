@@ -46,7 +46,7 @@ pub enum CredentialKind {
 
 /// Most APIs worked on at once: the ARM client runs twice as many requests, and more
 /// than this only trades throughput for throttling (ARM refills 25 reads/s).
-const MAX_CONCURRENCY: u64 = 64;
+const MAX_CONCURRENCY: u64 = 1024;
 
 /// A write rate: a finite number above zero (zero would never write, and a negative or
 /// NaN rate has no meaning).
@@ -82,10 +82,11 @@ pub struct AzureArgs {
     pub ca_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     pub credential: CredentialKind,
-    /// APIs worked on at once (1-64).
+    /// APIs worked on at once (1-1024): a bound on memory; the pace of ARM calls follows
+    /// ARM's budget whatever it is.
     #[arg(
         long,
-        default_value_t = 8,
+        default_value_t = 256,
         value_name = "N",
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_CONCURRENCY)
     )]
@@ -196,8 +197,9 @@ impl AzureArgs {
     }
 }
 
-/// An engine over one ARM client (one identity), sized for `options.concurrency`
-/// APIs at once: the one recipe shared by the CLI and the controller.
+/// An engine over one ARM client (one identity) working on `options.concurrency` APIs
+/// at once, the client adapting the requests in flight to ARM up to its default ceiling:
+/// the one recipe shared by the CLI and the controller.
 pub fn arm_engine(
     cloud: &CloudConfig,
     credential: Arc<dyn TokenCredential>,
@@ -208,7 +210,6 @@ pub fn arm_engine(
         cloud,
         credential,
         ArmClientOptions {
-            max_concurrency: options.concurrency.max(1) * 2,
             request_timeout: Duration::from_secs(60),
             observer,
             ..ArmClientOptions::default()

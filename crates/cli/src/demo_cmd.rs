@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use apilink_azure::apic::{
@@ -15,10 +15,11 @@ use apilink_azure::{
     ArmClient, ArmClientOptions, CloudConfig, CredentialConfig, build_credential,
     resolved_credential_kind, token_identity,
 };
-use apilink_core::LinkSettings;
 use apilink_core::marker::{ApiMarker, RECORD_KEY};
 use apilink_core::naming::version_name;
 use apilink_core::preflight::checks as preflight_checks;
+use apilink_core::resync_window::api_phase;
+use apilink_core::{Coverage, LinkSettings, ResyncWindow};
 use apilink_emulator::apim::{ApiPatch, ApiSeed, DefinitionUpdate, OperationSeed};
 use apilink_emulator::{CallKind, Emulator, EmulatorConfig, Seed};
 use apilink_engine::{
@@ -34,6 +35,9 @@ const APIC: &str = "contoso-catalog";
 const WORKSPACE: &str = "default";
 /// The metadata schema the demo's organisation requires on every API.
 const OWNER_SCHEMA: &str = "owner";
+/// The custom properties the demo link gives APIM tags and products.
+const TAGS_PROPERTY: &str = "apim-tags";
+const PRODUCTS_PROPERTY: &str = "apim-products";
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -156,6 +160,9 @@ spec:
   resyncInterval: 6h
   customProperties:
     api: {{owner: platform-team}}
+  apimMetadata:
+    tags: {{customProperty: {TAGS_PROPERTY}}}
+    products: {{customProperty: {PRODUCTS_PROPERTY}}}
 ",
         apim = emulator.apim_resource_id(APIM),
         apic = emulator.api_center_resource_id(APIC),
@@ -186,6 +193,7 @@ async fn declare_required_owner(apic: &ApicClient) -> anyhow::Result<()> {
 /// The metadata checks of the first sync: the record is declared, the organisation's
 /// required property is filled.
 fn check_metadata(emulator: &Emulator, report: &PassReport, checks: &mut Checks) {
+    check_tags_and_products(emulator, checks);
     checks.check(
         report.created_metadata_schema.as_deref() == Some(RECORD_KEY),
         format!(
@@ -200,6 +208,29 @@ fn check_metadata(emulator: &Emulator, report: &PassReport, checks: &mut Checks)
                 .all(|p| p["customProperties"][OWNER_SCHEMA] == "platform-team"),
         format!(
             "every API carries {OWNER_SCHEMA}=platform-team, required by the organisation's metadata schema and given by spec.customProperties"
+        ),
+    );
+}
+
+/// APIM's tags and products reached the Orders version set: the union over its members.
+fn check_tags_and_products(emulator: &Emulator, checks: &mut Checks) {
+    let orders = api_for(emulator, "apiVersionSets/orders").unwrap_or_default();
+    let custom = apis(emulator)
+        .get(&orders)
+        .map(|p| p["customProperties"].clone())
+        .unwrap_or(Value::Null);
+    let schemas = emulator
+        .api_center()
+        .snapshot(APIC)
+        .map(|s| s["metadataSchemas"].clone())
+        .unwrap_or(Value::Null);
+    checks.check(
+        custom[TAGS_PROPERTY] == serde_json::json!(["Beta", "Commerce"])
+            && custom[PRODUCTS_PROPERTY] == serde_json::json!(["Commerce", "Partners"])
+            && schemas.get(TAGS_PROPERTY).is_some()
+            && schemas.get(PRODUCTS_PROPERTY).is_some(),
+        format!(
+            "the Orders API carries its members' APIM tags ({TAGS_PROPERTY}: Beta, Commerce) and products ({PRODUCTS_PROPERTY}: Commerce, Partners), declared by metadata schemas the first pass created"
         ),
     );
 }
@@ -292,16 +323,27 @@ async fn preflight(
 async fn pass(
     engine: &Engine<AzureClients>,
     settings: &LinkSettings,
-    mode: PassMode,
+    coverage: Coverage,
 ) -> anyhow::Result<PassReport> {
-    engine.sync_pass(settings, mode).await.map_err(|e| {
+    engine.sync_pass(settings, coverage).await.map_err(|e| {
         if let Some(report) = &e.report {
             for failure in &report.failures {
                 eprintln!("  {failure}");
             }
         }
-        anyhow::anyhow!("the {} pass failed: {e}", mode.as_str())
+        anyhow::anyhow!("the {} pass failed: {e}", coverage.mode().as_str())
     })
+}
+
+/// The resync window of the light poll that re-checks `api`: one `interval` ending as
+/// its turn comes round (it also re-checks whatever else falls in that stretch).
+fn window_reaching(settings: &LinkSettings, api: &str) -> ResyncWindow {
+    let period = settings.resync_interval;
+    let phase = Duration::from_millis(api_phase(&settings.link, api, period));
+    // Any cycle's start will do: windows count modulo the cycle.
+    let cycle_start = UNIX_EPOCH + period * 100_000;
+    let end = cycle_start + phase;
+    ResyncWindow::new(end - settings.interval, end, period)
 }
 
 fn show_pass(report: &PassReport, cost: &PassCost) {
@@ -338,7 +380,25 @@ fn minimum_reads(emulator: &Emulator, config: &EmulatorConfig, api_center_apis: 
         })
         .sum();
     let workspace_links = 1;
-    1 + apim_pages + workspace_links + api_center_apis.div_ceil(config.apic_page_size).max(1) + 1
+    1 + apim_pages
+        + workspace_links
+        + metadata_reads(emulator, config.apim_page_size)
+        + api_center_apis.div_ceil(config.apic_page_size).max(1)
+        + 1
+}
+
+/// The pages of the APIM tag and product lists the link maps: `tagResources`, `products`
+/// and each product's API list.
+fn metadata_reads(emulator: &Emulator, page_size: usize) -> usize {
+    let pages = |n: usize| n.div_ceil(page_size).max(1);
+    let seed = emulator.apim().seed();
+    let Some(service) = seed.services.iter().find(|s| s.name == APIM) else {
+        return 0;
+    };
+    let tags = service.apis.iter().map(|a| a.tags.len()).sum::<usize>()
+        + service.products.iter().map(|p| p.tags.len()).sum::<usize>();
+    let products: usize = service.products.iter().map(|p| pages(p.apis.len())).sum();
+    pages(tags) + pages(service.products.len()) + products
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -352,7 +412,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let orders = demo.first_sync().await?;
     let curated = demo.change_and_curate(orders).await?;
     demo.light_poll().await?;
-    demo.full_resync(&curated).await?;
+    demo.spread_recheck(&curated).await?;
     demo.steady_state().await?;
     Ok(demo.summary().await)
 }
@@ -424,7 +484,9 @@ impl Demo {
     /// Returns the name of the API the Orders version set became.
     async fn first_sync(&mut self) -> anyhow::Result<String> {
         section("1. First sync: one light pass");
-        let (report, _) = self.measured_pass("1 first sync", PassMode::Light).await?;
+        let (report, _) = self
+            .measured_pass("1 first sync", PassMode::Light.into())
+            .await?;
         let emulator = &self.emulator;
         let checks = &mut self.checks;
         check_metadata(emulator, &report, checks);
@@ -492,7 +554,9 @@ impl Demo {
 
     async fn light_poll(&mut self) -> anyhow::Result<()> {
         section("3. The light poll (what the controller runs every interval)");
-        let (_, light) = self.measured_pass("2 light poll", PassMode::Light).await?;
+        let (_, light) = self
+            .measured_pass("2 light poll", PassMode::Light.into())
+            .await?;
         let light_imports = light.imports;
         let emulator = &self.emulator;
         let checks = &mut self.checks;
@@ -523,11 +587,20 @@ impl Demo {
         Ok(())
     }
 
-    async fn full_resync(&mut self, curated: &Curated) -> anyhow::Result<()> {
-        section("4. The full resync (every resyncInterval, at most 24 h): definitions re-read");
-        let (report, full) = self.measured_pass("3 full resync", PassMode::Full).await?;
-        let full_imports = full.imports;
+    async fn spread_recheck(&mut self, curated: &Curated) -> anyhow::Result<()> {
+        section(
+            "4. The spread re-check (each poll re-reads the APIs whose turn came, every API once per resyncInterval)",
+        );
         let store = api_for(&self.emulator, "apis/store-locator").unwrap_or_default();
+        let window = window_reaching(&self.settings, &store);
+        let due = apis(&self.emulator)
+            .keys()
+            .filter(|api| window.covers_api(&self.settings.link, api))
+            .count();
+        let (report, polled) = self
+            .measured_pass("3 poll reaching store-locator", Coverage::Window(window))
+            .await?;
+        let imported = polled.imports;
         let store_content =
             workspace(&self.emulator)["apis"][&store]["versions"]["original"]["definitions"]
                 .as_object()
@@ -537,9 +610,16 @@ impl Demo {
                 })
                 .unwrap_or_default();
         self.checks.check(
-            full_imports == 1 && store_content.contains("opening-hours"),
+            report.details_read == due && due < apis(&self.emulator).len(),
             format!(
-                "{} definitions exported, only the changed one re-imported ({full_imports} import)",
+                "the poll re-read {due} of {} APIs (those whose turn came in its window), not all of them",
+                apis(&self.emulator).len()
+            ),
+        );
+        self.checks.check(
+            imported == 1 && store_content.contains("opening-hours"),
+            format!(
+                "{} definition(s) exported, the content-only change of store-locator re-imported ({imported} import)",
                 report.exports
             ),
         );
@@ -565,7 +645,7 @@ impl Demo {
     async fn steady_state(&mut self) -> anyhow::Result<()> {
         section("5. Steady state, in a freshly started process");
         let (_, steady) = self
-            .measured_pass("4 steady state", PassMode::Light)
+            .measured_pass("4 steady state", PassMode::Light.into())
             .await?;
         let minimum = minimum_reads(&self.emulator, &self.config, apis(&self.emulator).len());
         self.checks.check(
@@ -575,7 +655,7 @@ impl Demo {
         self.checks.check(
             steady.reads == minimum,
             format!(
-                "{} reads, the minimum (APIM service, API and version-set list pages, API Center list pages, environment)",
+                "{} reads, the minimum (APIM service, API, version-set, tag and product list pages, API Center list pages, environment)",
                 steady.reads
             ),
         );
@@ -596,12 +676,12 @@ impl Demo {
     async fn measured_pass(
         &mut self,
         name: &'static str,
-        mode: PassMode,
+        coverage: Coverage,
     ) -> anyhow::Result<(PassReport, PassCost)> {
         self.emulator.clear_calls();
         let started = Instant::now();
         let engine = engine(&self.emulator, self.concurrency)?;
-        let report = pass(&engine, &self.settings, mode).await?;
+        let report = pass(&engine, &self.settings, coverage).await?;
         let cost = cost(&self.emulator, name, started);
         show_pass(&report, &cost);
         self.costs.push(cost.clone());

@@ -170,7 +170,10 @@ fn credential_config(credentials: &Credentials) -> CredentialConfig {
 impl LinkRunner for EngineRunner {
     async fn sync(&self, req: SyncRequest) -> Result<SyncOutcome, RunError> {
         let engine = self.engine(&req.credentials)?;
-        let report = engine.engine.sync_pass(&req.settings, req.mode).await?;
+        let report = engine
+            .engine
+            .sync_pass(&req.settings, req.coverage())
+            .await?;
         Ok(report.outcome())
     }
 

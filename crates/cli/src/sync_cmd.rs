@@ -1,11 +1,13 @@
-//! `apilink sync -f link.yaml [--once]`: one pass (or a pass every `interval`, with a
-//! full resync every `resyncInterval`) without a cluster.
+//! `apilink sync -f link.yaml [--once]`: one pass (or, without `--once`, a full pass
+//! then a light poll every `interval` that re-checks the definitions whose turn came in
+//! its resync window, each once per `resyncInterval`) without a cluster.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
+use apilink_core::Coverage;
 use apilink_engine::{PassError, PassMode, PassReport, Progress};
 
 use crate::azure_args::AzureArgs;
@@ -24,10 +26,12 @@ pub struct SyncArgs {
     /// The link manifest (an ApiSourceLink resource); `-` reads standard input.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: PathBuf,
-    /// Run one pass and exit (otherwise poll every spec.interval until Ctrl-C).
+    /// Run one pass and exit (otherwise poll every spec.interval until Ctrl-C). The pass
+    /// reads only what changed unless --full is given.
     #[arg(long)]
     once: bool,
-    /// Make the (first) pass a full resync: re-read every definition.
+    /// Make the (first) pass a full resync: re-read every definition. Without --once the
+    /// first pass is always one.
     #[arg(long)]
     full: bool,
     #[arg(short = 'o', long, value_enum, default_value = "text")]
@@ -105,35 +109,30 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     }
 
     eprintln!(
-        "syncing {} every {:?} (full resync every {:?}); Ctrl-C stops",
+        "syncing {} every {:?} (every definition re-checked once per {:?}, a slice per poll); Ctrl-C stops",
         link.id, settings.interval, settings.resync_interval
     );
-    let mut last_full: Option<Instant> = None;
-    let mut force_full = args.full;
+    // Where the last successful pass's resync window ended: the next one starts there.
+    let mut window_end: Option<SystemTime> = None;
     loop {
+        let started = Instant::now();
         if settings.suspend {
             eprintln!("spec.suspend is true: not syncing");
         } else {
-            let full =
-                force_full || last_full.is_none_or(|at| at.elapsed() >= settings.resync_interval);
-            let mode = if full {
-                PassMode::Full
-            } else {
-                PassMode::Light
-            };
-            match engine.sync_pass(settings, mode).await {
+            let now = SystemTime::now();
+            let coverage = Coverage::scheduled(window_end, now, settings.resync_interval);
+            match engine.sync_pass(settings, coverage).await {
                 Ok(report) => {
-                    if full {
-                        last_full = Some(Instant::now());
-                        force_full = false;
-                    }
+                    window_end = Some(now);
                     print_report(&report, args.output);
                 }
                 Err(error) => print_failure(&error, args.output),
             }
         }
+        // An interval from the start of the pass, so no window is longer than that.
+        let wait = settings.interval.saturating_sub(started.elapsed());
         tokio::select! {
-            _ = tokio::time::sleep(settings.interval) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("stopped");
                 return Ok(ExitCode::SUCCESS);

@@ -101,7 +101,8 @@ async fn plan_sync_and_delete_with_their_exit_codes() {
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
     let out = String::from_utf8_lossy(&plan.stdout);
     assert!(
-        out.contains("api (6)") && out.contains("+ create"),
+        // Three APIs, each created with its ownership record: no separate record write.
+        out.contains("api (3)") && out.contains("+ create"),
         "{}",
         text(&plan)
     );
@@ -287,7 +288,7 @@ async fn numeric_flags_out_of_range_are_refused() {
     emulator.clear_calls();
     for (flag, value) in [
         ("--concurrency", "0"),
-        ("--concurrency", "65"),
+        ("--concurrency", "1025"),
         ("--concurrency", "many"),
         ("--max-writes", "0"),
         ("--writes-per-second", "0"),

@@ -17,15 +17,18 @@ use crate::status;
 /// What the end of a pass depends on besides its result.
 #[derive(Debug, Clone, Copy)]
 pub struct PassEnd<'a> {
-    /// `namespace/name`: seeds the jitter of the next full resync.
-    pub link: &'a str,
     pub mode: PassMode,
     pub periods: Periods,
     /// When the pass ended.
     pub now: Timestamp,
+    /// Where the pass's resync window ended (when it started): the next poll is due an
+    /// `interval` after it.
+    pub window_end: Timestamp,
     /// Consecutive failed passes before this one.
     pub failures: u32,
-    /// End of the last successful full pass (`status.lastFullResyncTime`).
+    /// Where the last successful window ended (`status.lastSyncTime`).
+    pub last_sync: Option<Timestamp>,
+    /// The last successful full pass (`status.lastFullResyncTime`).
     pub last_full_resync: Option<Timestamp>,
     /// When the link was created: the bound of a link that never had a full pass counts
     /// from there.
@@ -59,8 +62,8 @@ pub fn conclude(result: Result<&SyncOutcome, &RunError>, end: &PassEnd<'_>) -> C
     }
 }
 
-/// Ready unless deletions are held or APIs fail; the next pass after the jittered
-/// interval, or at the next full resync if that comes first.
+/// Ready unless deletions are held or APIs fail; the next poll an `interval` (up to
+/// 10 % less) after the pass's window ended.
 fn after_success(outcome: &SyncOutcome, end: &PassEnd<'_>) -> Conclusion {
     let failing = api_failures::next(
         end.api_failures,
@@ -79,14 +82,9 @@ fn after_success(outcome: &SyncOutcome, end: &PassEnd<'_>) -> Conclusion {
             message: status::success_message(outcome, end.mode),
         },
     };
-    let last_full = match end.mode {
-        PassMode::Full => end.now,
-        PassMode::Light => end.last_full_resync.unwrap_or(end.now),
-    };
-    let full_due = schedule::full_resync_due(last_full, end.periods, end.link);
     let seed =
         u64::try_from(end.now.as_nanosecond().rem_euclid(i128::from(u64::MAX))).unwrap_or_default();
-    let delay = schedule::after_success(end.now, end.periods, full_due, seed);
+    let delay = schedule::after_success(end.now, end.window_end, end.periods, seed);
     Conclusion {
         verdict,
         memory: LinkMemory {
@@ -125,7 +123,8 @@ fn after_failure(err: &RunError, end: &PassEnd<'_>) -> Conclusion {
 /// The verdict after a failed pass: stalled when only the user can clear it (a spec,
 /// credential or permission problem — permissions are still probed slowly, see
 /// [`schedule::backoff`], because role assignments take minutes to propagate), past
-/// the convergence bound when no full pass succeeded in time, else retrying.
+/// the convergence bound when some definition may have gone longer than the bound
+/// without a re-check, else retrying.
 fn failure_verdict(err: &RunError, message: String, end: &PassEnd<'_>) -> Verdict {
     if err.class == ErrorClass::NeedsUser {
         return Verdict::Stalled {
@@ -133,12 +132,13 @@ fn failure_verdict(err: &RunError, message: String, end: &PassEnd<'_>) -> Verdic
             message,
         };
     }
-    let since = end.last_full_resync.or(end.created);
+    let since = schedule::rechecked_since(end.last_full_resync, end.last_sync, end.periods.resync)
+        .or(end.created);
     if let Some(age) = since.and_then(|since| schedule::bound_exceeded(end.now, since, end.periods))
     {
         return Verdict::BoundExceeded {
             message: format!(
-                "No full pass succeeded for {}s (bound {}s); last error {}: {}",
+                "Some definitions have gone {}s without a re-check (bound {}s); last error {}: {}",
                 age.as_secs(),
                 end.periods.bound().as_secs(),
                 err.reason,
@@ -158,7 +158,6 @@ mod tests {
     use crate::runner::{ApiFailure, HeldDeletions};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-    const KEY: &str = "ns/link";
     const P: Periods = Periods {
         interval: Duration::from_secs(60),
         resync: Duration::from_secs(3600),
@@ -170,11 +169,12 @@ mod tests {
 
     fn end(now: Timestamp) -> PassEnd<'static> {
         PassEnd {
-            link: KEY,
             mode: PassMode::Light,
             periods: P,
             now,
+            window_end: now,
             failures: 0,
+            last_sync: Some(t(0)),
             last_full_resync: Some(t(0)),
             created: Some(t(-100)),
             api_failures: &[],
@@ -351,28 +351,33 @@ mod tests {
             assert_eq!(c.memory.failures, 0, "{case}");
             let delay = c.requeue.unwrap();
             assert!(
-                delay >= Duration::from_secs(54) && delay <= Duration::from_secs(66),
-                "{case}: jittered interval, got {delay:?}"
+                delay >= Duration::from_secs(54) && delay <= Duration::from_secs(60),
+                "{case}: an interval, up to 10 % early, got {delay:?}"
             );
             assert_eq!(c.memory.next_pass_at, Some(add(facts.now, delay)), "{case}");
         }
     }
 
     #[test]
-    fn a_success_requeues_at_the_full_resync_when_it_comes_first() {
-        let due = schedule::full_resync_due(t(0), P, KEY);
-        let now = due
-            .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(10))
-            .unwrap();
-        let c = conclude(Ok(&SyncOutcome::default()), &end(now));
-        assert_eq!(c.requeue, Some(Duration::from_secs(10)));
-        // A full pass starts a new cycle: the next one is an interval away.
-        let full = PassEnd {
-            mode: PassMode::Full,
-            ..end(now)
+    fn a_success_requeues_an_interval_after_its_window_ended() {
+        // The pass's window ended at 100 (when it started); it took 30 s.
+        let slow = PassEnd {
+            window_end: t(100),
+            ..end(t(130))
         };
-        let c = conclude(Ok(&SyncOutcome::default()), &full);
-        assert!(c.requeue.unwrap() >= Duration::from_secs(54));
+        let c = conclude(Ok(&SyncOutcome::default()), &slow);
+        let delay = c.requeue.unwrap();
+        assert!(
+            delay >= Duration::from_secs(24) && delay <= Duration::from_secs(30),
+            "{delay:?}"
+        );
+        // A pass longer than the interval: the next one at once (its window is longer).
+        let slower = PassEnd {
+            window_end: t(100),
+            ..end(t(200))
+        };
+        let c = conclude(Ok(&SyncOutcome::default()), &slower);
+        assert_eq!(c.requeue, Some(Duration::from_secs(1)));
     }
 
     #[test]
@@ -412,6 +417,14 @@ mod tests {
         let slow = error(ErrorClass::RetrySlow, "PassTimeout");
         let user = error(ErrorClass::NeedsUser, "InvalidRequest");
         let (now, late) = (end(t(100)), end(t(3700)));
+        // Days after the last full resync, light polls re-checked a slice each: the
+        // definitions due since the last success are overdue once that is longer ago
+        // than an interval (conservatively: one interval after it).
+        let windows = |now| PassEnd {
+            last_full_resync: Some(t(-400_000)),
+            last_sync: Some(t(10_000)),
+            ..end(now)
+        };
         let table = [
             Failure::new("transient", boom(), now, ("Retrying", "Boom")).then(Some(1), 1),
             Failure::new("third in a row", boom(), third, ("Retrying", "Boom")).then(Some(4), 3),
@@ -420,6 +433,20 @@ mod tests {
             Failure::new("probed", probed, now, ("Stalled", "AuthorizationFailed"))
                 .then(Some(120), 1),
             Failure::new("past the bound", boom(), late, ("BoundExceeded", "")).then(Some(1), 1),
+            Failure::new(
+                "a poll late",
+                boom(),
+                windows(t(10_060)),
+                ("Retrying", "Boom"),
+            )
+            .then(Some(1), 1),
+            Failure::new(
+                "an interval late",
+                boom(),
+                windows(t(10_061)),
+                ("BoundExceeded", ""),
+            )
+            .then(Some(1), 1),
             Failure::new("never synced", boom(), never_synced, ("BoundExceeded", ""))
                 .then(Some(1), 1),
             Failure::new(
@@ -460,7 +487,7 @@ mod tests {
             c.verdict,
             Verdict::BoundExceeded {
                 message:
-                    "No full pass succeeded for 3700s (bound 3660s); last error Boom: it broke"
+                    "Some definitions have gone 3700s without a re-check (bound 3660s); last error Boom: it broke"
                         .into()
             }
         );

@@ -40,7 +40,8 @@ pub enum Verdict {
     Succeeded { message: String },
     /// A retryable failure; the controller will try again by itself.
     Retrying { reason: String, message: String },
-    /// Retrying, but no full pass has succeeded within the convergence bound.
+    /// Retrying, but some definition may have gone longer than the convergence bound
+    /// without a re-check (see `schedule::rechecked_since`).
     BoundExceeded { message: String },
     /// Only the user can fix it; no retry until the spec (or its Secret) changes.
     Stalled { reason: String, message: String },

@@ -60,10 +60,12 @@ pub struct ApiSourceLinkStatus {
     /// Last handled value of the `reconcile.fluxcd.io/requestedAt` annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
-    /// End of the last successful pass (light or full).
+    /// Start of the last successful pass (light or full): API Center reflects APIM as
+    /// read then. The next light poll re-checks the definitions whose turn came since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
-    /// End of the last successful full resync (definitions re-read).
+    /// Start of the last successful full resync (every definition re-read). Light polls
+    /// re-check a slice of the definitions each, every one once per resyncInterval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_full_resync_time: Option<Time>,
     /// API counts of the last successful pass.
@@ -168,7 +170,8 @@ pub struct ApiCounts {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PassSummary {
-    /// `Light` (API lists) or `Full` (everything, definitions included).
+    /// `Light` (API lists, and the APIs whose turn came in its resync window) or `Full`
+    /// (everything, definitions included).
     pub mode: PassMode,
     /// Writes and deletes sent to API Center.
     pub operations_applied: u32,

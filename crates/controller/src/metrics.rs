@@ -157,12 +157,6 @@ impl Metrics {
             .last_success
             .with_label_values(&[namespace, name])
             .set(finished_unix);
-        if mode == PassMode::Full {
-            self.links
-                .last_full_resync
-                .with_label_values(&[namespace, name])
-                .set(finished_unix);
-        }
         for (state, n) in [
             ("discovered", outcome.discovered),
             ("synced", outcome.synced),
@@ -194,6 +188,16 @@ impl Metrics {
                 .with_label_values(&[namespace, name])
                 .inc_by(u64::from(outcome.drift_repaired));
         }
+    }
+
+    /// After a successful pass: the Unix time since which every definition of the link
+    /// has been re-checked (a full resync, or the resync windows of one
+    /// `resyncInterval`). The convergence alert compares its age with the bound.
+    pub fn rechecked_since(&self, namespace: &str, name: &str, unix: f64) {
+        self.links
+            .last_full_resync
+            .with_label_values(&[namespace, name])
+            .set(unix);
     }
 
     /// The link's last preflight ended with `failed` failed checks.
@@ -263,7 +267,7 @@ impl Metrics {
         namespace: &str,
         name: &str,
         last_success: Option<f64>,
-        last_full: Option<f64>,
+        rechecked_since: Option<f64>,
     ) {
         if let Some(t) = last_success {
             self.links
@@ -271,7 +275,7 @@ impl Metrics {
                 .with_label_values(&[namespace, name])
                 .set(t);
         }
-        if let Some(t) = last_full {
+        if let Some(t) = rechecked_since {
             self.links
                 .last_full_resync
                 .with_label_values(&[namespace, name])
@@ -412,7 +416,7 @@ impl LinkMetrics {
             )?,
             last_full_resync: r.gauge(
                 "apilink_link_last_full_resync_timestamp_seconds",
-                "Unix time of the link's last successful full resync.",
+                "Unix time since which every definition of the link has been re-checked: its last full resync, or one resyncInterval before the end of its last successful resync window (light polls re-check a slice each).",
                 LINK,
             )?,
             bound: r.gauge(
@@ -705,6 +709,7 @@ mod tests {
             1_700_000_000.0,
             &outcome,
         );
+        m.rechecked_since("ns", "l", 1_699_990_000.0);
         m.link_state("ns", "l", true, false, Some(Duration::from_secs(3600)));
         m.preflight_ran("ns", "l", 2);
         m.pass_failed(
@@ -725,7 +730,7 @@ mod tests {
                 &text,
                 r#"apilink_link_last_full_resync_timestamp_seconds{name="l",namespace="ns"}"#
             ),
-            Some(1_700_000_000.0)
+            Some(1_699_990_000.0)
         );
         assert_eq!(
             value(

@@ -24,7 +24,7 @@ use crate::preflight::{self, Gate};
 use crate::reconcile::{
     Context, ReconcileError, Step, link_key, report, requeue_until, timed_out, unix_seconds,
 };
-use crate::runner::{Credentials, LinkRunner, RunError, SyncOutcome, SyncRequest};
+use crate::runner::{Coverage, Credentials, LinkRunner, RunError, SyncOutcome, SyncRequest};
 use crate::schedule::{self, Due, DueInput, LinkMemory, Periods, Trigger};
 use crate::status;
 use crate::validation;
@@ -74,8 +74,19 @@ struct Ran {
     result: Result<SyncOutcome, RunError>,
     took: Duration,
     mode: PassMode,
+    /// Where the pass's resync window ended (see [`Scope`]).
+    window_end: Timestamp,
     periods: Periods,
     confirmed: Option<usize>,
+}
+
+/// What a pass re-checks and where its resync window ends.
+#[derive(Clone, Copy)]
+struct Scope {
+    coverage: Coverage,
+    /// The pass's start in whole seconds: its window's end, recorded as `lastSyncTime`
+    /// when it succeeds.
+    window_end: Timestamp,
 }
 
 impl<'a, R: LinkRunner> Pass<'a, R> {
@@ -90,14 +101,19 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
         let previous = link.status.clone().unwrap_or_default();
         let memory = ctx.memory(&key);
         if memory.is_none() {
+            let resync = apilink_core::duration::parse_duration(&link.spec.link.resync_interval);
+            let rechecked = resync.ok().and_then(|resync| {
+                schedule::rechecked_since(
+                    previous.last_full_resync_time.as_ref().map(|t| t.0),
+                    previous.last_sync_time.as_ref().map(|t| t.0),
+                    resync,
+                )
+            });
             ctx.metrics.seed_link_times(
                 namespace,
                 &name,
                 previous.last_sync_time.as_ref().map(|t| unix_seconds(t.0)),
-                previous
-                    .last_full_resync_time
-                    .as_ref()
-                    .map(|t| unix_seconds(t.0)),
+                rechecked.map(unix_seconds),
             );
         }
         let credentials_changed = ctx.take_credentials_changed(&key);
@@ -125,11 +141,13 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
             resync: settings.resync_interval,
         };
         let credentials = self.credentials(&settings, periods).await?;
-        let mode = self.mode(trigger, periods);
+        let scope = self.scope(trigger, periods);
+        let mode = scope.coverage.mode();
         let ran = |result, took, confirmed| Ran {
             result,
             took,
             mode,
+            window_end: scope.window_end,
             periods,
             confirmed,
         };
@@ -143,7 +161,7 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
         };
         let link = self.announce(trigger, mode, checked).await?;
         let confirmed = confirmation(&link, &self.previous);
-        let (result, took) = self.run(settings, credentials, mode, confirmed).await;
+        let (result, took) = self.run(settings, credentials, scope, confirmed).await;
         self.conclude(&link, ran(result, took, confirmed)).await
     }
 
@@ -240,15 +258,21 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
         Halt::Done(Step::failed(Action::await_change(), true))
     }
 
-    fn mode(&self, trigger: Trigger, periods: Periods) -> PassMode {
-        schedule::pass_mode(
+    /// What the pass re-checks: everything on a new spec, a request or a link's first
+    /// pass; otherwise the window since the last successful one ended.
+    fn scope(&self, trigger: Trigger, periods: Periods) -> Scope {
+        let coverage = schedule::pass_coverage(
             self.now,
+            self.previous.last_sync_time.as_ref().map(|t| t.0),
             self.previous.last_full_resync_time.as_ref().map(|t| t.0),
             periods,
-            &self.key,
             trigger == Trigger::SpecChanged,
             trigger == Trigger::Requested,
-        )
+        );
+        Scope {
+            coverage,
+            window_end: schedule::window_end(self.now),
+        }
     }
 
     /// The read-only checks, when they are due. `Ok(Some)`: they ran and passed, and the
@@ -301,7 +325,7 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
         &self,
         mut settings: LinkSettings,
         credentials: Credentials,
-        mode: PassMode,
+        scope: Scope,
         confirmed: Option<usize>,
     ) -> (Result<SyncOutcome, RunError>, Duration) {
         settings.confirmed_deletions = confirmed;
@@ -309,7 +333,8 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
         let request = SyncRequest {
             settings,
             credentials,
-            mode,
+            mode: scope.coverage.mode(),
+            window: scope.coverage.window().copied(),
         };
         let started = Instant::now();
         let limit = self.ctx.settings.pass_timeout;
@@ -325,11 +350,12 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
         let ctx = self.ctx;
         let finished = ctx.now();
         let end = PassEnd {
-            link: &self.key,
             mode: ran.mode,
             periods: ran.periods,
             now: finished,
+            window_end: ran.window_end,
             failures: self.memory.map_or(0, |m| m.failures),
+            last_sync: self.previous.last_sync_time.as_ref().map(|t| t.0),
             last_full_resync: self.previous.last_full_resync_time.as_ref().map(|t| t.0),
             created: link.metadata.creation_timestamp.as_ref().map(|t| t.0),
             api_failures: &self.previous.api_failures,
@@ -340,7 +366,11 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
         if conclusion.consume_confirmation {
             consume_confirmation(self.api, &self.name).await;
         }
-        let success = ran.result.as_ref().ok().map(|outcome| (outcome, ran.mode));
+        let success = ran.result.as_ref().ok().map(|outcome| status::Synced {
+            outcome,
+            mode: ran.mode,
+            window_end: ran.window_end,
+        });
         let bound = Some(ran.periods.bound());
         report(
             ctx,
@@ -366,6 +396,9 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
                 let finished = unix_seconds(finished);
                 let metrics = &self.ctx.metrics;
                 metrics.pass_succeeded(self.namespace, &self.name, mode, took, finished, outcome);
+                if let Some(since) = self.rechecked_since(mode, ran.window_end, ran.periods) {
+                    metrics.rechecked_since(self.namespace, &self.name, unix_seconds(since));
+                }
             }
             Err(err) => {
                 let reason = crate::conditions::sanitize_reason(&err.reason);
@@ -374,6 +407,23 @@ impl<'a, R: LinkRunner> Pass<'a, R> {
                 warn!(reason = %err.reason, class = ?err.class, failures, error = %err.message, "pass failed");
             }
         }
+    }
+}
+
+impl<R> Pass<'_, R> {
+    /// After a successful pass of `mode` whose window ended at `window_end`: the time
+    /// since which every definition has been re-checked.
+    fn rechecked_since(
+        &self,
+        mode: PassMode,
+        window_end: Timestamp,
+        periods: Periods,
+    ) -> Option<Timestamp> {
+        let last_full = match mode {
+            PassMode::Full => Some(window_end),
+            PassMode::Light => self.previous.last_full_resync_time.as_ref().map(|t| t.0),
+        };
+        schedule::rechecked_since(last_full, Some(window_end), periods.resync)
     }
 }
 

@@ -15,7 +15,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::conditions::{STALLED, TRUE, Verdict};
-use crate::crd::{ApiSourceLink, PassMode};
+use crate::crd::ApiSourceLink;
 use crate::credentials::{self, CredentialError, SecretState};
 use crate::events::{self, EventSpec, Severity};
 use crate::finalizer::{self, FinalizerError, Stage};
@@ -552,7 +552,7 @@ pub(crate) async fn report<R: LinkRunner>(
     link: &ApiSourceLink,
     verdict: &Verdict,
     now: Timestamp,
-    success: Option<(&crate::runner::SyncOutcome, PassMode)>,
+    success: Option<status::Synced<'_>>,
     bound: Option<Duration>,
 ) -> Result<(), ReconcileError> {
     let next = status::next_status(link, verdict, now, success);
@@ -564,7 +564,12 @@ pub(crate) async fn report<R: LinkRunner>(
         .as_ref()
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
-    let specs = events::for_sync(previous, &next.conditions, verdict, success.map(|(o, _)| o));
+    let specs = events::for_sync(
+        previous,
+        &next.conditions,
+        verdict,
+        success.map(|s| s.outcome),
+    );
     publish(ctx, link, specs).await;
     let ready = next
         .conditions

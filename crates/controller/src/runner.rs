@@ -11,7 +11,7 @@ pub use apilink_core::outcome::{
     ApiFailure, CleanupOutcome, HeldDeletions, OperationCounts, RunError, SyncOutcome,
 };
 pub use apilink_core::preflight::CheckReport;
-pub use apilink_core::{ErrorClass, PassMode};
+pub use apilink_core::{Coverage, ErrorClass, PassMode, ResyncWindow};
 
 /// Azure credentials for one link. Secrets never reach `Debug`, logs or status.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,6 +56,21 @@ pub struct SyncRequest {
     pub settings: LinkSettings,
     pub credentials: Credentials,
     pub mode: PassMode,
+    /// For a light poll, its resync window: the owned APIs whose phase falls in it are
+    /// re-checked (children read, definitions re-exported). `None` for a full pass, or a
+    /// light pass that re-checks only what changed.
+    pub window: Option<ResyncWindow>,
+}
+
+impl SyncRequest {
+    /// What the pass re-checks besides what changed.
+    pub fn coverage(&self) -> Coverage {
+        match (self.mode, self.window) {
+            (PassMode::Full, _) => Coverage::Everything,
+            (PassMode::Light, Some(window)) => Coverage::Window(window),
+            (PassMode::Light, None) => Coverage::Changed,
+        }
+    }
 }
 
 /// The read-only checks to run before a link's first pass of a generation.
@@ -101,6 +116,34 @@ pub trait LinkRunner: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_covers_its_window_everything_or_changes_only() {
+        let spec: apilink_core::LinkSpec = serde_json::from_value(serde_json::json!({
+            "source": {"apimResourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/a"},
+            "target": {"apiCenterResourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiCenter/services/c"},
+        }))
+        .unwrap();
+        let at = |s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
+        let window = ResyncWindow::new(at(0), at(60), std::time::Duration::from_secs(3600));
+        let request = |mode, window| SyncRequest {
+            settings: spec
+                .settings(apilink_core::LinkId::new("ns/l").unwrap())
+                .unwrap(),
+            credentials: Credentials::Default,
+            mode,
+            window,
+        };
+        assert_eq!(
+            request(PassMode::Light, Some(window)).coverage(),
+            Coverage::Window(window)
+        );
+        assert_eq!(request(PassMode::Light, None).coverage(), Coverage::Changed);
+        assert_eq!(
+            request(PassMode::Full, Some(window)).coverage(),
+            Coverage::Everything
+        );
+    }
 
     #[test]
     fn secret_is_redacted_in_debug() {

@@ -1,20 +1,19 @@
-//! When to run a pass and how much to read: light polls every `interval`, a full resync
-//! every `resyncInterval` (never later, so the convergence bound holds), exponential
-//! backoff after failures, nothing at all for stalled links. Pure: clock and seeds are
-//! parameters.
+//! When to run a pass and what it re-checks: a light poll every `interval` that
+//! re-checks the owned APIs whose phase falls in its resync window (the time since the
+//! last successful window ended; see `apilink_core::resync_window`), so every definition
+//! is re-checked once per `resyncInterval` without a burst; a full resync only when the
+//! spec changed, someone asked, or no window is known; exponential backoff after
+//! failures, nothing at all for stalled links. Pure: clock and seeds are parameters.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use apilink_core::ErrorClass;
+use apilink_core::{Coverage, ErrorClass};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use crate::crd::PassMode;
-
-/// Light polls are spread by up to ±10 % so links created together drift apart.
-const LIGHT_JITTER: f64 = 0.10;
-/// Full resyncs come up to 20 % early, never late: the bound is a promise.
-const FULL_EARLY_JITTER: f64 = 0.20;
+/// Light polls come up to 10 % early so links created together drift apart, never late:
+/// a window longer than `interval` would break the freshness bound.
+const LIGHT_EARLY_JITTER: f64 = 0.10;
 /// A pass due within this slack is run now rather than requeued for a few milliseconds.
 const DUE_SLACK: Duration = Duration::from_secs(1);
 /// Backoff caps, as ASO: transient trouble is retried within 30 s, the rest within 3 min.
@@ -29,8 +28,10 @@ pub struct Periods {
 }
 
 impl Periods {
-    /// The convergence bound: a full pass must succeed at least this often. One light
-    /// interval on top of `resyncInterval` covers scheduling and the pass itself.
+    /// The convergence bound, also the content freshness bound: no definition goes
+    /// longer than this without a re-check. Each is re-checked once per
+    /// `resyncInterval`, by the poll whose window holds its API's phase, and that poll
+    /// runs at most one `interval` after the phase comes round.
     pub fn bound(&self) -> Duration {
         self.resync + self.interval
     }
@@ -56,42 +57,73 @@ fn scale(d: Duration, factor: f64) -> Duration {
     Duration::from_secs_f64((d.as_secs_f64() * factor).max(0.0))
 }
 
-/// When the next full resync is due after one finished at `last_full`.
-pub fn full_resync_due(last_full: Timestamp, periods: Periods, link: &str) -> Timestamp {
-    let early = unit_hash((link, last_full.as_second())) * FULL_EARLY_JITTER;
-    add(last_full, scale(periods.resync, 1.0 - early))
+fn subtract(at: Timestamp, d: Duration) -> Timestamp {
+    SignedDuration::try_from(d)
+        .ok()
+        .and_then(|d| at.checked_sub(d).ok())
+        .unwrap_or(Timestamp::MIN)
 }
 
-/// What a pass should read.
-pub fn pass_mode(
+/// Where the resync window of a pass starting at `now` ends: `now` in whole seconds,
+/// because the status keeps `lastSyncTime` (where the next window starts) in seconds;
+/// a window ending between seconds would leave a sliver to no window or to two.
+pub fn window_end(now: Timestamp) -> Timestamp {
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
+}
+
+/// What a pass starting at `now` re-checks besides what changed. A new spec (filter,
+/// import setting, periods: the phases move with `resyncInterval`), an explicit request
+/// or a link without a full resync yet re-checks everything; otherwise the owned APIs
+/// whose phase falls in the window since the last successful window ended
+/// (`last_sync`), and everything when that window spans a whole cycle (a long outage).
+pub fn pass_coverage(
     now: Timestamp,
+    last_sync: Option<Timestamp>,
     last_full: Option<Timestamp>,
     periods: Periods,
-    link: &str,
     spec_changed: bool,
     requested: bool,
-) -> PassMode {
-    // A new spec (filter, import setting…) or an explicit request re-reads everything.
-    if spec_changed || requested {
-        return PassMode::Full;
+) -> Coverage {
+    if spec_changed || requested || last_full.is_none() {
+        return Coverage::Everything;
     }
-    match last_full {
-        None => PassMode::Full,
-        Some(last) if add(now, DUE_SLACK) >= full_resync_due(last, periods, link) => PassMode::Full,
-        Some(_) => PassMode::Light,
-    }
+    Coverage::scheduled(
+        last_sync.map(SystemTime::from),
+        SystemTime::from(window_end(now)),
+        periods.resync,
+    )
 }
 
-/// Delay until the next pass after a success: the light interval with jitter, or the
-/// full resync if that comes first.
-pub fn after_success(now: Timestamp, periods: Periods, full_due: Timestamp, seed: u64) -> Duration {
-    let jitter = (unit_hash(seed) * 2.0 - 1.0) * LIGHT_JITTER;
-    let light = scale(periods.interval, 1.0 + jitter);
-    let until_full = now
-        .duration_until(full_due)
+/// Delay from `now` (the end of a successful pass) to the next poll: one `interval`
+/// after the pass's window ended (`window_end`), up to 10 % early, never late, so no
+/// window is longer than `interval` while passes succeed.
+pub fn after_success(
+    now: Timestamp,
+    window_end: Timestamp,
+    periods: Periods,
+    seed: u64,
+) -> Duration {
+    let early = unit_hash(seed) * LIGHT_EARLY_JITTER;
+    let next = add(window_end, scale(periods.interval, 1.0 - early));
+    now.duration_until(next)
         .try_into()
-        .unwrap_or(Duration::ZERO);
-    light.min(until_full).max(DUE_SLACK)
+        .unwrap_or(Duration::ZERO)
+        .max(DUE_SLACK)
+}
+
+/// The time since which every definition has been re-checked, as far as the status
+/// tells: the last full resync (`last_full`), or one `resyncInterval` before the end of
+/// the last successful window (`last_sync`) when that is later: the contiguous windows
+/// since the full resync re-checked each API at or after its phase came round, and
+/// every phase comes round once in the `resyncInterval` before `last_sync`.
+pub fn rechecked_since(
+    last_full: Option<Timestamp>,
+    last_sync: Option<Timestamp>,
+    resync: Duration,
+) -> Option<Timestamp> {
+    let full = last_full?;
+    let windows = last_sync.map(|sync| subtract(sync, resync));
+    Some(windows.map_or(full, |w| w.max(full)))
 }
 
 /// The longest any wait gets, whatever Azure asks for: a `Retry-After` of a day must
@@ -127,8 +159,8 @@ pub fn wait_cap_note(retry_after: Option<Duration>) -> Option<String> {
     })
 }
 
-/// How long the link has gone without a successful full pass, if that is beyond the
-/// bound. `since` is the last full resync, or the creation time of a link never synced.
+/// How long definitions may have gone without a re-check, if that is beyond the bound.
+/// `since` is [`rechecked_since`], or the creation time of a link never synced.
 pub fn bound_exceeded(now: Timestamp, since: Timestamp, periods: Periods) -> Option<Duration> {
     let age: Duration = since.duration_until(now).try_into().ok()?;
     (age > periods.bound()).then_some(age)
@@ -248,67 +280,202 @@ mod tests {
         }
     }
 
+    fn coverage(now: Timestamp, last_sync: Option<Timestamp>) -> Coverage {
+        pass_coverage(now, last_sync, Some(t(-3600)), P, false, false)
+    }
+
+    fn window(from: Timestamp, to: Timestamp) -> Coverage {
+        Coverage::Window(apilink_core::ResyncWindow::new(
+            from.into(),
+            to.into(),
+            P.resync,
+        ))
+    }
+
     #[test]
-    fn full_resync_is_never_late_and_links_differ() {
-        let mut dues = std::collections::BTreeSet::new();
-        for i in 0..50 {
-            let due = full_resync_due(t(0), P, &format!("ns/link-{i}"));
-            assert!(due <= t(6 * 3600), "late for link {i}");
-            assert!(
-                due >= t((6.0 * 3600.0 * 0.8) as i64 - 1),
-                "too early for link {i}"
-            );
-            dues.insert(due);
-        }
-        assert!(dues.len() > 40, "jitter spreads links: {}", dues.len());
-        // Deterministic for one link and cycle.
+    fn scheduled_polls_cover_the_window_since_the_last_success() {
+        assert_eq!(coverage(t(60), Some(t(0))), window(t(0), t(60)));
+        // A window ends on a whole second: the status keeps no more.
+        let between = t(60).checked_add(SignedDuration::from_millis(700)).unwrap();
+        assert_eq!(coverage(between, Some(t(0))), window(t(0), t(60)));
+        // After an outage of a whole cycle the window is everything: a full resync.
+        assert_eq!(coverage(t(6 * 3600), Some(t(0))), Coverage::Everything);
         assert_eq!(
-            full_resync_due(t(0), P, "a/b"),
-            full_resync_due(t(0), P, "a/b")
+            coverage(t(6 * 3600 - 1), Some(t(0))),
+            window(t(0), t(6 * 3600 - 1))
         );
     }
 
     #[test]
-    fn mode_is_full_on_first_pass_new_spec_request_or_due() {
-        assert_eq!(
-            pass_mode(t(0), None, P, "a/b", false, false),
-            PassMode::Full
+    fn full_resync_on_first_pass_new_spec_or_request_only() {
+        let full = |last_full, spec_changed, requested| {
+            pass_coverage(t(60), Some(t(0)), last_full, P, spec_changed, requested)
+        };
+        assert_eq!(full(None, false, false), Coverage::Everything, "first pass");
+        assert_eq!(full(Some(t(0)), true, false), Coverage::Everything);
+        assert_eq!(full(Some(t(0)), false, true), Coverage::Everything);
+        assert_eq!(full(Some(t(0)), false, false), window(t(0), t(60)));
+        // No full resync is scheduled, however long ago the last one was.
+        let years = pass_coverage(
+            t(400 * 86_400),
+            Some(t(400 * 86_400 - 60)),
+            Some(t(0)),
+            P,
+            false,
+            false,
         );
-        assert_eq!(
-            pass_mode(t(60), Some(t(0)), P, "a/b", false, false),
-            PassMode::Light
-        );
-        assert_eq!(
-            pass_mode(t(60), Some(t(0)), P, "a/b", true, false),
-            PassMode::Full
-        );
-        assert_eq!(
-            pass_mode(t(60), Some(t(0)), P, "a/b", false, true),
-            PassMode::Full
-        );
-        assert_eq!(
-            pass_mode(t(6 * 3600), Some(t(0)), P, "a/b", false, false),
-            PassMode::Full
-        );
-        let due = full_resync_due(t(0), P, "a/b");
-        assert_eq!(
-            pass_mode(due, Some(t(0)), P, "a/b", false, false),
-            PassMode::Full
-        );
+        assert_eq!(years, window(t(400 * 86_400 - 60), t(400 * 86_400)));
     }
 
     #[test]
-    fn success_requeues_within_jittered_interval_or_at_full_due() {
+    fn success_requeues_an_interval_after_the_window_ended_early_never_late() {
         for seed in 0..200 {
-            let d = after_success(t(0), P, t(10 * 3600), seed);
+            // The pass started (its window ended) at 0 and took 5 s.
+            let d = after_success(t(5), t(0), P, seed);
             assert!(
-                d >= Duration::from_secs(54) && d <= Duration::from_secs(66),
+                d >= Duration::from_secs(49) && d <= Duration::from_secs(55),
                 "{d:?}"
             );
         }
-        assert_eq!(after_success(t(0), P, t(20), 7), Duration::from_secs(20));
-        // An overdue full resync is not a zero-delay loop.
-        assert_eq!(after_success(t(100), P, t(0), 7), DUE_SLACK);
+        // A pass longer than the interval is followed at once, not a zero-delay loop.
+        assert_eq!(after_success(t(100), t(0), P, 7), DUE_SLACK);
+    }
+
+    #[test]
+    fn rechecked_since_is_the_full_resync_or_a_cycle_before_the_last_window() {
+        let r = |full, sync| rechecked_since(full, sync, P.resync);
+        assert_eq!(r(None, Some(t(0))), None, "never had a full resync");
+        assert_eq!(r(Some(t(0)), None), Some(t(0)));
+        assert_eq!(
+            r(Some(t(0)), Some(t(3600))),
+            Some(t(0)),
+            "within a cycle of it"
+        );
+        assert_eq!(r(Some(t(0)), Some(t(7 * 3600))), Some(t(3600)));
+    }
+
+    /// When each API was last re-checked, in a simulated controller: polls at the
+    /// schedule's times, some failing (their windows are not passes), a success
+    /// re-checking the APIs whose phase falls in its window.
+    struct Simulated {
+        apis: Vec<String>,
+        last_check: Vec<Timestamp>,
+        last_sync: Timestamp,
+        last_full: Timestamp,
+    }
+
+    impl Simulated {
+        const APIS: usize = 100;
+
+        fn link() -> apilink_core::LinkId {
+            apilink_core::LinkId::new("ns/link").unwrap()
+        }
+
+        fn new(at: Timestamp) -> Self {
+            Self {
+                apis: (0..Self::APIS).map(|i| format!("api-{i}")).collect(),
+                last_check: vec![at; Self::APIS],
+                last_sync: window_end(at),
+                last_full: window_end(at),
+            }
+        }
+
+        fn pass(&mut self, now: Timestamp) {
+            let coverage = pass_coverage(
+                now,
+                Some(self.last_sync),
+                Some(self.last_full),
+                P,
+                false,
+                false,
+            );
+            let end = window_end(now);
+            let link = Self::link();
+            for (api, checked) in self.apis.iter().zip(self.last_check.iter_mut()) {
+                if coverage.rechecks(&link, api) {
+                    *checked = end;
+                }
+            }
+            if coverage == Coverage::Everything {
+                self.last_full = end;
+            }
+            self.last_sync = end;
+        }
+
+        fn oldest_check(&self) -> Timestamp {
+            self.last_check.iter().copied().min().unwrap()
+        }
+    }
+
+    #[test]
+    fn the_status_never_claims_fresher_definitions_than_they_are() {
+        for seed in 0..8u64 {
+            let mut sim = Simulated::new(t(0));
+            let mut now = t(0);
+            let mut longest = Duration::ZERO;
+            for step in 0..1_500u64 {
+                let roll = unit_hash((seed, step));
+                // One poll in ten fails (and is retried a few seconds later); now and
+                // then an outage of up to an hour.
+                let ok = roll >= 0.1;
+                let delay = if roll < 0.01 {
+                    Duration::from_secs(3600)
+                } else if ok {
+                    after_success(now, window_end(now), P, seed ^ step)
+                } else {
+                    Duration::from_secs(4)
+                };
+                if ok {
+                    sim.pass(now);
+                    let since = rechecked_since(Some(sim.last_full), Some(sim.last_sync), P.resync)
+                        .unwrap();
+                    assert!(
+                        since <= sim.oldest_check(),
+                        "seed {seed} step {step}: claimed {since}, oldest {}",
+                        sim.oldest_check()
+                    );
+                }
+                let age: Duration = sim
+                    .oldest_check()
+                    .duration_until(now)
+                    .try_into()
+                    .unwrap_or_default();
+                longest = longest.max(age);
+                now = add(now, delay);
+            }
+            assert!(longest > Duration::ZERO);
+        }
+    }
+
+    #[test]
+    fn steady_polls_keep_every_definition_within_the_bound() {
+        let mut sim = Simulated::new(t(0));
+        let mut now = t(0);
+        let mut checks = vec![Vec::new(); Simulated::APIS];
+        while now < t(3 * 6 * 3600) {
+            let before = sim.last_check.clone();
+            sim.pass(now);
+            for (i, (was, is)) in before.iter().zip(&sim.last_check).enumerate() {
+                if was != is {
+                    checks[i].push(*is);
+                }
+            }
+            now = add(
+                now,
+                after_success(now, window_end(now), P, now.as_second() as u64),
+            );
+        }
+        for (i, times) in checks.iter().enumerate() {
+            assert!(times.len() >= 3, "api-{i} checked {} times", times.len());
+            for pair in times.windows(2) {
+                let gap: Duration = pair[0].duration_until(pair[1]).try_into().unwrap();
+                assert!(gap <= P.bound(), "api-{i} waited {gap:?}");
+                assert!(
+                    gap >= P.resync - P.interval,
+                    "api-{i} checked again after {gap:?}"
+                );
+            }
+        }
     }
 
     #[test]

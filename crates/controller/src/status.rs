@@ -13,13 +13,24 @@ use crate::crd::{
 };
 use crate::runner::SyncOutcome;
 
+/// A successful pass, as the status records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Synced<'a> {
+    pub outcome: &'a SyncOutcome,
+    pub mode: PassMode,
+    /// Where the pass's resync window ended (when it started reading APIM): recorded as
+    /// `lastSyncTime` (and `lastFullResyncTime` for a full pass), where the next
+    /// scheduled window starts.
+    pub window_end: Timestamp,
+}
+
 /// The status after a reconcile that ended in `verdict`. Fields the verdict says nothing
 /// about (last sync times, counts) are carried over.
 pub fn next_status(
     link: &ApiSourceLink,
     verdict: &Verdict,
     now: Timestamp,
-    success: Option<(&SyncOutcome, PassMode)>,
+    success: Option<Synced<'_>>,
 ) -> ApiSourceLinkStatus {
     let previous = link.status.clone().unwrap_or_default();
     let generation = link.metadata.generation;
@@ -34,10 +45,15 @@ pub fn next_status(
     {
         next.last_handled_reconcile_at = Some(token.to_string());
     }
-    if let Some((outcome, mode)) = success {
-        next.last_sync_time = Some(Time(now));
+    if let Some(Synced {
+        outcome,
+        mode,
+        window_end,
+    }) = success
+    {
+        next.last_sync_time = Some(Time(window_end));
         if mode == PassMode::Full {
-            next.last_full_resync_time = Some(Time(now));
+            next.last_full_resync_time = Some(Time(window_end));
         }
         next.apis = Some(ApiCounts {
             discovered: outcome.discovered,
@@ -151,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn success_records_times_counts_and_generation() {
+    fn success_records_window_ends_counts_and_generation() {
         let mut l = link();
         l.metadata.annotations =
             Some([(REQUESTED_AT_ANNOTATION.to_string(), "token-1".to_string())].into());
@@ -170,8 +186,12 @@ mod tests {
             &Verdict::Succeeded {
                 message: message.clone(),
             },
-            t(0),
-            Some((&outcome, PassMode::Full)),
+            t(9),
+            Some(Synced {
+                outcome: &outcome,
+                mode: PassMode::Full,
+                window_end: t(0),
+            }),
         );
         assert_eq!(status.observed_generation, Some(4));
         assert_eq!(status.last_handled_reconcile_at.as_deref(), Some("token-1"));
@@ -196,13 +216,19 @@ mod tests {
             "{message}"
         );
 
-        // A light pass later keeps the full-resync time.
+        // The times are where the passes' windows ended (when they started), not when
+        // they finished: the next window starts there. A light pass keeps the full
+        // resync's.
         l.status = Some(status);
         let light = next_status(
             &l,
             &Verdict::Succeeded { message },
-            t(60),
-            Some((&outcome, PassMode::Light)),
+            t(62),
+            Some(Synced {
+                outcome: &outcome,
+                mode: PassMode::Light,
+                window_end: t(60),
+            }),
         );
         assert_eq!(light.last_sync_time, Some(Time(t(60))));
         assert_eq!(light.last_full_resync_time, Some(Time(t(0))));

@@ -36,6 +36,7 @@ fn exported() -> BTreeSet<String> {
         1.0,
         &outcome,
     );
+    m.rechecked_since("ns", "l", 1.0);
     m.pass_failed(Some(PassMode::Light), Duration::from_secs(1), "X");
     m.link_state("ns", "l", true, false, Some(Duration::from_secs(60)));
     m.preflight_ran("ns", "l", 0);

@@ -6,11 +6,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use apilink_controller::finalizer::FINALIZER;
 use apilink_controller::runner::{
-    CleanupOutcome, Credentials, ErrorClass, PassMode, RunError, SyncOutcome,
+    CleanupOutcome, Coverage, Credentials, ErrorClass, PassMode, RunError, SyncOutcome,
 };
 use common::*;
 use kube::runtime::controller::Action;
@@ -151,8 +151,27 @@ async fn first_pass_reports_progress_then_ready_and_is_not_repeated_by_its_own_w
         panic!("sync expected")
     };
     assert_eq!(req.mode, PassMode::Light);
+    // It re-checks the owned APIs whose turn came since the first pass started.
+    let window = req
+        .window
+        .expect("a scheduled light poll carries its window");
+    assert_eq!(
+        (window.start(), window.end()),
+        (
+            UNIX_EPOCH + Duration::from_secs(1_750_000_000),
+            UNIX_EPOCH + Duration::from_secs(1_750_000_075)
+        )
+    );
+    assert_eq!(window.period(), Duration::from_secs(6 * 3600));
+    assert_eq!(req.coverage(), Coverage::Window(window));
     let seen = api.take();
     assert_eq!(status_patches(&seen).len(), 1, "{seen:?}");
+    let status = &status_patches(&seen)[0].body["status"];
+    assert_eq!(
+        status["lastSyncTime"], "2025-06-15T15:07:55Z",
+        "where its window ended"
+    );
+    assert_eq!(status["lastFullResyncTime"], "2025-06-15T15:06:40Z");
     assert!(
         events(&seen).is_empty(),
         "steady state emits nothing: {seen:?}"
@@ -187,6 +206,7 @@ async fn requested_at_triggers_an_immediate_full_pass_and_is_echoed() {
     );
     let Call::Sync(req) = &calls[1] else { panic!() };
     assert_eq!(req.mode, PassMode::Full);
+    assert_eq!(req.window, None);
     let seen = api.take();
     let last = status_patches(&seen).last().unwrap().body["status"].clone();
     assert_eq!(last["lastHandledReconcileAt"], "2024-05-01T10:00:00Z");

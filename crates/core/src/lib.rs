@@ -22,6 +22,7 @@ pub mod pass_mode;
 pub mod plan;
 pub mod planner;
 pub mod preflight;
+pub mod resync_window;
 pub mod spec;
 pub mod star_glob;
 
@@ -34,4 +35,5 @@ pub use operation::{Operation, Upsert};
 pub use pass_mode::PassMode;
 pub use plan::{Plan, Warning};
 pub use planner::{cleanup_plan, details_needed, exports_needed, plan};
+pub use resync_window::{Coverage, ResyncWindow};
 pub use spec::{LinkSettings, LinkSpec};

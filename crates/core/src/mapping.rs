@@ -25,16 +25,17 @@ use crate::desired::{
     DesiredVersion,
 };
 use crate::hash::json_hash;
-use crate::ids::{ApimServiceId, SourceKey};
+use crate::ids::{ApimApiRef, ApimServiceId, SourceKey};
 use crate::limits::{Clipper, NAME_MAX, non_empty_object};
 use crate::marker::{entity_marker, record_properties};
 use crate::naming::{api_name, definition_name, deployment_name, version_name};
 use crate::observed::{
-    ApimApi, ApimGatewayConnection, ApimHostname, ApimService, ApimVersionSet, ObservedApim,
+    ApimApi, ApimGatewayConnection, ApimHostname, ApimMetadata, ApimService, ApimVersionSet,
+    ObservedApim,
 };
-use crate::ownership::{EntityKind, apim_owned_properties};
+use crate::ownership::{EntityKind, apim_owned_properties, declare_apim_owned, set_path};
 use crate::plan::Warning;
-use crate::spec::LinkSettings;
+use crate::spec::{LinkSettings, MetadataOwner};
 
 pub use crate::limits::{DESCRIPTION_MAX, TITLE_MAX, URI_MAX};
 /// `server.type` of an environment standing for APIM.
@@ -324,6 +325,8 @@ struct Context<'a> {
     gateway: Option<String>,
     /// Workspace → its workspace gateway's base URL; other workspaces use `gateway`.
     workspace_gateways: &'a BTreeMap<String, String>,
+    /// APIM tags and products, for the mappings of `spec.apimMetadata`.
+    metadata: &'a ApimMetadata,
     warnings: Vec<Warning>,
 }
 
@@ -334,6 +337,31 @@ impl Context<'_> {
         let values = &self.settings.custom_properties.api;
         if let (false, Some(map)) = (values.is_empty(), properties.as_object_mut()) {
             map.insert("customProperties".into(), Value::Object(values.clone()));
+        }
+        properties
+    }
+
+    /// The API's properties with the values of `spec.apimMetadata`: for each mapping, the
+    /// sorted display names of the tags (products) of `members` (an API's current
+    /// revision, or a version set's members), an empty array for none. An APIM-owned
+    /// mapping is declared a row of the ownership table, so updates keep it in step and
+    /// the source hash covers it; an API Center-owned one is like the spec's custom
+    /// properties, used on create only.
+    fn with_apim_metadata(&self, mut properties: Value, members: &[ApimApiRef]) -> Value {
+        for (source, mapping) in self.settings.apim_metadata.mappings() {
+            let values: BTreeSet<&str> = members
+                .iter()
+                .flat_map(|m| self.metadata.values_of(source, m))
+                .collect();
+            let key = mapping.custom_property.as_str();
+            set_path(
+                &mut properties,
+                &["customProperties", key],
+                Some(json!(values)),
+            );
+            if mapping.owner == MetadataOwner::Apim {
+                declare_apim_owned(&mut properties, key);
+            }
         }
         properties
     }
@@ -431,6 +459,7 @@ impl Context<'_> {
         );
         self.warnings.append(&mut clip.warnings);
         let properties = self.with_spec_custom_properties(properties);
+        let properties = self.with_apim_metadata(properties, &[api.api_ref()]);
         finish_api(name, source, properties, vec![version])
     }
 
@@ -461,6 +490,7 @@ impl Context<'_> {
         let segment_scheme = set
             .and_then(|s| s.versioning_scheme.as_deref())
             .is_some_and(|s| s.eq_ignore_ascii_case("Segment"));
+        let member_refs: Vec<ApimApiRef> = members.iter().map(|m| m.api_ref()).collect();
         let mut versions: Vec<DesiredVersion> = Vec::new();
         for member in members {
             let version = version_name(member.api_version.as_deref());
@@ -482,6 +512,7 @@ impl Context<'_> {
         let properties = api_properties(&mut clip, title, description, lead);
         self.warnings.append(&mut clip.warnings);
         let properties = self.with_spec_custom_properties(properties);
+        let properties = self.with_apim_metadata(properties, &member_refs);
         Some(finish_api(name, source, properties, versions))
     }
 }
@@ -559,10 +590,14 @@ fn desired_environment(settings: &LinkSettings, service: &ApimService) -> Desire
             ),
             (
                 "description",
-                Some(Value::String(format!(
-                    "Azure API Management service {}, synchronised by apilink",
-                    settings.apim.0.name
-                ))),
+                Some(Value::String(
+                    settings.environment_description.clone().unwrap_or_else(|| {
+                        format!(
+                            "Azure API Management service {}, synchronised by apilink",
+                            settings.apim.0.name
+                        )
+                    }),
+                )),
             ),
             ("server", Some(server)),
             ("onboarding", onboarding),
@@ -577,12 +612,25 @@ fn desired_environment(settings: &LinkSettings, service: &ApimService) -> Desire
     }
 }
 
-/// The desired API Center state for `apim` under `settings`.
+/// The desired API Center state for `apim` under `settings`, without APIM metadata (a
+/// link that maps tags or products gives its APIs empty arrays: see
+/// [`desired_state_with_metadata`]).
 pub fn desired_state(settings: &LinkSettings, apim: &ObservedApim) -> DesiredState {
+    desired_state_with_metadata(settings, apim, &ApimMetadata::default())
+}
+
+/// The desired API Center state for `apim` under `settings`, with the APIM tags and
+/// products `spec.apimMetadata` maps.
+pub fn desired_state_with_metadata(
+    settings: &LinkSettings,
+    apim: &ObservedApim,
+    metadata: &ApimMetadata,
+) -> DesiredState {
     let mut ctx = Context {
         settings,
         gateway: gateway_base(&apim.service),
         workspace_gateways: &apim.service.workspace_gateways,
+        metadata,
         warnings: Vec::new(),
     };
     let in_scope = |ws: &Option<String>| {

@@ -7,9 +7,15 @@
 //! versions and definitions (`docs/ownership-record.md` has the grammar):
 //!
 //! ```text
-//! API:                      apilink/2 link=team/payments src=apis/echo-api sh=3f2a… v1/openapi@9abc…+ v2
-//! environment, deployment:  apilink/2 link=team/payments
+//! API:                      apilink/2 link=team/payments src=apis/echo-api sh=3f2a… c=5e1d… v1/openapi@9abc…+ v2
+//! environment:              apilink/2 link=team/payments [c=5e1d…]
+//! deployment:               apilink/2 link=team/payments
 //! ```
+//!
+//! `c=` ties the APIs a pass creates to that pass: such an API is created with its whole
+//! ledger in the same request, before its children exist, so while the pass runs the
+//! environment's record carries the same token and the next pass reads those APIs'
+//! children if the token is still there (the pass died before clearing it).
 //!
 //! On an API the record is the link's ledger of what lies under it: each version, its
 //! definition (`/def`), the first 16 hex digits of the content really imported (`@hash`)
@@ -26,6 +32,7 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_enco
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::hash::short_hash;
 use crate::ids::{LinkId, SourceKey};
 use crate::naming::{api_name, deployment_name};
 
@@ -56,6 +63,10 @@ pub struct ApiMarker {
     /// complete pass over this API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_hash: Option<String>,
+    /// The token of the pass that created the API with its ledger (`c=`), or on the
+    /// environment the token of a creating pass still under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
     #[serde(default)]
     pub versions: BTreeMap<String, VersionMarker>,
 }
@@ -102,7 +113,18 @@ impl ApiMarker {
             link: link.to_string(),
             source: source.to_string(),
             source_hash: None,
+            created_by: None,
             versions: BTreeMap::new(),
+        }
+    }
+
+    /// The record to leave on an API whose creating pass could not finish it: the same
+    /// ledger without the source hash, so the next light pass reads its children and
+    /// repairs what is missing (as for any API whose APIM side changed).
+    pub fn unconfirmed(&self) -> Self {
+        Self {
+            source_hash: None,
+            ..self.clone()
         }
     }
 
@@ -116,6 +138,10 @@ impl ApiMarker {
         if let Some(hash) = &self.source_hash {
             out.push_str(" sh=");
             out.push_str(&recorded_hash(hash));
+        }
+        if let Some(token) = &self.created_by {
+            out.push_str(" c=");
+            out.push_str(token);
         }
         for (version, entry) in &self.versions {
             if entry.definitions.is_empty() {
@@ -154,6 +180,7 @@ impl ApiMarker {
             link: String::new(),
             source: String::new(),
             source_hash: None,
+            created_by: None,
             versions: BTreeMap::new(),
         };
         for token in tokens {
@@ -163,6 +190,8 @@ impl ApiMarker {
                 marker.source = percent_decode_str(source).decode_utf8().ok()?.into_owned();
             } else if let Some(hash) = token.strip_prefix("sh=") {
                 marker.source_hash = Some(hash.to_string());
+            } else if let Some(pass) = token.strip_prefix("c=") {
+                marker.created_by = Some(pass.to_string());
             } else if token.contains('=') {
                 // A key this version does not know (a later form): keep reading.
                 continue;
@@ -210,6 +239,7 @@ impl ApiMarker {
                 .unwrap_or_default()
                 .to_string(),
             source_hash: None,
+            created_by: None,
             versions: BTreeMap::new(),
         })
     }
@@ -311,6 +341,28 @@ pub fn read_entity_marker(properties: &Value, link: &LinkId) -> Ownership<Record
 /// The record value put on environments and deployments.
 pub fn entity_marker(link: &LinkId) -> Value {
     Value::String(format!("{RECORD_HEADER} link={}", link.as_str()))
+}
+
+/// The environment's record while the creating pass `token` is under way.
+pub fn creating_environment_record(link: &LinkId, token: &str) -> Value {
+    Value::String(format!("{RECORD_HEADER} link={} c={token}", link.as_str()))
+}
+
+/// The creating pass an entity's record names (`c=`), if any.
+pub fn creating_pass(properties: &Value) -> Option<String> {
+    read_record(properties).and_then(|(record, _)| record.created_by)
+}
+
+/// Hex digits of a creating pass's token.
+const PASS_TOKEN_LEN: usize = 10;
+
+/// The token of a pass that creates the APIs `names`: derived from them, so planning
+/// stays a pure function and a pass that is re-planned after a crash before it wrote
+/// anything gets the same token.
+pub fn creating_pass_token<'a>(link: &LinkId, names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut parts: Vec<&str> = names.into_iter().collect();
+    parts.push(link.as_str());
+    short_hash(&parts, PASS_TOKEN_LEN)
 }
 
 /// The `customProperties` members the link writes on its entities: its record, and the

@@ -99,6 +99,66 @@ pub fn ownership_schema_state(schemas: &[MetadataSchema]) -> OwnershipSchema {
     }
 }
 
+/// The metadata schema the link creates for a custom property of `spec.apimMetadata`:
+/// an array of strings on APIs, not required (`properties` of a `metadataSchemas/{name}`
+/// resource).
+pub fn apim_metadata_schema() -> Value {
+    serde_json::json!({
+        "schema": serde_json::json!({"type": "array", "items": {"type": "string"}}).to_string(),
+        "assignedTo": [{"entity": "api", "required": false, "deprecated": false}],
+    })
+}
+
+/// Where the metadata schema of a mapped custom property stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappedSchema {
+    /// Present and able to hold arrays of display names on APIs: used as it is.
+    Compatible,
+    /// Absent: the link creates it.
+    Missing,
+    /// Present but unable to hold the values: the user must change or delete it (the
+    /// link never overwrites a schema someone else made or edited).
+    Incompatible(String),
+}
+
+/// Values a mapped custom property holds: none, and display names with spaces.
+const MAPPED_SAMPLES: [&[&str]; 2] = [&[], &["Payments", "Partner APIs"]];
+
+/// Judges the metadata schema `name` (a mapped custom property) among `schemas`.
+pub fn mapped_schema_state(schemas: &[MetadataSchema], name: &str) -> MappedSchema {
+    let Some(schema) = schemas.iter().find(|s| s.name.eq_ignore_ascii_case(name)) else {
+        return MappedSchema::Missing;
+    };
+    let mut problems = Vec::new();
+    match schema.assignment("api") {
+        None => problems.push("it is not assigned to api".to_string()),
+        Some(a) if a.deprecated => problems.push("its api assignment is deprecated".to_string()),
+        Some(_) => {}
+    }
+    match &schema.document {
+        None => problems.push("its schema is not a JSON document".to_string()),
+        Some(document) if document.get("type").and_then(Value::as_str) != Some("array") => {
+            problems.push("it is not an array".to_string());
+        }
+        Some(document) => {
+            for sample in MAPPED_SAMPLES {
+                if let Err(why) = check_value(document, &serde_json::json!(sample), name) {
+                    problems.push(format!("it refuses an array of names ({why})"));
+                    break;
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        MappedSchema::Compatible
+    } else {
+        MappedSchema::Incompatible(format!(
+            "metadata schema '{name}' cannot hold the APIM metadata spec.apimMetadata maps to it (an array of strings on APIs): {}; change it, delete it so apilink creates it, or map to another custom property",
+            problems.join(", ")
+        ))
+    }
+}
+
 /// A custom property the link's creates would lack or get wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetadataProblem {
@@ -128,8 +188,19 @@ pub fn check_custom_properties(
         let Some(values) = settings.custom_properties.for_entity(entity) else {
             continue;
         };
+        // The values of `spec.apimMetadata` are given to every API the link creates.
+        let mapped = |name: &str| {
+            *entity == "api"
+                && settings
+                    .apim_metadata
+                    .custom_properties()
+                    .any(|m| m.eq_ignore_ascii_case(name))
+        };
         for schema in schemas.iter().filter(|s| s.name != RECORD_KEY) {
-            if schema.requires(entity) && !values.contains_key(&schema.name) {
+            if schema.requires(entity)
+                && !values.contains_key(&schema.name)
+                && !mapped(&schema.name)
+            {
                 problems.push(MetadataProblem {
                     schema: schema.name.clone(),
                     entity: entity.to_string(),

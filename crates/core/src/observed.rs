@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{ApimApiRef, ApimServiceId};
+use crate::ownership::{EntityKind, Owner, rules, set_path};
+
+const CUSTOM_PROPERTIES: &str = "customProperties";
 
 /// Service-level facts of the APIM instance.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -202,6 +205,35 @@ pub struct ApicEntity {
     pub etag: Option<String>,
 }
 
+/// The members of a listed entity's `properties` that planning reads: every field of
+/// the ownership table that API Center users do not own — APIM's fields, the link's
+/// record, what the service computes (a definition's specification) — and
+/// `customProperties` whole, since a link may declare some of them APIM's. Summaries,
+/// contacts, licences, documentation links and members the table does not know are
+/// left out, so a list of thousands of entities keeps only what decides the plan;
+/// every write reads its entity again in full first.
+pub fn planned_members(entity: EntityKind, mut properties: Value) -> Value {
+    let mut read: Vec<&[&str]> = rules(entity)
+        .filter(|r| r.owner != Owner::ApiCenter)
+        .map(|r| r.path)
+        .collect();
+    read.push(&[CUSTOM_PROPERTIES]);
+    // Members are taken, not cloned: a member taken whole holds its nested members, so
+    // shorter paths go first and a nested member already taken is simply not found.
+    read.sort_by_key(|path| path.len());
+    let mut kept = Value::Object(serde_json::Map::new());
+    for path in read {
+        let pointer: String = path
+            .iter()
+            .map(|key| format!("/{}", key.replace('~', "~0").replace('/', "~1")))
+            .collect();
+        if let Some(value) = properties.pointer_mut(&pointer).map(Value::take) {
+            set_path(&mut kept, path, Some(value));
+        }
+    }
+    kept
+}
+
 /// One API Center version with its definitions' properties, by definition name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObservedVersion {
@@ -235,6 +267,101 @@ pub struct ObservedApiCenter {
     pub apis: Vec<ApicEntity>,
     /// Children of some APIs, by API name.
     pub details: BTreeMap<String, ApiDetails>,
+}
+
+/// One APIM tag on one API: an API-level association of `tagResources`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApimApiTag {
+    pub api: ApimApiRef,
+    /// The tag's display name.
+    pub tag: String,
+}
+
+/// One APIM product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApimProduct {
+    /// The product's id (`name` in ARM), as its API list is addressed.
+    pub id: String,
+    pub display_name: String,
+}
+
+/// The APIM tags and products of each API, read only for links that map them
+/// (`spec.apimMetadata`). APIM ids are case-insensitive, so APIs are keyed in lower case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApimMetadata {
+    /// Tag display names by API.
+    pub tags: BTreeMap<ApimApiRef, std::collections::BTreeSet<String>>,
+    /// Display names of the products each API belongs to, by API.
+    pub products: BTreeMap<ApimApiRef, std::collections::BTreeSet<String>>,
+}
+
+fn metadata_key(api: &ApimApiRef) -> ApimApiRef {
+    ApimApiRef {
+        workspace: api.workspace.as_ref().map(|w| w.to_ascii_lowercase()),
+        api_id: api.api_id.to_ascii_lowercase(),
+    }
+}
+
+impl ApimMetadata {
+    /// From the reads: the tag associations, and each product with its APIs.
+    pub fn from_reads(
+        tags: Vec<ApimApiTag>,
+        products: Vec<(ApimProduct, Vec<ApimApiRef>)>,
+    ) -> Self {
+        let mut metadata = Self::default();
+        for ApimApiTag { api, tag } in tags {
+            metadata
+                .tags
+                .entry(metadata_key(&api))
+                .or_default()
+                .insert(tag);
+        }
+        for (product, apis) in products {
+            for api in apis {
+                metadata
+                    .products
+                    .entry(metadata_key(&api))
+                    .or_default()
+                    .insert(product.display_name.clone());
+            }
+        }
+        metadata
+    }
+
+    /// The display names `source` gives `api`: its tags, or its products.
+    pub fn values_of(
+        &self,
+        source: crate::spec::ApimMetadataSource,
+        api: &ApimApiRef,
+    ) -> impl Iterator<Item = &str> {
+        let by_api = match source {
+            crate::spec::ApimMetadataSource::Tags => &self.tags,
+            crate::spec::ApimMetadataSource::Products => &self.products,
+        };
+        by_api
+            .get(&metadata_key(api))
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+
+    /// The tag display names of `api`.
+    pub fn tags_of(&self, api: &ApimApiRef) -> impl Iterator<Item = &str> {
+        self.tags
+            .get(&metadata_key(api))
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+
+    /// The display names of the products `api` belongs to.
+    pub fn products_of(&self, api: &ApimApiRef) -> impl Iterator<Item = &str> {
+        self.products
+            .get(&metadata_key(api))
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
 }
 
 #[cfg(test)]
@@ -296,6 +423,83 @@ mod tests {
         };
         assert_eq!(plain.api_id(), "echo");
         assert_eq!(plain.version_set_name(), None);
+    }
+
+    /// Every reading of an observed entity planning makes gives the same answer on the
+    /// members [`planned_members`] keeps as on the whole entity.
+    #[test]
+    fn planning_reads_nothing_the_listed_members_leave_out() {
+        use crate::diff::owned_changes;
+        use crate::ids::LinkId;
+        use crate::marker::{read_api_marker, read_entity_marker};
+        use crate::ownership::{apim_owned_properties, merge_for_update};
+
+        let link = LinkId::new("ns/a").unwrap();
+        let observed = [
+            (
+                EntityKind::Api,
+                json!({
+                    "title": "Echo", "description": "old", "kind": "REST", "summary": "s",
+                    "contacts": [{"name": "Team"}], "license": {"name": "MIT"},
+                    "termsOfService": {"url": "https://t"}, "lifecycleStage": "design",
+                    "externalDocumentation": [], "unknown": {"x": 1},
+                    "customProperties": {"apilink-ownership": "apilink/1 link=ns/a", "owner": "me"}
+                }),
+                json!({"title": "Echo", "description": "new", "kind": "rest", "summary": "other",
+                       "contacts": [], "customProperties": {"apilink-ownership": "apilink/1 link=ns/b"}}),
+            ),
+            (
+                EntityKind::Version,
+                json!({"title": "v1", "lifecycleStage": "production", "x": 1}),
+                json!({"title": "v1", "lifecycleStage": "design"}),
+            ),
+            (
+                EntityKind::Definition,
+                json!({"title": "T", "description": null, "specification": {"name": "openapi"}, "z": 0}),
+                json!({"title": "T2", "description": "d"}),
+            ),
+            (
+                EntityKind::Deployment,
+                json!({
+                    "title": "D", "description": "x", "state": "active", "environmentId": "/e",
+                    "definitionId": "/d", "server": {"runtimeUri": ["https://g/a"], "y": 1},
+                    "customProperties": {"apilink": {"link": "ns/a"}}
+                }),
+                json!({"state": "Active", "environmentId": "/e", "definitionId": "/d2",
+                       "server": {"runtimeUri": ["https://g/b"]}}),
+            ),
+        ];
+        for (entity, whole, desired) in observed {
+            let listed = planned_members(entity, whole.clone());
+            assert_ne!(listed, whole, "{entity:?}: something left out");
+            assert_eq!(
+                listed.get(CUSTOM_PROPERTIES),
+                whole.get(CUSTOM_PROPERTIES),
+                "{entity:?}: custom properties kept whole"
+            );
+            let owned = apim_owned_properties(entity, &desired);
+            assert_eq!(
+                owned_changes(entity, Some(&listed), &owned),
+                owned_changes(entity, Some(&whole), &owned),
+                "{entity:?}"
+            );
+            assert_eq!(
+                merge_for_update(entity, &listed, &owned).is_some(),
+                merge_for_update(entity, &whole, &owned).is_some(),
+                "{entity:?}"
+            );
+            assert_eq!(
+                read_entity_marker(&listed, &link),
+                read_entity_marker(&whole, &link),
+                "{entity:?}"
+            );
+            assert_eq!(
+                read_api_marker("echo", &listed, &link),
+                read_api_marker("echo", &whole, &link),
+                "{entity:?}"
+            );
+            assert_eq!(has_specification(&listed), has_specification(&whole));
+        }
     }
 
     #[test]

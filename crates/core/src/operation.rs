@@ -9,7 +9,7 @@ use crate::diff::FieldChange;
 use crate::ids::ApimApiRef;
 use crate::marker::ApiMarker;
 use crate::observed::SpecificationRef;
-use crate::ownership::{EntityKind, merge_api_marker, merge_for_update};
+use crate::ownership::{EntityKind, merge_for_update, merge_record};
 
 /// What the planner knows about the target of an upsert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -118,6 +118,12 @@ pub enum Operation {
     DeleteEnvironment {
         name: String,
     },
+    /// Replace the environment's ownership record with `record`: after every API a
+    /// creating pass made is complete, the record without the pass's token.
+    WriteEnvironmentRecord {
+        name: String,
+        record: String,
+    },
 }
 
 pub(crate) fn display<T: fmt::Display, S: serde::Serializer>(
@@ -166,9 +172,9 @@ impl Operation {
     /// The kind of entity the operation writes.
     pub fn entity(&self) -> EntityKind {
         match self {
-            Self::EnsureEnvironment { .. } | Self::DeleteEnvironment { .. } => {
-                EntityKind::Environment
-            }
+            Self::EnsureEnvironment { .. }
+            | Self::DeleteEnvironment { .. }
+            | Self::WriteEnvironmentRecord { .. } => EntityKind::Environment,
             Self::UpsertApi { .. } | Self::WriteApiMarker { .. } | Self::DeleteApi { .. } => {
                 EntityKind::Api
             }
@@ -188,7 +194,9 @@ impl Operation {
             | Self::UpsertDefinition { upsert, .. }
             | Self::UpsertDeployment { upsert, .. } => upsert.intent.into(),
             Self::ImportSpecification { .. } => Action::Import,
-            Self::WriteApiMarker { .. } => Action::WriteMarker,
+            Self::WriteApiMarker { .. } | Self::WriteEnvironmentRecord { .. } => {
+                Action::WriteMarker
+            }
             Self::DeleteDeployment { .. }
             | Self::DeleteDefinition { .. }
             | Self::DeleteVersion { .. }
@@ -202,7 +210,9 @@ impl Operation {
     /// this pass — above all its `WriteApiMarker` — and the next pass plans them again.
     pub fn api(&self) -> Option<&str> {
         match self {
-            Self::EnsureEnvironment { .. } | Self::DeleteEnvironment { .. } => None,
+            Self::EnsureEnvironment { .. }
+            | Self::DeleteEnvironment { .. }
+            | Self::WriteEnvironmentRecord { .. } => None,
             Self::UpsertApi { api, .. }
             | Self::UpsertVersion { api, .. }
             | Self::UpsertDefinition { api, .. }
@@ -228,11 +238,19 @@ impl Operation {
         }
     }
 
-    /// For `WriteApiMarker`: the API properties to PUT given its current properties, or
-    /// `None` when the marker is already recorded (or for other operations).
+    /// For `WriteApiMarker` and `WriteEnvironmentRecord`: the properties to PUT given
+    /// the entity's current properties, or `None` when the record is already there (or
+    /// for other operations).
     pub fn marker_body(&self, current: &Value) -> Option<Value> {
         match self {
-            Self::WriteApiMarker { marker, .. } => merge_api_marker(current, &marker.to_value()),
+            Self::WriteApiMarker { marker, .. } => {
+                merge_record(EntityKind::Api, current, &marker.to_value())
+            }
+            Self::WriteEnvironmentRecord { record, .. } => merge_record(
+                EntityKind::Environment,
+                current,
+                &Value::String(record.clone()),
+            ),
             _ => None,
         }
     }
@@ -240,9 +258,9 @@ impl Operation {
     /// Service-relative path of the entity, e.g. `apis/a/versions/v`.
     pub fn target(&self) -> String {
         match self {
-            Self::EnsureEnvironment { name, .. } | Self::DeleteEnvironment { name } => {
-                format!("environments/{name}")
-            }
+            Self::EnsureEnvironment { name, .. }
+            | Self::DeleteEnvironment { name }
+            | Self::WriteEnvironmentRecord { name, .. } => format!("environments/{name}"),
             Self::UpsertApi { api, .. }
             | Self::WriteApiMarker { api, .. }
             | Self::DeleteApi { api } => {

@@ -3,9 +3,12 @@
 //! The table is documented in `docs/ownership.md`. Fields not in the table (members the service adds,
 //! members a newer api-version defines) are preserved untouched on update.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::diff::FieldChange;
 use crate::marker::{LEGACY_MARKER_KEY, RECORD_KEY};
 
 /// The API Center entities a link writes.
@@ -180,6 +183,73 @@ pub fn rules(entity: EntityKind) -> impl Iterator<Item = &'static FieldRule> {
     FIELD_OWNERSHIP.iter().filter(move |r| r.entity == entity)
 }
 
+/// The member of an entity's desired properties that names the custom properties APIM
+/// owns on it for this link (`spec.apimMetadata` mappings with `owner: Apim`). Each
+/// name is a row of the table like the static ones — `customProperties.{name}`, APIM,
+/// set on create, compared exactly — but the names are the link's choice, so the rows
+/// travel with the desired state every merge here reads. The member itself is never
+/// sent: creates and merges only ever copy table rows.
+pub const APIM_OWNED_CUSTOM_PROPERTIES: &str = "$apimOwnedCustomProperties";
+
+/// Makes `customProperties.{key}` of `desired` an APIM-owned row for this entity (see
+/// [`APIM_OWNED_CUSTOM_PROPERTIES`]).
+pub fn declare_apim_owned(desired: &mut Value, key: &str) {
+    let Some(map) = desired.as_object_mut() else {
+        return;
+    };
+    let declared = map
+        .entry(APIM_OWNED_CUSTOM_PROPERTIES)
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(keys) = declared
+        && !keys.iter().any(|k| k == key)
+    {
+        keys.push(Value::String(key.to_string()));
+    }
+}
+
+/// One row of the table as it applies to one desired state: a row of
+/// [`FIELD_OWNERSHIP`], or one of the link's rows the desired state declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row<'a> {
+    /// JSON path inside `properties`.
+    pub path: Cow<'a, [&'a str]>,
+    pub owner: Owner,
+    pub set_on_create: bool,
+    pub compare: Compare,
+}
+
+impl<'a> From<&'static FieldRule> for Row<'a> {
+    fn from(rule: &'static FieldRule) -> Self {
+        Row {
+            path: Cow::Borrowed(rule.path),
+            owner: rule.owner,
+            set_on_create: rule.set_on_create,
+            compare: rule.compare,
+        }
+    }
+}
+
+/// The link's rows `desired` declares: its APIM-owned custom properties.
+pub fn link_rows(desired: &Value) -> impl Iterator<Item = Row<'_>> {
+    desired
+        .get(APIM_OWNED_CUSTOM_PROPERTIES)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|key| Row {
+            path: Cow::Owned(vec!["customProperties", key]),
+            owner: Owner::Apim,
+            set_on_create: true,
+            compare: Compare::Exact,
+        })
+}
+
+/// The rows that decide `entity` for `desired`: the table's and the link's.
+pub fn rows<'a>(entity: EntityKind, desired: &'a Value) -> impl Iterator<Item = Row<'a>> {
+    rules(entity).map(Row::from).chain(link_rows(desired))
+}
+
 /// The value at `path`, if any.
 pub fn get_path<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(value, |v, key| v.get(*key))
@@ -256,10 +326,10 @@ pub fn equivalent(compare: Compare, current: Option<&Value>, desired: Option<&Va
 
 /// Rows whose value the link writes on update: APIM-owned fields, and the marker when
 /// the desired properties carry one.
-fn written_on_update(rule: &FieldRule, desired: &Value) -> bool {
-    match rule.owner {
+fn written_on_update(row: &Row<'_>, desired: &Value) -> bool {
+    match row.owner {
         Owner::Apim => true,
-        Owner::Link => get_path(desired, rule.path).is_some(),
+        Owner::Link => get_path(desired, &row.path).is_some(),
         Owner::ApiCenter | Owner::ReadOnly => false,
     }
 }
@@ -281,11 +351,11 @@ pub fn merge_for_update(entity: EntityKind, current: &Value, desired: &Value) ->
         Value::Object(Map::new())
     };
     let mut changed = false;
-    for rule in rules(entity).filter(|r| written_on_update(r, desired)) {
-        let want = get_path(desired, rule.path);
-        if !equivalent(rule.compare, get_path(current, rule.path), want) {
+    for row in rows(entity, desired).filter(|r| written_on_update(r, desired)) {
+        let want = get_path(desired, &row.path);
+        if !equivalent(row.compare, get_path(current, &row.path), want) {
             // A desired `null` removes the member rather than sending it.
-            set_path(&mut out, rule.path, want.filter(|v| !v.is_null()).cloned());
+            set_path(&mut out, &row.path, want.filter(|v| !v.is_null()).cloned());
             changed = true;
         }
     }
@@ -301,21 +371,46 @@ pub fn properties_for_create(entity: EntityKind, desired: &Value) -> Value {
     }))
 }
 
-/// Only the fields the link overwrites on update (APIM-owned and the marker, if present).
+/// Only the fields the link overwrites on update (APIM-owned and the marker, if
+/// present), with the link's rows that make some of them APIM's, so a merge against
+/// this value knows them too.
 pub fn apim_owned_properties(entity: EntityKind, desired: &Value) -> Value {
-    pick(entity, desired, |r| {
+    let mut owned = pick(entity, desired, |r| {
         matches!(r.owner, Owner::Apim | Owner::Link)
-    })
+    });
+    if let (Some(declared), Some(map)) = (
+        desired.get(APIM_OWNED_CUSTOM_PROPERTIES),
+        owned.as_object_mut(),
+    ) {
+        map.insert(APIM_OWNED_CUSTOM_PROPERTIES.to_string(), declared.clone());
+    }
+    owned
 }
 
-fn pick(entity: EntityKind, desired: &Value, keep: impl Fn(&FieldRule) -> bool) -> Value {
+fn pick(entity: EntityKind, desired: &Value, keep: impl Fn(&Row<'_>) -> bool) -> Value {
     let mut out = Value::Object(Map::new());
-    for rule in rules(entity).filter(|r| keep(r) && r.owner != Owner::ReadOnly) {
-        if let Some(v) = get_path(desired, rule.path) {
-            set_path(&mut out, rule.path, Some(v.clone()));
+    for row in rows(entity, desired).filter(|r| keep(r) && r.owner != Owner::ReadOnly) {
+        if let Some(v) = get_path(desired, &row.path) {
+            set_path(&mut out, &row.path, Some(v.clone()));
         }
     }
     out
+}
+
+/// The changes an update writes to the link's rows (what [`crate::diff::owned_changes`]
+/// shows for the table's own rows), for `apilink plan` output.
+pub fn link_row_changes(current: Option<&Value>, written: &Value) -> Vec<FieldChange> {
+    link_rows(written)
+        .filter_map(|row| {
+            let from = current.and_then(|c| get_path(c, &row.path));
+            let to = get_path(written, &row.path);
+            (!equivalent(row.compare, from, to)).then(|| FieldChange {
+                path: row.path.join("."),
+                from: from.cloned(),
+                to: to.cloned(),
+            })
+        })
+        .collect()
 }
 
 /// `value` without object members whose value is `null`, at every level: a `null` in
@@ -332,10 +427,10 @@ fn without_nulls(value: Value) -> Value {
     }
 }
 
-/// The API properties to PUT to record `marker` on an API: `current` with only its
-/// ownership record replaced (and a legacy record removed). `None` when the record is
-/// already there in the current form.
-pub fn merge_api_marker(current: &Value, marker: &Value) -> Option<Value> {
+/// The properties to PUT to record `marker` on an API or environment: `current` with
+/// only its ownership record replaced (and a legacy record removed). `None` when the
+/// record is already there in the current form.
+pub fn merge_record(entity: EntityKind, current: &Value, marker: &Value) -> Option<Value> {
     let path = ["customProperties", RECORD_KEY];
     let legacy = ["customProperties", LEGACY_MARKER_KEY];
     if get_path(current, &path) == Some(marker) && get_path(current, &legacy).is_none() {
@@ -348,7 +443,7 @@ pub fn merge_api_marker(current: &Value, marker: &Value) -> Option<Value> {
     };
     set_path(&mut out, &path, Some(marker.clone()));
     set_path(&mut out, &legacy, None);
-    strip_read_only(EntityKind::Api, &mut out);
+    strip_read_only(entity, &mut out);
     Some(out)
 }
 
@@ -470,13 +565,57 @@ mod tests {
         let current = json!({"title": "T", "lifecycleStage": "design",
             "customProperties": {"team": "x", "apilink": {"link": "l"}}});
         let marker = json!("apilink/2 link=l");
-        let merged = merge_api_marker(&current, &marker).unwrap();
+        let merged = merge_record(EntityKind::Api, &current, &marker).unwrap();
         assert_eq!(
             merged["customProperties"],
             json!({"team": "x", "apilink-ownership": "apilink/2 link=l"})
         );
         assert!(merged.get("lifecycleStage").is_none());
-        assert_eq!(merge_api_marker(&merged, &marker), None);
+        assert_eq!(merge_record(EntityKind::Api, &merged, &marker), None);
+    }
+
+    #[test]
+    fn declared_custom_properties_are_apim_rows_that_are_never_sent() {
+        let mut desired = json!({"title": "T", "kind": "rest",
+                                 "customProperties": {"apim-tags": ["b"], "team": "x"}});
+        declare_apim_owned(&mut desired, "apim-tags");
+        declare_apim_owned(&mut desired, "apim-tags");
+        assert_eq!(desired[APIM_OWNED_CUSTOM_PROPERTIES], json!(["apim-tags"]));
+        let link: Vec<Row<'_>> = link_rows(&desired).collect();
+        assert_eq!(link.len(), 1);
+        assert_eq!(
+            (link[0].path.as_ref(), link[0].owner),
+            (&["customProperties", "apim-tags"][..], Apim)
+        );
+        assert_eq!(rows(Api, &desired).count(), rules(Api).count() + 1);
+
+        let create = properties_for_create(Api, &desired);
+        assert_eq!(
+            create["customProperties"],
+            json!({"apim-tags": ["b"], "team": "x"})
+        );
+        assert!(create.get(APIM_OWNED_CUSTOM_PROPERTIES).is_none());
+        let owned = apim_owned_properties(Api, &desired);
+        assert_eq!(
+            owned,
+            json!({"title": "T", "kind": "rest", "customProperties": {"apim-tags": ["b"]},
+                   APIM_OWNED_CUSTOM_PROPERTIES: ["apim-tags"]})
+        );
+        let current = json!({"title": "T", "kind": "rest",
+                             "customProperties": {"apim-tags": ["a"], "team": "mine"}});
+        let merged = merge_for_update(Api, &current, &owned).unwrap();
+        assert_eq!(
+            merged,
+            json!({"title": "T", "kind": "rest",
+                   "customProperties": {"apim-tags": ["b"], "team": "mine"}})
+        );
+        let changes = link_row_changes(Some(&current), &owned);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            changes[0].to_string(),
+            "customProperties.apim-tags: [\"a\"] -> [\"b\"]"
+        );
+        assert!(link_row_changes(Some(&merged), &owned).is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! How much of APIM one sync pass reads: chosen by the controller's schedule (or the
-//! CLI's `--full`), carried out by the engine, shown in the link's status.
+//! CLI's `--full`), carried out by the engine, shown in the link's status. What a light
+//! pass re-checks beyond changes is its [`Coverage`](crate::resync_window::Coverage).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -10,7 +11,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum PassMode {
     /// Lists APIs and version sets and compares them with what was last applied; reads
-    /// details and exports only where something changed or is missing.
+    /// details and exports only where something changed or is missing, and, for a
+    /// scheduled poll, for the owned APIs whose turn came in its resync window (see
+    /// [`crate::resync_window`]).
     #[default]
     Light,
     /// Re-reads everything, definition content included: every owned API's children,

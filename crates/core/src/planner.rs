@@ -25,7 +25,8 @@ use crate::diff::owned_changes;
 use crate::ids::ApimApiRef;
 use crate::mapping::SpecKind;
 use crate::marker::{
-    ApiMarker, DefinitionMarker, Ownership, RECORD_KEY, RecordForm, VersionMarker, hash_matches,
+    ApiMarker, DefinitionMarker, Ownership, RECORD_KEY, RecordForm, VersionMarker,
+    creating_environment_record, creating_pass, creating_pass_token, entity_marker, hash_matches,
     read_api_marker, read_entity_marker,
 };
 use crate::observed::{
@@ -33,7 +34,8 @@ use crate::observed::{
 };
 use crate::operation::{Intent, Operation, Upsert};
 use crate::ownership::{
-    EntityKind, apim_owned_properties, merge_for_update, properties_for_create, set_path,
+    EntityKind, apim_owned_properties, link_row_changes, merge_for_update, properties_for_create,
+    set_path,
 };
 use crate::plan::{ApiCounts, Drift, DriftKind, Plan, Warning};
 use crate::spec::{DeletionPolicy, LinkSettings};
@@ -69,6 +71,41 @@ fn environment_usable(settings: &LinkSettings, apic: &ObservedApiCenter) -> bool
         .is_none_or(|e| read_entity_marker(&e.properties, &settings.link).is_owned())
 }
 
+/// The token of a creating pass that has not finished, from the link's environment.
+fn unfinished_creating_pass(settings: &LinkSettings, apic: &ObservedApiCenter) -> Option<String> {
+    apic.environment
+        .as_ref()
+        .filter(|e| read_entity_marker(&e.properties, &settings.link).is_owned())
+        .and_then(|e| creating_pass(&e.properties))
+}
+
+/// The token this pass creates APIs under, with their whole ledger in the create
+/// request: an unfinished creating pass's, or a new one when the pass creates APIs.
+/// `None` when it creates none, or when the environment, which carries the token while
+/// the pass runs, is not the link's: each new API then gets its ledger in a separate
+/// write once its children are in place.
+fn creating_token(
+    settings: &LinkSettings,
+    desired: &DesiredState,
+    apic: &ObservedApiCenter,
+) -> Option<String> {
+    if let Some(unfinished) = unfinished_creating_pass(settings, apic) {
+        return Some(unfinished);
+    }
+    if !environment_usable(settings, apic) {
+        return None;
+    }
+    let observed: BTreeSet<&str> = apic.apis.iter().map(|a| a.name.as_str()).collect();
+    let mut new = desired
+        .apis
+        .iter()
+        .map(|a| a.name.as_str())
+        .filter(|name| !observed.contains(name))
+        .peekable();
+    new.peek()?;
+    Some(creating_pass_token(&settings.link, new))
+}
+
 /// True when the marker lacks an entry for something the link wants under this API.
 fn marker_incomplete(marker: &ApiMarker, api: &DesiredApi, environment_usable: bool) -> bool {
     api.versions.iter().any(|v| {
@@ -88,26 +125,31 @@ fn marker_incomplete(marker: &ApiMarker, api: &DesiredApi, environment_usable: b
 }
 
 /// The APIs whose children (versions, definitions, deployments) the engine should read
-/// before planning: every owned API on a full resync; otherwise owned APIs whose APIM
-/// side changed (`sourceHash`), whose record is incomplete, or whose record is still in
-/// the legacy form (read once, so its deployments' records are rewritten too). A
-/// steady-state light pass reads none.
+/// before planning: every owned API the pass re-checks (all of them on a full resync,
+/// those whose phase falls in a light poll's window: see
+/// [`Coverage`](crate::resync_window::Coverage)); otherwise owned APIs whose APIM side
+/// changed (`sourceHash`), whose record is incomplete, whose record is still in the
+/// legacy form (read once, so its deployments' records are rewritten too), or that
+/// a creating pass that did not finish made (their records were written before their
+/// children). A steady-state light pass without a window reads none.
 pub fn details_needed(
     settings: &LinkSettings,
     desired: &DesiredState,
     apic: &ObservedApiCenter,
-    full_resync: bool,
+    coverage: crate::resync_window::Coverage,
 ) -> Vec<String> {
     let by_name: BTreeMap<&str, &DesiredApi> =
         desired.apis.iter().map(|a| (a.name.as_str(), a)).collect();
     let env_usable = environment_usable(settings, apic);
+    let unfinished = unfinished_creating_pass(settings, apic);
     owned_apis(settings, apic)
         .filter(|(o, marker, form)| {
-            full_resync
+            coverage.rechecks(&settings.link, &o.name)
                 || by_name.get(o.name.as_str()).is_some_and(|d| {
                     *form == RecordForm::Legacy
                         || !hash_matches(marker.source_hash.as_deref(), &d.source_hash)
                         || marker_incomplete(marker, d, env_usable)
+                        || (unfinished.is_some() && marker.created_by == unfinished)
                 })
         })
         .map(|(o, _, _)| o.name.clone())
@@ -117,13 +159,14 @@ pub fn details_needed(
 /// The definitions the engine must export this pass: none when content is not
 /// imported; otherwise those of new APIs, of APIs whose `sourceHash` changed, of
 /// definitions without a recorded `contentHash` or (per details) without a
-/// specification, and all of them on a full resync. A steady-state light pass exports
-/// nothing.
+/// specification, and all those of the APIs the pass re-checks (see
+/// [`Coverage`](crate::resync_window::Coverage)). A steady-state light pass without a
+/// window exports nothing.
 pub fn exports_needed(
     settings: &LinkSettings,
     desired: &DesiredState,
     apic: &ObservedApiCenter,
-    full_resync: bool,
+    coverage: crate::resync_window::Coverage,
 ) -> Vec<ExportRequest> {
     if !settings.imports_content() {
         return Vec::new();
@@ -140,11 +183,12 @@ pub fn exports_needed(
             },
         };
         let details = apic.details.get(&api.name);
+        let rechecked = coverage.rechecks(&settings.link, &api.name);
         for version in &api.versions {
             let Some(def) = &version.definition else {
                 continue;
             };
-            if export_needed(api, version, def, marker.as_ref(), details, full_resync) {
+            if export_needed(api, version, def, marker.as_ref(), details, rechecked) {
                 requests.insert(ExportRequest {
                     api: version.source.clone(),
                     kind: def.kind,
@@ -156,14 +200,15 @@ pub fn exports_needed(
 }
 
 /// Whether a definition's content must be exported this pass. `marker`: the record of
-/// its API, `None` for an API the link has yet to create.
+/// its API, `None` for an API the link has yet to create; `rechecked`: the pass's
+/// coverage re-checks its API.
 fn export_needed(
     api: &DesiredApi,
     version: &DesiredVersion,
     def: &DesiredDefinition,
     marker: Option<&ApiMarker>,
     details: Option<&ApiDetails>,
-    full_resync: bool,
+    rechecked: bool,
 ) -> bool {
     let Some(marker) = marker else {
         return true;
@@ -179,7 +224,7 @@ fn export_needed(
             .and_then(|v| v.definitions.get(&def.name))
             .is_none_or(|p| !has_specification(p))
     });
-    full_resync
+    rechecked
         || !hash_matches(marker.source_hash.as_deref(), &api.source_hash)
         || recorded.is_none()
         || spec_missing
@@ -200,10 +245,27 @@ struct Phases {
     delete_versions: Vec<Operation>,
     delete_apis: Vec<Operation>,
     late_markers: Vec<Operation>,
+    environment_record: Vec<Operation>,
     delete_environment: Vec<Operation>,
 }
 
 impl Phases {
+    /// How many operations on the children of APIs are planned so far.
+    fn child_operations(&self) -> usize {
+        [
+            &self.versions,
+            &self.definitions,
+            &self.imports,
+            &self.deployments,
+            &self.delete_deployments,
+            &self.delete_definitions,
+            &self.delete_versions,
+        ]
+        .iter()
+        .map(|phase| phase.len())
+        .sum()
+    }
+
     fn into_operations(self) -> Vec<Operation> {
         [
             self.environment,
@@ -218,6 +280,7 @@ impl Phases {
             self.delete_versions,
             self.delete_apis,
             self.late_markers,
+            self.environment_record,
             self.delete_environment,
         ]
         .into_iter()
@@ -264,6 +327,11 @@ struct Planner<'a> {
     settings: &'a LinkSettings,
     exports: &'a Exports,
     environment_usable: bool,
+    /// The token new APIs are created under with their whole ledger (see
+    /// [`creating_token`]).
+    creating: Option<String>,
+    /// The token of an unfinished creating pass: its APIs' records are not confirmed.
+    unfinished: Option<String>,
     phases: Phases,
     warnings: Vec<Warning>,
     drift: Vec<Drift>,
@@ -274,7 +342,11 @@ fn upsert(entity: EntityKind, intent: Intent, desired: &Value, current: Option<&
     let apim_owned_properties = apim_owned_properties(entity, desired);
     let changes = match intent {
         Intent::Create => owned_changes(entity, None, &create_properties),
-        Intent::Update => owned_changes(entity, current, &apim_owned_properties),
+        Intent::Update => {
+            let mut changes = owned_changes(entity, current, &apim_owned_properties);
+            changes.extend(link_row_changes(current, &apim_owned_properties));
+            changes
+        }
         Intent::Ensure => Vec::new(),
     };
     Upsert {
@@ -324,21 +396,39 @@ impl Planner<'_> {
 
     fn environment(&mut self, desired: &DesiredState, observed: Option<&ApicEntity>) {
         let env = &desired.environment;
+        let mut properties = env.properties.clone();
+        if let Some(token) = &self.creating {
+            // Carried while the pass runs, cleared once every API it creates is complete.
+            set_path(
+                &mut properties,
+                &["customProperties", RECORD_KEY],
+                Some(creating_environment_record(&self.settings.link, token)),
+            );
+            self.phases
+                .environment_record
+                .push(Operation::WriteEnvironmentRecord {
+                    name: env.name.clone(),
+                    record: entity_marker(&self.settings.link)
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                });
+        }
         let upsert = match observed {
             None => Some(upsert(
                 EntityKind::Environment,
                 Intent::Create,
-                &env.properties,
+                &properties,
                 None,
             )),
             Some(o) => match read_entity_marker(&o.properties, &self.settings.link) {
                 Ownership::Owned(_) => {
-                    let owned = apim_owned_properties(EntityKind::Environment, &env.properties);
+                    let owned = apim_owned_properties(EntityKind::Environment, &properties);
                     merge_for_update(EntityKind::Environment, &o.properties, &owned).map(|_| {
                         upsert(
                             EntityKind::Environment,
                             Intent::Update,
-                            &env.properties,
+                            &properties,
                             Some(&o.properties),
                         )
                     })
@@ -361,24 +451,32 @@ impl Planner<'_> {
         }
     }
 
+    /// A new API with its children. Under a creating token the API is created with its
+    /// whole ledger, so it needs no record write of its own; otherwise it is created
+    /// owned but listing nothing, and its ledger is written once its children are.
     fn new_api(&mut self, api: &DesiredApi) {
-        let mut create = upsert(EntityKind::Api, Intent::Create, &api.properties, None);
         let marker = ApiMarker::new(&self.settings.link, &api.source.to_string());
+        let (mut ledger, _) = self.children(api, &marker, Some(&ApiDetails::default()));
+        let record = match &self.creating {
+            Some(token) => {
+                ledger.created_by = Some(token.clone());
+                ledger
+            }
+            None => {
+                self.record(&api.name, &marker, RecordForm::Current, ledger, false);
+                marker
+            }
+        };
+        let mut create = upsert(EntityKind::Api, Intent::Create, &api.properties, None);
         set_path(
             &mut create.create_properties,
             &["customProperties", RECORD_KEY],
-            Some(marker.to_value()),
+            Some(record.to_value()),
         );
         self.phases.apis.push(Operation::UpsertApi {
             api: api.name.clone(),
             upsert: create,
         });
-        self.children(
-            api,
-            &marker,
-            RecordForm::Current,
-            Some(&ApiDetails::default()),
-        );
     }
 
     fn owned_api(
@@ -389,41 +487,78 @@ impl Planner<'_> {
         form: RecordForm,
         details: Option<&ApiDetails>,
     ) {
-        let unchanged = hash_matches(marker.source_hash.as_deref(), &api.source_hash);
-        if let Some(upsert) = self.child(
+        let unchanged = self.unchanged(marker, api);
+        let api_upsert = self.child(
             EntityKind::Api,
             &api.properties,
             Seen::Present(&observed.properties),
             true,
             unchanged,
             format!("apis/{}", api.name),
-        ) {
-            self.phases.apis.push(Operation::UpsertApi {
-                api: api.name.clone(),
-                upsert,
-            });
+        );
+        let children_before = self.phases.child_operations();
+        let (ledger, deleted) = self.children(api, marker, details);
+        let children_planned = self.phases.child_operations() != children_before;
+        match api_upsert {
+            // Nothing under the API changes: its record travels with its own update.
+            Some(mut upsert) if !children_planned && form == RecordForm::Current => {
+                if ledger.encode() != marker.encode() {
+                    for body in [
+                        &mut upsert.apim_owned_properties,
+                        &mut upsert.create_properties,
+                    ] {
+                        set_path(
+                            body,
+                            &["customProperties", RECORD_KEY],
+                            Some(ledger.to_value()),
+                        );
+                    }
+                }
+                self.phases.apis.push(Operation::UpsertApi {
+                    api: api.name.clone(),
+                    upsert,
+                });
+            }
+            other => {
+                if let Some(upsert) = other {
+                    self.phases.apis.push(Operation::UpsertApi {
+                        api: api.name.clone(),
+                        upsert,
+                    });
+                }
+                self.record(&api.name, marker, form, ledger, deleted);
+            }
         }
-        self.children(api, marker, form, details);
+    }
+
+    /// Whether APIM did not change since `marker` was written, so a difference is drift.
+    /// Never for an API of an unfinished creating pass: its record was written before its
+    /// children.
+    fn unchanged(&self, marker: &ApiMarker, api: &DesiredApi) -> bool {
+        let unconfirmed = self.unfinished.is_some() && marker.created_by == self.unfinished;
+        !unconfirmed && hash_matches(marker.source_hash.as_deref(), &api.source_hash)
     }
 
     /// Versions, definitions, imports and deployments of one API, then deletions of what
-    /// the marker lists but is no longer wanted, then the marker write.
+    /// the marker lists but is no longer wanted. Returns the ledger to record and whether
+    /// deletions were planned.
     fn children(
         &mut self,
         api: &DesiredApi,
         marker: &ApiMarker,
-        form: RecordForm,
         details: Option<&ApiDetails>,
-    ) {
+    ) -> (ApiMarker, bool) {
         let scope = ChildScope {
             api,
             details,
-            unchanged: hash_matches(marker.source_hash.as_deref(), &api.source_hash),
+            unchanged: self.unchanged(marker, api),
         };
+        let drift_before = self.drift.len();
         let mut ledger = ApiMarker {
             link: self.settings.link.to_string(),
             source: api.source.to_string(),
             source_hash: Some(api.source_hash.clone()),
+            created_by: marker.created_by.clone(),
             versions: BTreeMap::new(),
         };
         for version in &api.versions {
@@ -438,7 +573,11 @@ impl Planner<'_> {
             .filter_map(|d| d.deployment.clone())
             .collect();
         let deleted = self.stale_children(api, marker, details, &wanted_deployments);
-        self.record(&api.name, marker, form, ledger, deleted);
+        if self.unfinished.is_some() && marker.created_by == self.unfinished {
+            // Its record was written before its children: what is missing was never made.
+            self.drift.truncate(drift_before);
+        }
+        (ledger, deleted)
     }
 
     /// Plans one version and its definition; returns what the record lists for it.
@@ -773,6 +912,8 @@ pub fn plan(
         settings,
         exports,
         environment_usable: environment_usable(settings, apic),
+        creating: creating_token(settings, desired, apic),
+        unfinished: unfinished_creating_pass(settings, apic),
         phases: Phases::default(),
         warnings: desired.warnings.clone(),
         drift: Vec::new(),

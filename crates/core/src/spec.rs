@@ -56,6 +56,10 @@ pub struct LinkSpec {
     /// answer must not wipe the catalogue).
     #[serde(default)]
     pub deletion_guard: DeletionGuardSpec,
+    /// APIM tags and product memberships given to the link's APIs as API Center custom
+    /// properties (arrays of display names), declared by metadata schemas the link creates.
+    #[serde(default, skip_serializing_if = "ApimMetadataSpec::is_empty")]
+    pub apim_metadata: ApimMetadataSpec,
 }
 
 /// When a pass holds the deletion of the APIs the link owns.
@@ -201,6 +205,10 @@ pub struct TargetSpec {
     pub workspace: String,
 }
 
+/// The longest environment description a spec may set. API Center's contract sets no
+/// limit; this keeps it to the length it allows an API's description.
+pub const ENVIRONMENT_DESCRIPTION_MAX: usize = 1000;
+
 /// The API Center environment standing for the APIM instance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -214,6 +222,11 @@ pub struct EnvironmentSpec {
     /// Kind used on create only.
     #[serde(default)]
     pub kind: EnvironmentKind,
+    /// Description used on create only: API Center's users own it afterwards. Defaults
+    /// to one naming the APIM service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1000))]
+    pub description: Option<String>,
 }
 
 /// API Center environment kinds.
@@ -365,6 +378,8 @@ pub struct LinkSettings {
     pub environment_name: String,
     pub environment_title: String,
     pub environment_kind: EnvironmentKind,
+    /// The environment's description on create; `None`: one naming the APIM service.
+    pub environment_description: Option<String>,
     pub import_specification: ImportSpecification,
     pub lifecycle_stage: LifecycleStage,
     pub filter: ApiFilter,
@@ -375,6 +390,7 @@ pub struct LinkSettings {
     pub credentials: Option<CredentialsSpec>,
     pub custom_properties: CustomPropertiesSpec,
     pub deletion_guard: DeletionGuardSpec,
+    pub apim_metadata: ApimMetadataSpec,
     /// The number of held deletions someone confirmed for this pass (the
     /// `apilink.dev/confirm-deletions` annotation, `apilink sync --confirm-deletions`);
     /// not part of the spec: the edges set it.
@@ -464,6 +480,7 @@ impl LinkSpec {
         self.check_credentials(&mut problems);
         self.custom_properties.check(&mut problems);
         self.check_deletion_guard(&mut problems);
+        self.check_apim_metadata(&mut problems);
         match (services, intervals) {
             (Some(services), Some(intervals)) if problems.0.is_empty() => {
                 Ok(self.parsed(link, services, intervals, filter))
@@ -524,6 +541,15 @@ impl LinkSpec {
             && (title.trim().is_empty() || title.chars().count() > 50)
         {
             problems.add("spec.environment.title", "must be 1-50 characters");
+        }
+        if let Some(description) = &self.environment.description
+            && (description.trim().is_empty()
+                || description.chars().count() > ENVIRONMENT_DESCRIPTION_MAX)
+        {
+            problems.add(
+                "spec.environment.description",
+                format!("must be 1-{ENVIRONMENT_DESCRIPTION_MAX} characters"),
+            );
         }
     }
 
@@ -606,6 +632,7 @@ impl LinkSpec {
             environment_name,
             environment_title,
             environment_kind: self.environment.kind,
+            environment_description: self.environment.description.clone(),
             import_specification: self.import_specification,
             lifecycle_stage: self.lifecycle_stage,
             filter,
@@ -616,8 +643,134 @@ impl LinkSpec {
             credentials: self.credentials.clone(),
             custom_properties: self.custom_properties.clone(),
             deletion_guard: self.deletion_guard,
+            apim_metadata: self.apim_metadata.clone(),
             confirmed_deletions: None,
             paused_apis: Default::default(),
+        }
+    }
+}
+
+/// Which APIM metadata the link copies to API Center, and into which custom properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApimMetadataSpec {
+    /// The display names of the APIM tags on each API (for a version set, of its members).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<MetadataMappingSpec>,
+    /// The display names of the APIM products each API belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<MetadataMappingSpec>,
+}
+
+/// One APIM metadata mapping: the API Center custom property that holds the values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataMappingSpec {
+    /// The custom property, also the name of the metadata schema (an array of strings,
+    /// assigned to APIs) the link creates when it is missing.
+    #[schemars(length(min = 3, max = 90))]
+    pub custom_property: String,
+    /// `Apim`: kept in step with APIM on every change. `ApiCenter`: set when the link
+    /// creates the API, people own it afterwards.
+    #[serde(default)]
+    pub owner: MetadataOwner,
+}
+
+/// Who owns the values of a mapped custom property once the API exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum MetadataOwner {
+    #[default]
+    Apim,
+    ApiCenter,
+}
+
+/// What an APIM metadata mapping reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ApimMetadataSource {
+    Tags,
+    Products,
+}
+
+impl ApimMetadataSource {
+    /// The spec member naming the mapping (`tags`, `products`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tags => "tags",
+            Self::Products => "products",
+        }
+    }
+}
+
+impl ApimMetadataSpec {
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_none() && self.products.is_none()
+    }
+
+    /// The configured mappings, tags first.
+    pub fn mappings(&self) -> impl Iterator<Item = (ApimMetadataSource, &MetadataMappingSpec)> {
+        [
+            (ApimMetadataSource::Tags, self.tags.as_ref()),
+            (ApimMetadataSource::Products, self.products.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(source, mapping)| mapping.map(|m| (source, m)))
+    }
+
+    /// Whether `source` is mapped, so the link reads it from APIM.
+    pub fn reads(&self, source: ApimMetadataSource) -> bool {
+        self.mappings().any(|(s, _)| s == source)
+    }
+
+    /// The custom properties of every mapping (the metadata schemas the link needs).
+    pub fn custom_properties(&self) -> impl Iterator<Item = &str> {
+        self.mappings().map(|(_, m)| m.custom_property.as_str())
+    }
+
+    /// The custom properties APIM owns: kept in step on every change.
+    pub fn apim_owned(&self) -> impl Iterator<Item = &str> {
+        self.mappings()
+            .filter(|(_, m)| m.owner == MetadataOwner::Apim)
+            .map(|(_, m)| m.custom_property.as_str())
+    }
+}
+
+impl LinkSpec {
+    /// Each mapped custom property is a metadata schema name the link may use: not its
+    /// record's, not one the spec also gives a value, not the other mapping's, and
+    /// within API Center's twenty custom properties per API.
+    fn check_apim_metadata(&self, problems: &mut Problems) {
+        let mut used: Vec<&str> = Vec::new();
+        for (source, mapping) in self.apim_metadata.mappings() {
+            let field = format!("spec.apimMetadata.{}.customProperty", source.as_str());
+            let name = mapping.custom_property.as_str();
+            let same = |other: &str| other.eq_ignore_ascii_case(name);
+            if same(RECORD_KEY) || same(LEGACY_MARKER_KEY) {
+                problems.add(field, "is reserved for the link's ownership record");
+            } else if !is_valid_name(name) {
+                problems.add(
+                    field,
+                    "must be a metadata schema name (^[a-zA-Z0-9-]{3,90}$)",
+                );
+            } else if self.custom_properties.api.keys().any(|k| same(k)) {
+                problems.add(
+                    field,
+                    format!("spec.customProperties.api.{name} gives the same custom property a value: use one or the other"),
+                );
+            } else if used.iter().any(|u| same(u)) {
+                problems.add(
+                    field,
+                    "tags and products must map to different custom properties",
+                );
+            }
+            used.push(name);
+        }
+        if self.custom_properties.api.len() + used.len() > MAX_SPEC_CUSTOM_PROPERTIES {
+            problems.add(
+                "spec.apimMetadata",
+                format!(
+                    "spec.customProperties.api and the mapped custom properties together may name at most {MAX_SPEC_CUSTOM_PROPERTIES} (API Center allows 20 per API and the link keeps one for its ownership record)"
+                ),
+            );
         }
     }
 }
@@ -668,7 +821,7 @@ mod tests {
     #[test]
     fn full_spec_parses_and_unknown_fields_are_tolerated() {
         let yaml = format!(
-            "{}environment: {{name: payments-prod, title: Payments, kind: staging}}\n\
+            "{}environment: {{name: payments-prod, title: Payments, kind: staging, description: 'Payments, production stage'}}\n\
              importSpecification: Never\nlifecycleStage: production\n\
              filter: {{include: ['pay-*', 'w1/*'], exclude: ['*-internal']}}\n\
              interval: 30s\nresyncInterval: 24h\nsuspend: true\ndeletionPolicy: Orphan\n\
@@ -678,6 +831,10 @@ mod tests {
         let spec: LinkSpec = serde_yaml::from_str(&yaml).unwrap();
         let s = spec.settings(LinkId::new("ns/l").unwrap()).unwrap();
         assert_eq!(s.environment_name, "payments-prod");
+        assert_eq!(
+            s.environment_description.as_deref(),
+            Some("Payments, production stage")
+        );
         assert!(!s.imports_content());
         assert!(s.filter.matches(None, "PAY-me"));
         assert!(!s.filter.matches(None, "pay-internal"));
@@ -708,6 +865,28 @@ mod tests {
             assert!(
                 fields.contains(&expected),
                 "{expected} missing in {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_environment_description_is_bounded() {
+        for (description, ok) in [
+            ("' '".to_string(), false),
+            ("x".repeat(1000), true),
+            ("x".repeat(1001), false),
+        ] {
+            let yaml = format!("{}environment: {{description: {description}}}\n", minimal());
+            let spec: LinkSpec = serde_yaml::from_str(&yaml).unwrap();
+            let fields: Vec<String> = spec
+                .validate()
+                .err()
+                .map(|e| e.problems.into_iter().map(|p| p.field).collect())
+                .unwrap_or_default();
+            assert_eq!(
+                fields.contains(&"spec.environment.description".to_string()),
+                !ok,
+                "{fields:?}"
             );
         }
     }

@@ -14,12 +14,17 @@ use apilink_core::naming::{
     api_name, deployment_name, environment_name, is_valid_name, version_name,
 };
 use apilink_core::observed::{ApimApi, ApimHostname, ApimService};
+use apilink_core::resync_window::Coverage;
 use apilink_core::spec::{FilterSpec, ImportSpecification, LinkSettings};
 use proptest::prelude::*;
 use serde_json::json;
 use support::apim::{ApimModel, set, version_set_id};
 use support::sim::{Sim, SimApi, SimVersion, check_converged, run_pass, run_pass_prefix};
 use support::{settings_for, spec};
+
+/// A light pass without a resync window, and a full resync.
+const LIGHT: Coverage = Coverage::Changed;
+const FULL: Coverage = Coverage::Everything;
 
 const IDS: &[&str] = &[
     "echo-api", "my_api", "v1.0", "a", "Echo-Api", "petstore", "ünï", "b-c", "x.y_z",
@@ -564,10 +569,10 @@ fn assert_converges(
     apim: &ApimModel,
 ) -> Result<(), TestCaseError> {
     let facts = user_facts(sim, settings);
-    run_pass(sim, settings, apim, true).map_err(TestCaseError::fail)?;
+    run_pass(sim, settings, apim, FULL).map_err(TestCaseError::fail)?;
     check_converged(sim, settings, apim).map_err(TestCaseError::fail)?;
     check_user_facts_kept(&facts, sim, settings, apim).map_err(TestCaseError::fail)?;
-    let light = run_pass(sim, settings, apim, false).map_err(TestCaseError::fail)?;
+    let light = run_pass(sim, settings, apim, LIGHT).map_err(TestCaseError::fail)?;
     prop_assert!(
         light.plan.is_empty(),
         "light pass after convergence:\n{}",
@@ -579,7 +584,7 @@ fn assert_converges(
         light.details_read
     );
     prop_assert_eq!(light.exports, 0, "steady state exported");
-    let full = run_pass(sim, settings, apim, true).map_err(TestCaseError::fail)?;
+    let full = run_pass(sim, settings, apim, FULL).map_err(TestCaseError::fail)?;
     prop_assert!(
         full.plan.is_empty(),
         "full pass after convergence:\n{}",
@@ -595,9 +600,9 @@ proptest! {
     #[test]
     fn idempotent_from_empty(apim in arb_apim(), settings in arb_settings()) {
         let mut sim = Sim::default();
-        run_pass(&mut sim, &settings, &apim, false).map_err(TestCaseError::fail)?;
+        run_pass(&mut sim, &settings, &apim, LIGHT).map_err(TestCaseError::fail)?;
         check_converged(&sim, &settings, &apim).map_err(TestCaseError::fail)?;
-        let again = run_pass(&mut sim, &settings, &apim, false).map_err(TestCaseError::fail)?;
+        let again = run_pass(&mut sim, &settings, &apim, LIGHT).map_err(TestCaseError::fail)?;
         prop_assert!(again.plan.is_empty(), "{}", again.plan);
         prop_assert!(again.details_read.is_empty());
         prop_assert_eq!(again.exports, 0);
@@ -609,12 +614,12 @@ proptest! {
         before in arb_apim(), after in arb_apim(), settings in arb_settings(),
     ) {
         let mut sim = Sim::default();
-        run_pass(&mut sim, &settings, &before, false).map_err(TestCaseError::fail)?;
+        run_pass(&mut sim, &settings, &before, LIGHT).map_err(TestCaseError::fail)?;
         // Content changes without a list change are the full resync's job.
         let after = ApimModel { content_salt: before.content_salt, ..after };
-        run_pass(&mut sim, &settings, &after, false).map_err(TestCaseError::fail)?;
+        run_pass(&mut sim, &settings, &after, LIGHT).map_err(TestCaseError::fail)?;
         check_converged(&sim, &settings, &after).map_err(TestCaseError::fail)?;
-        let again = run_pass(&mut sim, &settings, &after, false).map_err(TestCaseError::fail)?;
+        let again = run_pass(&mut sim, &settings, &after, LIGHT).map_err(TestCaseError::fail)?;
         prop_assert!(again.plan.is_empty(), "{}", again.plan);
     }
 
@@ -624,14 +629,14 @@ proptest! {
         before in arb_apim(), after in arb_apim(), settings in arb_settings(), cut in 0.0f64..1.0,
     ) {
         let mut sim = Sim::default();
-        run_pass(&mut sim, &settings, &before, false).map_err(TestCaseError::fail)?;
+        run_pass(&mut sim, &settings, &before, LIGHT).map_err(TestCaseError::fail)?;
         let after = ApimModel { content_salt: before.content_salt, ..after };
-        let total = run_pass(&mut sim.clone(), &settings, &after, false).map_err(TestCaseError::fail)?.plan.operations.len();
+        let total = run_pass(&mut sim.clone(), &settings, &after, LIGHT).map_err(TestCaseError::fail)?.plan.operations.len();
         let k = (total as f64 * cut) as usize;
-        run_pass_prefix(&mut sim, &settings, &after, false, k).map_err(TestCaseError::fail)?;
-        run_pass(&mut sim, &settings, &after, false).map_err(TestCaseError::fail)?;
+        run_pass_prefix(&mut sim, &settings, &after, LIGHT, k).map_err(TestCaseError::fail)?;
+        run_pass(&mut sim, &settings, &after, LIGHT).map_err(TestCaseError::fail)?;
         check_converged(&sim, &settings, &after).map_err(|e| TestCaseError::fail(format!("cut at {k}/{total}: {e}")))?;
-        let again = run_pass(&mut sim, &settings, &after, false).map_err(TestCaseError::fail)?;
+        let again = run_pass(&mut sim, &settings, &after, LIGHT).map_err(TestCaseError::fail)?;
         prop_assert!(again.plan.is_empty(), "cut at {}/{}:\n{}", k, total, again.plan);
     }
 
@@ -646,10 +651,10 @@ proptest! {
         normalise in any::<bool>(),
     ) {
         let mut sim = Sim { normalise_server_type: normalise, ..Sim::default() };
-        run_pass(&mut sim, &settings, &before, false).map_err(TestCaseError::fail)?;
+        run_pass(&mut sim, &settings, &before, LIGHT).map_err(TestCaseError::fail)?;
         if let Some(cut) = cut {
-            let total = run_pass(&mut sim.clone(), &settings, &after, true).map_err(TestCaseError::fail)?.plan.operations.len();
-            run_pass_prefix(&mut sim, &settings, &after, true, (total as f64 * cut) as usize).map_err(TestCaseError::fail)?;
+            let total = run_pass(&mut sim.clone(), &settings, &after, FULL).map_err(TestCaseError::fail)?.plan.operations.len();
+            run_pass_prefix(&mut sim, &settings, &after, FULL, (total as f64 * cut) as usize).map_err(TestCaseError::fail)?;
         }
         for m in &mutations {
             mutate(&mut sim, &settings, &after, m);
@@ -663,11 +668,11 @@ proptest! {
         let a = settings_for("ns/a", &spec(ImportSpecification::Always, None, FilterSpec::default()));
         let b = settings_for("ns/b", &spec(ImportSpecification::Always, None, FilterSpec::default()));
         let mut sim = Sim::default();
-        run_pass(&mut sim, &a, &apim, false).map_err(TestCaseError::fail)?;
-        run_pass(&mut sim, &b, &other, false).map_err(TestCaseError::fail)?;
+        run_pass(&mut sim, &a, &apim, LIGHT).map_err(TestCaseError::fail)?;
+        run_pass(&mut sim, &b, &other, LIGHT).map_err(TestCaseError::fail)?;
         check_converged(&sim, &a, &apim).map_err(TestCaseError::fail)?;
         check_converged(&sim, &b, &other).map_err(TestCaseError::fail)?;
-        prop_assert!(run_pass(&mut sim, &a, &apim, true).map_err(TestCaseError::fail)?.plan.is_empty());
+        prop_assert!(run_pass(&mut sim, &a, &apim, FULL).map_err(TestCaseError::fail)?.plan.is_empty());
         let cleanup = apilink_core::cleanup_plan(&a, &sim.observe(&a, &[]));
         for op in &cleanup.operations {
             sim.apply(op, &Default::default()).map_err(TestCaseError::fail)?;

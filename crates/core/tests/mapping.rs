@@ -260,10 +260,32 @@ fn environment_describes_the_apim_service() {
         env.properties["customProperties"]["apilink-ownership"],
         "apilink/2 link=ns/a"
     );
+    assert_eq!(
+        env.properties["description"],
+        "Azure API Management service payments, synchronised by apilink"
+    );
     let mut m = model(vec![]);
     m.service.developer_portal_url = None;
     let d = desired_state(&s, &m.observed());
     assert!(d.environment.properties.get("onboarding").is_none());
+    // The spec's description replaces the default; API Center's users own it afterwards.
+    let mut described = s.clone();
+    described.environment_description = Some("Payments, production stage".into());
+    let d = desired_state(&described, &m.observed());
+    assert_eq!(
+        d.environment.properties["description"],
+        "Payments, production stage"
+    );
+    let create = apilink_core::ownership::properties_for_create(
+        apilink_core::ownership::EntityKind::Environment,
+        &d.environment.properties,
+    );
+    assert_eq!(create["description"], "Payments, production stage");
+    let update = apilink_core::ownership::apim_owned_properties(
+        apilink_core::ownership::EntityKind::Environment,
+        &d.environment.properties,
+    );
+    assert!(update.get("description").is_none(), "{update}");
 }
 
 #[test]

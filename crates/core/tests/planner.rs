@@ -8,11 +8,16 @@ use apilink_core::operation::{Action, Intent, Operation};
 use apilink_core::ownership::EntityKind;
 use apilink_core::plan::{DriftKind, Warning};
 use apilink_core::planner::cleanup_plan;
+use apilink_core::resync_window::Coverage;
 use apilink_core::spec::{DeletionPolicy, FilterSpec, ImportSpecification};
 use serde_json::json;
 use support::apim::{ApimModel, api, member, service, set};
 use support::sim::{Sim, check_converged, run_pass, run_pass_prefix};
 use support::{settings, settings_for, spec};
+
+/// A light pass without a resync window, and a full resync.
+const LIGHT: Coverage = Coverage::Changed;
+const FULL: Coverage = Coverage::Everything;
 
 fn model() -> ApimModel {
     let mut m = ApimModel {
@@ -31,7 +36,7 @@ fn model() -> ApimModel {
 
 fn converged(s: &apilink_core::LinkSettings, m: &ApimModel) -> Sim {
     let mut sim = Sim::default();
-    run_pass(&mut sim, s, m, false).unwrap();
+    run_pass(&mut sim, s, m, LIGHT).unwrap();
     check_converged(&sim, s, m).unwrap();
     sim
 }
@@ -47,10 +52,10 @@ fn api_name(s: &apilink_core::LinkSettings, m: &ApimModel, source: &str) -> Stri
 }
 
 #[test]
-fn first_pass_orders_writes_parents_first_and_markers_last() {
+fn first_pass_orders_writes_parents_first_and_writes_each_entity_once() {
     let s = settings("ns/a");
     let mut sim = Sim::default();
-    let out = run_pass(&mut sim, &s, &model(), false).unwrap();
+    let out = run_pass(&mut sim, &s, &model(), LIGHT).unwrap();
     let ops = &out.plan.operations;
     let rank = |op: &Operation| match op {
         Operation::EnsureEnvironment { .. } => 0,
@@ -59,7 +64,7 @@ fn first_pass_orders_writes_parents_first_and_markers_last() {
         Operation::UpsertDefinition { .. } => 3,
         Operation::ImportSpecification { .. } => 4,
         Operation::UpsertDeployment { .. } => 5,
-        Operation::WriteApiMarker { .. } => 6,
+        Operation::WriteEnvironmentRecord { .. } => 6,
         _ => 7,
     };
     assert!(
@@ -78,30 +83,149 @@ fn first_pass_orders_writes_parents_first_and_markers_last() {
     );
     assert_eq!(summary.get(EntityKind::Definition, Action::Import), 3);
     assert_eq!(summary.get(EntityKind::Deployment, Action::Create), 3);
-    assert_eq!(summary.get(EntityKind::Api, Action::WriteMarker), 3);
+    assert_eq!(
+        summary.get(EntityKind::Api, Action::WriteMarker),
+        0,
+        "each API's record travels with its create"
+    );
+    assert_eq!(
+        summary.get(EntityKind::Environment, Action::WriteMarker),
+        1,
+        "the creating pass's token is cleared once at the end"
+    );
+    assert_eq!(ops.len(), 1 + 3 + 4 + 3 + 3 + 3 + 1);
     assert_eq!(out.plan.counts.discovered, 3);
     assert_eq!(out.plan.counts.synced, 3);
     assert_eq!(out.exports, 3);
-    // The API is created owned but with an empty ledger.
-    let Operation::UpsertApi { upsert, .. } = &ops[1] else {
-        panic!("{}", ops[1])
+    // The environment carries the pass's token while it runs; each API is created with
+    // its whole ledger under the same token.
+    let Operation::EnsureEnvironment { upsert, .. } = &ops[0] else {
+        panic!("{}", ops[0])
     };
-    let record = upsert.create_properties["customProperties"]["apilink-ownership"]
+    let env_record = upsert.create_properties["customProperties"]["apilink-ownership"]
         .as_str()
+        .unwrap();
+    let token = env_record
+        .strip_prefix("apilink/2 link=ns/a c=")
+        .unwrap_or_else(|| panic!("{env_record}"));
+    assert_eq!(token.len(), 10);
+    let records: Vec<&str> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Operation::UpsertApi { upsert, .. } => {
+                upsert.create_properties["customProperties"]["apilink-ownership"].as_str()
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.len(), 3);
+    let record = records
+        .iter()
+        .find(|r| r.contains("src=apis/echo-api "))
         .unwrap();
     assert!(
         record.starts_with("apilink/2 link=ns/a src=apis/"),
         "{record}"
     );
-    assert!(
-        !record.contains(" sh="),
-        "no source hash before the children: {record}"
-    );
-    assert!(
-        !record.contains('/') || record.matches(' ').count() == 2,
-        "no children listed: {record}"
-    );
+    assert!(record.contains(" sh="), "{record}");
+    assert!(record.contains(&format!(" c={token} ")), "{record}");
+    assert!(record.contains('@') && record.ends_with('+'), "{record}");
+    let Some(Operation::WriteEnvironmentRecord { record, .. }) = ops.last() else {
+        panic!("{}", out.plan)
+    };
+    assert_eq!(record, "apilink/2 link=ns/a");
     check_converged(&sim, &s, &model()).unwrap();
+    let env = &sim.environments[&s.environment_name];
+    assert_eq!(
+        env["customProperties"]["apilink-ownership"],
+        "apilink/2 link=ns/a"
+    );
+}
+
+#[test]
+fn a_creating_pass_cut_short_is_finished_by_the_next_light_pass() {
+    let s = settings("ns/a");
+    let m = model();
+    // Each cut point after the first API's create and before the token is cleared.
+    let total = {
+        let mut probe = Sim::default();
+        run_pass(&mut probe, &s, &m, LIGHT)
+            .unwrap()
+            .plan
+            .operations
+            .len()
+    };
+    for cut in 2..total {
+        let mut sim = Sim::default();
+        run_pass_prefix(&mut sim, &s, &m, LIGHT, cut).unwrap();
+        let env = sim.environments[&s.environment_name]["customProperties"]["apilink-ownership"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(env.contains(" c="), "cut {cut}: {env}");
+        let created = sim.apis.len();
+        let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
+        assert_eq!(
+            out.details_read.len(),
+            created,
+            "cut {cut}: the unfinished pass's APIs are read, and only they"
+        );
+        assert!(
+            out.plan.drift.is_empty(),
+            "cut {cut}: unconfirmed records are not drift: {:?}",
+            out.plan.drift
+        );
+        check_converged(&sim, &s, &m).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        let before = sim.writes;
+        let steady = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
+        assert!(steady.plan.is_empty(), "cut {cut}: {}", steady.plan);
+        assert!(steady.details_read.is_empty(), "cut {cut}");
+        assert_eq!(sim.writes, before);
+    }
+}
+
+#[test]
+fn a_later_creating_pass_marks_and_clears_the_environment_once() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = converged(&s, &m);
+    let mut grown = m.clone();
+    grown.apis.push(api("extra-api", "Extra", "extra", None));
+    let out = run_pass(&mut sim, &s, &grown, LIGHT).unwrap();
+    let summary = out.plan.summary();
+    assert_eq!(summary.get(EntityKind::Environment, Action::Update), 1);
+    assert_eq!(summary.get(EntityKind::Environment, Action::WriteMarker), 1);
+    assert_eq!(summary.get(EntityKind::Api, Action::Create), 1);
+    assert_eq!(summary.get(EntityKind::Api, Action::WriteMarker), 0);
+    assert!(out.details_read.is_empty());
+    check_converged(&sim, &s, &grown).unwrap();
+}
+
+#[test]
+fn without_the_environment_new_apis_get_their_ledger_in_a_separate_write() {
+    let s = settings("ns/a");
+    let m = model();
+    let mut sim = Sim::default();
+    sim.environments.insert(
+        s.environment_name.clone(),
+        json!({"title": "someone else's", "kind": "production"}),
+    );
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
+    let summary = out.plan.summary();
+    assert_eq!(summary.get(EntityKind::Api, Action::Create), 3);
+    assert_eq!(summary.get(EntityKind::Api, Action::WriteMarker), 3);
+    assert_eq!(summary.get(EntityKind::Environment, Action::WriteMarker), 0);
+    let Operation::UpsertApi { upsert, .. } = &out.plan.operations[0] else {
+        panic!("{}", out.plan)
+    };
+    let record = upsert.create_properties["customProperties"]["apilink-ownership"]
+        .as_str()
+        .unwrap();
+    assert!(
+        !record.contains(" c=") && !record.contains(" sh="),
+        "{record}"
+    );
+    check_converged(&sim, &s, &m).unwrap();
 }
 
 #[test]
@@ -110,13 +234,13 @@ fn steady_state_reads_nothing_extra_and_writes_nothing() {
     let m = model();
     let mut sim = converged(&s, &m);
     let before = sim.writes;
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     assert!(out.plan.is_empty(), "{}", out.plan);
     assert!(out.details_read.is_empty());
     assert_eq!(out.exports, 0);
     assert_eq!(sim.writes, before);
     // A full resync reads and exports everything but still writes nothing.
-    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    let out = run_pass(&mut sim, &s, &m, FULL).unwrap();
     assert!(out.plan.is_empty(), "{}", out.plan);
     assert_eq!(out.details_read.len(), 3);
     assert_eq!(out.exports, 3);
@@ -136,7 +260,7 @@ fn foreign_api_with_the_wanted_name_is_a_conflict_and_left_alone() {
             ..Default::default()
         },
     );
-    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    let out = run_pass(&mut sim, &s, &m, FULL).unwrap();
     assert!(
         out.plan
             .operations
@@ -158,7 +282,7 @@ fn foreign_api_with_the_wanted_name_is_a_conflict_and_left_alone() {
     // Another link's marker is just as foreign.
     sim.apis.get_mut(&name).unwrap().props["customProperties"] =
         json!({"apilink": {"link": "ns/b"}});
-    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    let out = run_pass(&mut sim, &s, &m, FULL).unwrap();
     assert!(out.plan.is_empty(), "{}", out.plan);
     assert!(
         cleanup_plan(&s, &sim.observe(&s, &[]))
@@ -177,7 +301,7 @@ fn foreign_environment_is_left_alone_and_gets_no_deployments() {
         s.environment_name.clone(),
         json!({"title": "Theirs", "kind": "staging"}),
     );
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     assert!(
         out.plan
             .operations
@@ -197,7 +321,7 @@ fn foreign_environment_is_left_alone_and_gets_no_deployments() {
             ..
         }
     )));
-    assert!(run_pass(&mut sim, &s, &m, false).unwrap().plan.is_empty());
+    assert!(run_pass(&mut sim, &s, &m, LIGHT).unwrap().plan.is_empty());
     assert_eq!(
         sim.environments[&s.environment_name],
         json!({"title": "Theirs", "kind": "staging"})
@@ -218,7 +342,7 @@ fn removed_or_filtered_apis_are_deleted() {
     let mut sim = converged(&s, &m);
     let echo = api_name(&s, &m, "apis/echo-api");
     m.apis.retain(|a| a.name != "echo-api");
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     assert_eq!(
         out.plan.operations,
         vec![Operation::DeleteApi { api: echo.clone() }]
@@ -235,7 +359,7 @@ fn removed_or_filtered_apis_are_deleted() {
             },
         ),
     );
-    let out = run_pass(&mut sim, &filtered, &m, false).unwrap();
+    let out = run_pass(&mut sim, &filtered, &m, LIGHT).unwrap();
     assert_eq!(
         out.plan.summary().get(EntityKind::Api, Action::Delete),
         1,
@@ -251,7 +375,7 @@ fn removed_version_is_deleted_children_first_then_the_marker() {
     let mut m = model();
     let mut sim = converged(&s, &m);
     m.apis.retain(|a| a.name != "pets-v2");
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     let kinds: Vec<String> = out
         .plan
         .operations
@@ -268,7 +392,7 @@ fn removed_version_is_deleted_children_first_then_the_marker() {
         ]
     );
     check_converged(&sim, &s, &m).unwrap();
-    assert!(run_pass(&mut sim, &s, &m, false).unwrap().plan.is_empty());
+    assert!(run_pass(&mut sim, &s, &m, LIGHT).unwrap().plan.is_empty());
 }
 
 #[test]
@@ -293,12 +417,12 @@ fn drift_in_owned_children_is_repaired_on_full_resync() {
     def.imported = None;
     // A light pass cannot see it.
     assert!(
-        run_pass(&mut sim.clone(), &s, &m, false)
+        run_pass(&mut sim.clone(), &s, &m, LIGHT)
             .unwrap()
             .plan
             .is_empty()
     );
-    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    let out = run_pass(&mut sim, &s, &m, FULL).unwrap();
     let kinds: Vec<DriftKind> = out.plan.drift.iter().map(|d| d.kind).collect();
     assert!(kinds.contains(&DriftKind::Missing), "{:?}", out.plan.drift);
     assert!(
@@ -307,7 +431,7 @@ fn drift_in_owned_children_is_repaired_on_full_resync() {
         out.plan.drift
     );
     check_converged(&sim, &s, &m).unwrap();
-    assert!(run_pass(&mut sim, &s, &m, true).unwrap().plan.is_empty());
+    assert!(run_pass(&mut sim, &s, &m, FULL).unwrap().plan.is_empty());
 }
 
 #[test]
@@ -320,7 +444,7 @@ fn apim_owned_edits_are_overwritten_and_api_center_owned_edits_kept() {
     props["title"] = json!("Renamed in API Center");
     props["summary"] = json!("curated");
     props["customProperties"]["team"] = json!("payments");
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     assert_eq!(out.plan.operations.len(), 1, "{}", out.plan);
     let Operation::UpsertApi { upsert, .. } = &out.plan.operations[0] else {
         panic!()
@@ -333,7 +457,7 @@ fn apim_owned_edits_are_overwritten_and_api_center_owned_edits_kept() {
     assert_eq!(props["title"], "Echo API");
     assert_eq!(props["summary"], "curated");
     assert_eq!(props["customProperties"]["team"], "payments");
-    assert!(run_pass(&mut sim, &s, &m, false).unwrap().plan.is_empty());
+    assert!(run_pass(&mut sim, &s, &m, LIGHT).unwrap().plan.is_empty());
 }
 
 #[test]
@@ -342,7 +466,7 @@ fn normalised_server_type_is_not_repaired_in_a_loop() {
     let m = model();
     let mut sim = converged(&s, &m);
     sim.normalise_server_type = true;
-    assert!(run_pass(&mut sim, &s, &m, true).unwrap().plan.is_empty());
+    assert!(run_pass(&mut sim, &s, &m, FULL).unwrap().plan.is_empty());
 }
 
 #[test]
@@ -352,10 +476,10 @@ fn content_changes_reach_api_center_through_revisions_or_the_full_resync() {
     let mut sim = converged(&s, &m);
     m.content_salt = 1;
     assert!(
-        run_pass(&mut sim, &s, &m, false).unwrap().plan.is_empty(),
+        run_pass(&mut sim, &s, &m, LIGHT).unwrap().plan.is_empty(),
         "invisible to a light pass"
     );
-    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    let out = run_pass(&mut sim, &s, &m, FULL).unwrap();
     assert_eq!(
         out.plan
             .summary()
@@ -366,7 +490,7 @@ fn content_changes_reach_api_center_through_revisions_or_the_full_resync() {
     );
     check_converged(&sim, &s, &m).unwrap();
     m.apis[0].api_revision = Some("7".into());
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     assert_eq!(out.exports, 1);
     assert_eq!(out.details_read.len(), 1);
     assert_eq!(
@@ -386,7 +510,7 @@ fn unchanged_content_is_never_reimported() {
     let mut m = model();
     let mut sim = converged(&s, &m);
     m.apis[0].display_name = "Echo, renamed".into();
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     assert_eq!(out.exports, 1, "the changed API is re-exported");
     assert_eq!(
         out.plan
@@ -415,7 +539,7 @@ fn user_added_children_of_owned_apis_are_never_touched() {
     );
     a.deployments
         .insert("user-dep".into(), json!({"title": "mine"}));
-    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    let out = run_pass(&mut sim, &s, &m, FULL).unwrap();
     assert!(out.plan.is_empty(), "{}", out.plan);
     assert!(sim.apis[&echo].versions.contains_key("user-v9"));
 }
@@ -431,7 +555,7 @@ fn import_never_skips_content() {
         ),
     );
     let mut sim = Sim::default();
-    let out = run_pass(&mut sim, &s, &model(), true).unwrap();
+    let out = run_pass(&mut sim, &s, &model(), FULL).unwrap();
     assert_eq!(out.exports, 0);
     assert_eq!(
         out.plan
@@ -442,7 +566,7 @@ fn import_never_skips_content() {
     assert!(out.plan.warnings.is_empty(), "{:?}", out.plan.warnings);
     assert!(sim.environments.contains_key("payments-env"));
     assert!(
-        run_pass(&mut sim, &s, &model(), true)
+        run_pass(&mut sim, &s, &model(), FULL)
             .unwrap()
             .plan
             .is_empty()
@@ -453,17 +577,17 @@ fn import_never_skips_content() {
 fn crash_after_any_prefix_is_repaired_by_a_light_pass() {
     let s = settings("ns/a");
     let m = model();
-    let total = run_pass(&mut Sim::default(), &s, &m, false)
+    let total = run_pass(&mut Sim::default(), &s, &m, LIGHT)
         .unwrap()
         .plan
         .operations
         .len();
     for k in 0..total {
         let mut sim = Sim::default();
-        run_pass_prefix(&mut sim, &s, &m, false, k).unwrap();
-        run_pass(&mut sim, &s, &m, false).unwrap();
+        run_pass_prefix(&mut sim, &s, &m, LIGHT, k).unwrap();
+        run_pass(&mut sim, &s, &m, LIGHT).unwrap();
         check_converged(&sim, &s, &m).unwrap_or_else(|e| panic!("prefix {k}: {e}"));
-        let again = run_pass(&mut sim, &s, &m, false).unwrap();
+        let again = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
         assert!(again.plan.is_empty(), "prefix {k}: {}", again.plan);
     }
 }
@@ -513,7 +637,7 @@ fn plan_renders_field_changes() {
     let mut m = model();
     let mut sim = converged(&s, &m);
     m.apis[0].display_name = "Echo v2".into();
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     let text = out.plan.to_string();
     assert!(text.contains("update api apis/"), "{text}");
     assert!(
@@ -557,7 +681,7 @@ fn legacy_records_are_rewritten_once_without_reimports_or_creates() {
     let m = model();
     let mut sim = converged(&s, &m);
     downgrade_records(&mut sim, &s);
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     let summary = out.plan.summary();
     for kind in [
         EntityKind::Api,
@@ -598,10 +722,10 @@ fn legacy_records_are_rewritten_once_without_reimports_or_creates() {
         "no legacy record left: {dump}"
     );
     // Once rewritten, the next passes are steady.
-    let out = run_pass(&mut sim, &s, &m, false).unwrap();
+    let out = run_pass(&mut sim, &s, &m, LIGHT).unwrap();
     assert!(out.plan.is_empty(), "{}", out.plan);
     assert!(out.details_read.is_empty());
-    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    let out = run_pass(&mut sim, &s, &m, FULL).unwrap();
     assert!(out.plan.is_empty(), "{}", out.plan);
 }
 
@@ -640,7 +764,7 @@ fn spec_custom_properties_are_set_on_create_only() {
     );
     // API Center owns them afterwards: a person's change is kept, even on a full resync.
     sim.apis.get_mut(&echo).unwrap().props["customProperties"]["owner"] = json!("team-b");
-    let out = run_pass(&mut sim, &s, &m, true).unwrap();
+    let out = run_pass(&mut sim, &s, &m, FULL).unwrap();
     assert!(out.plan.is_empty(), "{}", out.plan);
     assert_eq!(sim.apis[&echo].props["customProperties"]["owner"], "team-b");
 }
@@ -679,8 +803,8 @@ fn a_copied_record_makes_nothing_the_link_s() {
             ..Default::default()
         },
     );
-    for full in [false, true] {
-        let out = run_pass(&mut sim, &s, &m, full).unwrap();
+    for coverage in [LIGHT, FULL] {
+        let out = run_pass(&mut sim, &s, &m, coverage).unwrap();
         assert!(
             out.plan
                 .operations

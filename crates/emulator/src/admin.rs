@@ -1,6 +1,6 @@
 //! Admin routes under `/_emulator` (no authentication; loopback clients only): the call
-//! log, fault rules, throttling, API Center's contract, seeding and changing APIM, and API
-//! Center snapshots.
+//! log, fault rules, throttling and its report, API Center's contract, seeding and
+//! changing APIM, and API Center snapshots.
 //! Bodies are YAML or JSON.
 
 use std::sync::Arc;
@@ -19,10 +19,11 @@ use serde_json::{Value, json};
 use crate::apim::{
     ApiPatch, ApiSeed, ApimError, ApimHandle, DefinitionUpdate, NewRevision, Seed, VersionSetSeed,
 };
-use crate::calls::CallFilter;
-use crate::config::ApicContract;
+use crate::calls::{CallFilter, CallKind};
+use crate::config::{ApicContract, BucketConfig, object_id_for};
 use crate::faults::FaultRule;
 use crate::front::Shared;
+use crate::throttle::{Arrival, ThrottleUpdate};
 
 pub(crate) struct AdminState {
     pub shared: Arc<Shared>,
@@ -102,6 +103,10 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
             get(faults).post(add_faults).delete(clear_faults),
         )
         .route("/_emulator/throttle", get(throttle).put(set_throttle))
+        .route(
+            "/_emulator/throttle/report",
+            get(throttle_report).delete(clear_throttle_report),
+        )
         .route(
             "/_emulator/apic-contract",
             get(apic_contract).put(set_apic_contract),
@@ -193,19 +198,63 @@ async fn throttle(State(state): Admin) -> Response {
     Json(json!(state.shared.throttle.config())).into_response()
 }
 
-#[derive(Deserialize)]
-struct ThrottleSwitch {
-    enabled: bool,
+/// `{enabled?, reads?, writes?, deletes?}`: what is named changes, the rest stays.
+async fn set_throttle(State(state): Admin, body: Bytes) -> Response {
+    let update = match parse::<ThrottleUpdate>(&body) {
+        Ok(update) => update,
+        Err(e) => return bad_request(e),
+    };
+    let buckets = [update.reads, update.writes, update.deletes];
+    if !buckets.iter().flatten().all(valid_bucket) {
+        return bad_request("capacity and refill_per_sec must be finite and >= 0".into());
+    }
+    state.shared.throttle.update(update);
+    Json(json!(state.shared.throttle.config())).into_response()
 }
 
-async fn set_throttle(State(state): Admin, body: Bytes) -> Response {
-    match parse::<ThrottleSwitch>(&body) {
-        Ok(switch) => {
-            state.shared.throttle.set_enabled(switch.enabled);
-            Json(json!(state.shared.throttle.config())).into_response()
-        }
-        Err(e) => bad_request(e),
-    }
+fn valid_bucket(bucket: &BucketConfig) -> bool {
+    [bucket.capacity, bucket.refill_per_sec]
+        .iter()
+        .all(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// What the buckets did per principal (keyed by object id, with the client id the call
+/// log knows it by), and the ARM requests that arrived inside a `Retry-After`.
+async fn throttle_report(State(state): Admin) -> Response {
+    let mut client_ids = std::collections::HashMap::new();
+    let arrivals: Vec<Arrival> = state
+        .shared
+        .calls
+        .all()
+        .into_iter()
+        .filter(|call| call.kind == CallKind::Arm)
+        .filter_map(|call| {
+            let client_id = call.principal?;
+            let object_id = object_id_for(&client_id);
+            client_ids.insert(object_id.clone(), client_id);
+            Some(Arrival {
+                object_id,
+                at_ms: call.at_ms,
+            })
+        })
+        .collect();
+    let principals: serde_json::Map<String, Value> = state
+        .shared
+        .throttle
+        .report(arrivals)
+        .into_iter()
+        .map(|(object_id, report)| {
+            let mut report = json!(report);
+            report["client_id"] = json!(client_ids.get(&object_id));
+            (object_id, report)
+        })
+        .collect();
+    Json(json!({ "principals": principals })).into_response()
+}
+
+async fn clear_throttle_report(State(state): Admin) -> Response {
+    state.shared.throttle.clear_ledger();
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn apic_contract(State(state): Admin) -> Response {

@@ -298,7 +298,12 @@ impl Role {
 }
 
 /// ARM's throttling model: one token bucket per principal for each of reads, writes and
-/// deletes: each refills at its own rate (reads 250 + 25/s, writes 200 + 10/s, deletes 200 + 10/s by default, as ARM documents).
+/// deletes: each refills at its own rate (reads 250 + 25/s, writes 200 + 10/s, deletes
+/// 200 + 10/s by default, as ARM documents). Sizes and rates can be scaled (e.g. to make
+/// a benchmark reach the refill sooner) here or at run time with `PUT
+/// /_emulator/throttle`; `GET /_emulator/throttle/report` tells, per principal, what each
+/// bucket allowed and refused, how much of its refill after the burst was used, and how
+/// many requests arrived inside a `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ThrottleConfig {
     /// When false, nothing is refused and the remaining-quota headers report full buckets.
@@ -339,8 +344,18 @@ impl ThrottleConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BucketConfig {
+    /// Tokens when full: the burst a principal may send at once.
     pub capacity: f64,
     pub refill_per_sec: f64,
+}
+
+impl BucketConfig {
+    pub const fn new(capacity: f64, refill_per_sec: f64) -> Self {
+        Self {
+            capacity,
+            refill_per_sec,
+        }
+    }
 }
 
 #[cfg(test)]

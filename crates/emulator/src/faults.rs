@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::calls::lock;
 
-/// One fault rule. A rule *matches* a request when its method (if any) equals the request
+/// One fault rule. A rule *matches* a request when its method (if any) names the request
 /// method and its `path_contains` (if any) is a substring of the request path; a matching
 /// rule *fires* with its `probability` (always when `None`) while its `times` budget (if
 /// any) lasts. Admin routes are never faulted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultRule {
+    /// One method (`PUT`) or several separated by commas (`PUT,POST,PATCH`, e.g. ARM's
+    /// write category), matched case-insensitively.
     #[serde(default)]
     pub method: Option<String>,
     #[serde(default)]
@@ -42,6 +44,17 @@ impl FaultRule {
         self
     }
 
+    /// Matches any of `methods`, e.g. `["PUT", "POST", "PATCH"]` for ARM's writes.
+    pub fn methods(mut self, methods: &[&str]) -> Self {
+        self.method = Some(methods.join(","));
+        self
+    }
+
+    /// Delays every matching request by `ms` milliseconds, then serves it normally.
+    pub fn latency(ms: u64) -> Self {
+        Self::new(FaultKind::Latency { ms })
+    }
+
     pub fn path_contains(mut self, fragment: &str) -> Self {
         self.path_contains = Some(fragment.to_string());
         self
@@ -67,13 +80,14 @@ impl FaultRule {
     }
 
     fn matches(&self, method: &str, path: &str) -> bool {
-        self.method
+        self.method.as_deref().is_none_or(|methods| {
+            methods
+                .split(',')
+                .any(|m| m.trim().eq_ignore_ascii_case(method))
+        }) && self
+            .path_contains
             .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
-            && self
-                .path_contains
-                .as_deref()
-                .is_none_or(|p| path.contains(p))
+            .is_none_or(|p| path.contains(p))
     }
 }
 
@@ -221,6 +235,36 @@ mod tests {
             d.action,
             Some(FaultKind::Status { status: 429, .. })
         ));
+    }
+
+    #[test]
+    fn a_rule_may_name_several_methods() {
+        let set = FaultSet::new(vec![
+            FaultRule::latency(100)
+                .methods(&["PUT", "POST", "PATCH"])
+                .path_contains("/subscriptions/"),
+            FaultRule::latency(20)
+                .method("get, head")
+                .path_contains("/subscriptions/"),
+        ]);
+        for (method, ms) in [
+            ("PUT", 100),
+            ("post", 100),
+            ("PATCH", 100),
+            ("GET", 20),
+            ("HEAD", 20),
+            ("DELETE", 0),
+            ("PUTS", 0),
+        ] {
+            assert_eq!(
+                set.decide(method, "/subscriptions/s/x").latency_ms,
+                ms,
+                "{method}"
+            );
+        }
+        assert_eq!(set.decide("PUT", "/_blob/x").latency_ms, 0);
+        let json = serde_json::to_value(FaultRule::latency(5).methods(&["PUT", "POST"])).unwrap();
+        assert_eq!(json["method"], "PUT,POST");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use apilink_azure::apic::{
 use apilink_azure::{AzureError, ErrorClass};
 use apilink_core::LinkId;
 use apilink_core::ids::ApimApiRef;
-use apilink_core::marker::{Ownership, RECORD_KEY, read_api_marker, read_entity_marker};
+use apilink_core::marker::{ApiMarker, Ownership, RECORD_KEY, read_api_marker, read_entity_marker};
 use apilink_core::observed::ApicEntity;
 use apilink_core::operation::{Intent, Operation, Upsert};
 use apilink_core::ownership::EntityKind;
@@ -26,6 +26,9 @@ use crate::azure_side::{AzureSide, EntityPath, ExportedContent, LinkTarget};
 use crate::budget::WriteGate;
 use crate::progress::{Phase, Progress, ProgressEvent};
 use crate::report::{Fate, OperationFailure, Tallies};
+
+/// The reason of a record write whose entity is gone.
+const API_MISSING: &str = "ApiMissing";
 
 /// Why an operation did not complete.
 enum OpError {
@@ -70,6 +73,36 @@ struct GroupOutcome {
     failure: Option<OperationFailure>,
     imports: usize,
     stopped: bool,
+    /// An API created with its whole ledger stopped short and still claims children it
+    /// may lack: the creating pass's token must stay on the environment.
+    unconfirmed: bool,
+}
+
+/// The record an API create carries when it lists the API's children before they exist
+/// (created under a creating pass's token).
+fn ledger_sent_with(op: &Operation) -> Option<ApiMarker> {
+    let Operation::UpsertApi { upsert, .. } = op else {
+        return None;
+    };
+    if upsert.intent != Intent::Create {
+        return None;
+    }
+    upsert
+        .create_properties
+        .pointer(&format!("/customProperties/{RECORD_KEY}"))
+        .and_then(Value::as_str)
+        .and_then(ApiMarker::decode)
+        .filter(|record| record.created_by.is_some())
+}
+
+/// Trailing operations wait for every API: deleting the environment for all of them to
+/// be done, clearing a creating pass's token for every API it created to be complete or
+/// marked unconfirmed.
+fn trailing_blocked(op: &Operation, any_stopped: bool, any_unconfirmed: bool) -> bool {
+    match op {
+        Operation::WriteEnvironmentRecord { .. } => any_unconfirmed,
+        _ => any_stopped,
+    }
 }
 
 /// `create api apis/x`: the first line of an operation's display.
@@ -84,7 +117,9 @@ pub(crate) fn label(op: &Operation) -> String {
 
 fn path_of(op: &Operation) -> EntityPath {
     match op {
-        Operation::EnsureEnvironment { name, .. } | Operation::DeleteEnvironment { name } => {
+        Operation::EnsureEnvironment { name, .. }
+        | Operation::DeleteEnvironment { name }
+        | Operation::WriteEnvironmentRecord { name, .. } => {
             EntityPath::Environment { name: name.clone() }
         }
         Operation::UpsertApi { api, .. }
@@ -200,33 +235,54 @@ impl<A: AzureSide> Applier<'_, A> {
             return applied;
         }
 
+        // Every API is in flight at once up to the (generous) concurrency: the ARM
+        // client decides when each request leaves, and an API waiting for an import
+        // keeps nobody else's writes back. Imports cannot be hurried — each is waited
+        // for — so the APIs with the longest chains of them queue first at the client:
+        // the short APIs then fill ARM's refill around them, instead of the refill
+        // going unused while the last long chains finish.
+        let priority = |ops: &[&Operation]| {
+            let imports = ops
+                .iter()
+                .filter(|op| matches!(op, Operation::ImportSpecification { .. }))
+                .count();
+            let rank = imports.min(0xFFFF) << 16 | ops.len().min(0xFFFF);
+            u32::try_from(rank).unwrap_or(u32::MAX)
+        };
         // The stream yields indices, not borrowed groups: a closure taking references
         // makes the future impossible to prove `Send` for callers (rustc #110338).
         let groups = &groups;
         let outcomes: Vec<GroupOutcome> = stream::iter(0..groups.len())
-            .map(|i| self.run_group(Some(groups[i].0), groups[i].1.clone()))
+            .map(|i| {
+                let (api, ops) = &groups[i];
+                let group = self.run_group(Some(api), ops.clone());
+                apilink_azure::with_priority(priority(ops), group)
+            })
             .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
         let mut any_failed = false;
         let mut any_deferred = false;
+        let mut any_unconfirmed = false;
         for outcome in outcomes {
             any_failed |= outcome.failure.is_some();
             any_deferred |= outcome.stopped && outcome.failure.is_none();
+            any_unconfirmed |= outcome.unconfirmed;
             self.merge(&mut applied, outcome);
         }
-        if any_failed || any_deferred {
-            // What follows every API (deleting the environment) needs them all done.
-            let fate = if any_failed {
-                Fate::Skipped
-            } else {
-                Fate::Deferred
-            };
-            for op in trailing {
-                applied.tallies.record(op.entity(), op.action(), fate);
-            }
+        let (blocked, ready): (Vec<&Operation>, Vec<&Operation>) = trailing
+            .into_iter()
+            .partition(|op| trailing_blocked(op, any_failed || any_deferred, any_unconfirmed));
+        let fate = if any_failed {
+            Fate::Skipped
         } else {
-            let tail = self.run_group(None, trailing).await;
+            Fate::Deferred
+        };
+        for op in blocked {
+            applied.tallies.record(op.entity(), op.action(), fate);
+        }
+        if !ready.is_empty() {
+            let tail = self.run_group(None, ready).await;
             self.merge(&mut applied, tail);
         }
         applied
@@ -244,7 +300,11 @@ impl<A: AzureSide> Applier<'_, A> {
     async fn run_group(&self, api: Option<&str>, ops: Vec<&Operation>) -> GroupOutcome {
         let mut outcome = GroupOutcome::default();
         let mut stop_fate = None;
+        let mut ledger_sent = None;
         for op in ops {
+            if stop_fate.is_none() {
+                ledger_sent = ledger_sent.or_else(|| ledger_sent_with(op));
+            }
             let (entity, action) = (op.entity(), op.action());
             if let Some(fate) = stop_fate {
                 outcome.fates.push((entity, action, fate));
@@ -280,7 +340,37 @@ impl<A: AzureSide> Applier<'_, A> {
             outcome.fates.push((entity, action, fate));
             self.step();
         }
+        if let (true, Some(api), Some(ledger)) = (outcome.stopped, api, ledger_sent) {
+            outcome.unconfirmed = !self
+                .unconfirm(api, &ledger, outcome.failure.is_some())
+                .await;
+        }
         outcome
+    }
+
+    /// After an API created with its whole ledger stopped short, writes the ledger back
+    /// without its source hash, so the next light pass reads the API's children and
+    /// finishes it. Returns whether the API is settled: unconfirmed, or absent.
+    async fn unconfirm(&self, api: &str, ledger: &ApiMarker, failed: bool) -> bool {
+        if !failed {
+            // Deferred by the write budget: no write left for this one either.
+            return false;
+        }
+        let op = Operation::WriteApiMarker {
+            api: api.to_string(),
+            marker: ledger.unconfirmed(),
+        };
+        match self.execute(&op).await {
+            Ok(_) => true,
+            Err(OpError::Refused { reason, .. }) if reason == API_MISSING => true,
+            Err(_) => {
+                tracing::warn!(
+                    api,
+                    "could not mark an unfinished API for repair; the next pass reads the APIs this pass created"
+                );
+                false
+            }
+        }
     }
 
     fn failure(&self, op: &Operation, api: Option<&str>, error: OpError) -> OperationFailure {
@@ -312,7 +402,9 @@ impl<A: AzureSide> Applier<'_, A> {
             | Operation::UpsertDeployment { upsert, .. } => {
                 self.upsert(&path, op.entity(), upsert).await
             }
-            Operation::WriteApiMarker { .. } => self.write_marker(&path, op).await,
+            Operation::WriteApiMarker { .. } | Operation::WriteEnvironmentRecord { .. } => {
+                self.write_marker(&path, op).await
+            }
             Operation::ImportSpecification {
                 export,
                 specification,
@@ -405,12 +497,12 @@ impl<A: AzureSide> Applier<'_, A> {
         Ok(done(write_merged(&mut write, known_absent).await?))
     }
 
-    /// Records the API's ledger in its marker, merged into what is there now.
+    /// Records an API's ledger or the environment's record, merged into what is there now.
     async fn write_marker(&self, path: &EntityPath, op: &Operation) -> Result<Done, OpError> {
         let mut write = EntityWrite {
             applier: self,
             path,
-            entity: EntityKind::Api,
+            entity: op.entity(),
             body: WriteBody::Marker(op),
         };
         Ok(done(write_merged(&mut write, None).await?))
@@ -500,7 +592,7 @@ impl<A: AzureSide> MergeWrite for EntityWrite<'_, '_, A> {
             (WriteBody::Marker(op), Some(properties)) => Ok(op.marker_body(properties)),
             (WriteBody::Marker(_), None) => Err(OpError::Refused {
                 class: ErrorClass::RetryFast,
-                reason: "ApiMissing",
+                reason: API_MISSING,
                 message: format!("{} disappeared before its marker was written", self.path),
             }),
         }

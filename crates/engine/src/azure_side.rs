@@ -15,7 +15,8 @@ use apilink_core::ids::{ApiCenterServiceId, ApimApiRef, ApimServiceId};
 use apilink_core::mapping::SpecKind;
 use apilink_core::metadata::MetadataSchema;
 use apilink_core::observed::{
-    ApicEntity, ApimApi, ApimGatewayConnection, ApimService, ApimVersionSet, SpecificationRef,
+    ApicEntity, ApimApi, ApimApiTag, ApimGatewayConnection, ApimProduct, ApimService,
+    ApimVersionSet, SpecificationRef,
 };
 use serde_json::Value;
 
@@ -126,6 +127,26 @@ pub trait AzureSide: Send + Sync {
         target: &LinkTarget,
         workspaces: &[String],
     ) -> impl Future<Output = Result<Vec<ApimGatewayConnection>, AzureError>> + Send;
+
+    /// `GET {apim}/tagResources` across pages: the tags on the service's current APIs
+    /// (tags on operations and products left out).
+    fn apim_api_tags(
+        &self,
+        target: &LinkTarget,
+    ) -> impl Future<Output = Result<Vec<ApimApiTag>, AzureError>> + Send;
+
+    /// `GET {apim}/products` across pages.
+    fn apim_products(
+        &self,
+        target: &LinkTarget,
+    ) -> impl Future<Output = Result<Vec<ApimProduct>, AzureError>> + Send;
+
+    /// `GET {apim}/products/{product}/apis` across pages: the APIs of one product.
+    fn apim_product_apis(
+        &self,
+        target: &LinkTarget,
+        product: &str,
+    ) -> impl Future<Output = Result<Vec<ApimApiRef>, AzureError>> + Send;
 
     /// The definition of one APIM API in the richest format `kind` allows; `None`
     /// when APIM has none (e.g. a GraphQL API without a schema).

@@ -3,13 +3,14 @@
 use apilink_azure::apic::{
     ApiDefinitionProperties, ApicClient, ApicPath, ImportSpecification, Precondition,
 };
-use apilink_azure::apim::{ApimClient, ApimScope, ListApisOptions};
+use apilink_azure::apim::{ApimClient, ListApisOptions};
 use apilink_azure::{ArmCallCounts, ArmClient, AzureError};
 use apilink_core::ids::ApimApiRef;
 use apilink_core::mapping::SpecKind;
 use apilink_core::metadata::MetadataSchema;
 use apilink_core::observed::{
-    ApicEntity, ApimApi, ApimGatewayConnection, ApimService, ApimVersionSet, SpecificationRef,
+    ApicEntity, ApimApi, ApimApiTag, ApimGatewayConnection, ApimProduct, ApimService,
+    ApimVersionSet, SpecificationRef,
 };
 use serde_json::Value;
 
@@ -101,14 +102,9 @@ impl AzureSide for AzureClients {
             expand_version_set: false,
             top: Some(self.apim_page_size),
         };
-        let apis = self
-            .apim(target)
-            .list_apis(&ApimScope::of(workspace), &options)
-            .await?;
-        Ok(apis
-            .into_iter()
-            .map(|api| api.into_observed(workspace))
-            .collect())
+        self.apim(target)
+            .list_observed_apis(workspace, &options)
+            .await
     }
 
     async fn apim_version_sets(
@@ -116,14 +112,9 @@ impl AzureSide for AzureClients {
         target: &LinkTarget,
         workspace: Option<&str>,
     ) -> Result<Vec<ApimVersionSet>, AzureError> {
-        let sets = self
-            .apim(target)
-            .list_version_sets(&ApimScope::of(workspace))
-            .await?;
-        Ok(sets
-            .into_iter()
-            .map(|set| set.into_observed(workspace))
-            .collect())
+        self.apim(target)
+            .list_observed_version_sets(workspace)
+            .await
     }
 
     async fn apim_workspace_gateways(
@@ -136,6 +127,28 @@ impl AzureSide for AzureClients {
             .workspace_gateway_connections(workspaces)
             .await?;
         Ok(connections.into_iter().map(Into::into).collect())
+    }
+
+    async fn apim_api_tags(&self, target: &LinkTarget) -> Result<Vec<ApimApiTag>, AzureError> {
+        self.apim(target)
+            .list_api_tags(Some(self.apim_page_size))
+            .await
+    }
+
+    async fn apim_products(&self, target: &LinkTarget) -> Result<Vec<ApimProduct>, AzureError> {
+        self.apim(target)
+            .list_products(Some(self.apim_page_size))
+            .await
+    }
+
+    async fn apim_product_apis(
+        &self,
+        target: &LinkTarget,
+        product: &str,
+    ) -> Result<Vec<ApimApiRef>, AzureError> {
+        self.apim(target)
+            .list_product_apis(product, Some(self.apim_page_size))
+            .await
     }
 
     async fn export_definition(

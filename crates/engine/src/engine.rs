@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 
 use apilink_core::guard::guard_deletions;
 use apilink_core::planner::owned_api_count;
-use apilink_core::{LinkSettings, Plan, cleanup_plan, plan};
+use apilink_core::{Coverage, LinkSettings, Plan, cleanup_plan, plan};
 use tracing::Instrument;
 
 use crate::apply::Applier;
@@ -55,17 +55,24 @@ impl<A: AzureSide> Engine<A> {
         }
     }
 
-    /// One sync pass: makes the link's API Center content reflect APIM. `Ok` means
-    /// everything planned was applied (or deferred by the write budget, see
+    /// One sync pass: makes the link's API Center content reflect APIM. `coverage` says
+    /// what it re-checks besides what changed: a [`PassMode`] (light: nothing more;
+    /// full: everything) or a light poll's resync window ([`Coverage::Window`]). `Ok`
+    /// means everything planned was applied (or deferred by the write budget, see
     /// [`PassReport::is_complete`]); `Err` carries the classified reason and, from
     /// the apply phase on, the report of what was done.
     pub async fn sync_pass(
         &self,
         settings: &LinkSettings,
-        mode: PassMode,
+        coverage: impl Into<Coverage>,
     ) -> Result<PassReport, PassError> {
-        let span = tracing::info_span!("sync_pass", link = %settings.link, mode = mode.as_str());
-        let result = self.run_sync(settings, mode, false).instrument(span).await;
+        let coverage = coverage.into();
+        let span = tracing::info_span!("sync_pass", link = %settings.link,
+            mode = coverage.mode().as_str(), window = %window_label(&coverage));
+        let result = self
+            .run_sync(settings, coverage, false)
+            .instrument(span)
+            .await;
         self.finished();
         result
     }
@@ -76,10 +83,15 @@ impl<A: AzureSide> Engine<A> {
     pub async fn plan_only(
         &self,
         settings: &LinkSettings,
-        mode: PassMode,
+        coverage: impl Into<Coverage>,
     ) -> Result<PassReport, PassError> {
-        let span = tracing::info_span!("plan", link = %settings.link, mode = mode.as_str());
-        let result = self.run_sync(settings, mode, true).instrument(span).await;
+        let coverage = coverage.into();
+        let span = tracing::info_span!("plan", link = %settings.link,
+            mode = coverage.mode().as_str(), window = %window_label(&coverage));
+        let result = self
+            .run_sync(settings, coverage, true)
+            .instrument(span)
+            .await;
         self.finished();
         result
     }
@@ -87,14 +99,15 @@ impl<A: AzureSide> Engine<A> {
     async fn run_sync(
         &self,
         settings: &LinkSettings,
-        mode: PassMode,
+        coverage: Coverage,
         dry_run: bool,
     ) -> Result<PassReport, PassError> {
         let started = Instant::now();
         let before = self.azure.call_counts();
         let target = LinkTarget::from(settings);
-        let full = mode == PassMode::Full;
-        let mut observation = observe(&self.azure, &target, settings, &self.options, full).await?;
+        let mode = coverage.mode();
+        let mut observation =
+            observe(&self.azure, &target, settings, &self.options, coverage).await?;
         let observed = started.elapsed();
 
         let planning = Instant::now();
@@ -123,7 +136,9 @@ impl<A: AzureSide> Engine<A> {
         let environment_failed = self
             .apply(&target, settings, &observation, &gate, &plan, &mut report)
             .await;
-        if full {
+        // Scheduled polls and full resyncs, not one-off light passes, sweep the scratch
+        // APIs of killed write probes (from the API list already read).
+        if coverage.is_resync() {
             remove_probe_leftovers(
                 &self.azure,
                 &target,
@@ -284,6 +299,20 @@ impl<A: AzureSide> Engine<A> {
         }
         Ok(report)
     }
+}
+
+/// A light poll's resync window for the logs: its length and end (Unix seconds).
+fn window_label(coverage: &Coverage) -> String {
+    coverage.window().map_or_else(
+        || "-".to_string(),
+        |w| {
+            let end = w
+                .end()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            format!("{}s to {}", w.length().as_secs(), end.as_secs())
+        },
+    )
 }
 
 /// Takes the operations of the APIs the caller asked to leave alone this pass (they

@@ -8,12 +8,13 @@ use apilink_core::hash::content_hash;
 use apilink_core::ids::ApimApiRef;
 use apilink_core::mapping;
 use apilink_core::observed::{
-    ApiDetails, ApicEntity, ApimApi, ApimGatewayConnection, ApimService, ApimVersionSet,
-    ExportedDefinition, ObservedApiCenter, ObservedApim, ObservedVersion,
+    ApiDetails, ApicEntity, ApimApi, ApimGatewayConnection, ApimMetadata, ApimService,
+    ApimVersionSet, ExportedDefinition, ObservedApiCenter, ObservedApim, ObservedVersion,
     azure_portal_resource_url,
 };
 use apilink_core::planner::{ExportRequest, Exports};
-use apilink_core::{DesiredState, LinkSettings, desired_state, details_needed, exports_needed};
+use apilink_core::spec::ApimMetadataSource;
+use apilink_core::{Coverage, DesiredState, LinkSettings, details_needed, exports_needed};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
@@ -46,19 +47,70 @@ fn emit(options: &EngineOptions, event: ProgressEvent) {
     }
 }
 
-/// The first step of a pass: the APIM side and the API Center side, read at once. Any
-/// failure aborts the pass, because an API missing from an incomplete APIM read would
-/// be planned as deleted.
+/// The first step of a pass: the APIM side (with the tags and products the link maps)
+/// and the API Center side, read at once. Any failure aborts the pass, because an API
+/// missing from an incomplete APIM read would be planned as deleted, and one missing
+/// from an incomplete tag or product read would lose its values.
 async fn read_sides<A: AzureSide>(
     azure: &A,
     target: &LinkTarget,
     settings: &LinkSettings,
     options: &EngineOptions,
-) -> Result<(ObservedApim, ObservedApiCenter), PassError> {
+) -> Result<(ObservedApim, ApimMetadata, ObservedApiCenter), PassError> {
     futures::try_join!(
         read_apim(azure, target, settings, options),
+        read_apim_metadata(azure, target, settings, options),
         read_apic(azure, target, settings)
     )
+}
+
+/// The tags and products `spec.apimMetadata` maps, and nothing for a link that maps
+/// none: one `tagResources` list, one `products` list and one API list per product
+/// (`options.concurrency` at a time), never a read per API.
+pub(crate) async fn read_apim_metadata<A: AzureSide>(
+    azure: &A,
+    target: &LinkTarget,
+    settings: &LinkSettings,
+    options: &EngineOptions,
+) -> Result<ApimMetadata, PassError> {
+    let mapped = &settings.apim_metadata;
+    let tags = async {
+        if !mapped.reads(ApimMetadataSource::Tags) {
+            return Ok(Vec::new());
+        }
+        azure
+            .apim_api_tags(target)
+            .await
+            .map_err(observe_error("listing APIM tag resources"))
+    };
+    let products = async {
+        if !mapped.reads(ApimMetadataSource::Products) {
+            return Ok(Vec::new());
+        }
+        let products = azure
+            .apim_products(target)
+            .await
+            .map_err(observe_error("listing APIM products"))?;
+        stream::iter(products)
+            .map(|product| async move {
+                let apis = azure
+                    .apim_product_apis(target, &product.id)
+                    .await
+                    .map_err(|e| {
+                        PassError::from_azure(
+                            PassPhase::Observe,
+                            &format!("listing the APIs of APIM product {}", product.id),
+                            &e,
+                        )
+                    })?;
+                Ok::<_, PassError>((product, apis))
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .try_collect::<Vec<_>>()
+            .await
+    };
+    let (tags, products) = futures::try_join!(tags, products)?;
+    Ok(ApimMetadata::from_reads(tags, products))
 }
 
 /// APIM as the link sees it: the service, APIs and version sets (service level and
@@ -340,25 +392,26 @@ async fn export_requested<A: AzureSide>(
     exported
 }
 
-/// Reads everything one pass needs. `full`: a full resync (every owned API's details,
-/// every definition exported).
+/// Reads everything one pass needs. `coverage`: what the pass re-checks besides what
+/// changed (the children and definitions of the owned APIs in its resync window, or of
+/// all of them on a full resync).
 pub(crate) async fn observe<A: AzureSide>(
     azure: &A,
     target: &LinkTarget,
     settings: &LinkSettings,
     options: &EngineOptions,
-    full: bool,
+    coverage: Coverage,
 ) -> Result<Observation, PassError> {
     emit(options, ProgressEvent::PhaseStarted(Phase::Observe));
-    let (apim, mut apic) = read_sides(azure, target, settings, options).await?;
-    let desired = desired_state(settings, &apim);
+    let (apim, metadata, mut apic) = read_sides(azure, target, settings, options).await?;
+    let desired = mapping::desired_state_with_metadata(settings, &apim, &metadata);
 
-    let wanted = details_needed(settings, &desired, &apic, full);
+    let wanted = details_needed(settings, &desired, &apic, coverage);
     let details = read_wanted_details(azure, target, options, wanted).await?;
     let details_read = details.len();
     apic.details.extend(details);
 
-    let requests = exports_needed(settings, &desired, &apic, full);
+    let requests = exports_needed(settings, &desired, &apic, coverage);
     let exported = export_requested(azure, target, options, &desired, requests).await;
     Ok(Observation {
         apic,

@@ -8,14 +8,19 @@ use crate::progress::Progress;
 /// APIM resource's page there.
 pub const PUBLIC_PORTAL: &str = "https://portal.azure.com";
 
+/// APIs a pass works on at once by default: enough that writes are always waiting when
+/// ARM's refill allows one, a few megabytes of state.
+pub const DEFAULT_APIS_IN_FLIGHT: usize = 256;
+
 /// Limits on the writes (PUT, POST, DELETE) one pass sends.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct WriteBudget {
     /// Stop writing after this many writes; what is left is reported as deferred and
     /// planned again by the next pass. `None`: no limit.
     pub max_writes_per_pass: Option<u64>,
-    /// Space writes to at most this many per second (ARM refills 10 writes/s per
-    /// principal). `None`: as fast as the client's concurrency allows.
+    /// Space writes to at most this many per second, below what ARM would allow (e.g.
+    /// to leave budget to other users of the principal). `None`: as fast as ARM's
+    /// budget allows — the ARM client spends its refill as it comes.
     pub writes_per_second: Option<f64>,
 }
 
@@ -23,7 +28,10 @@ pub struct WriteBudget {
 #[derive(Clone)]
 pub struct EngineOptions {
     /// APIs worked on at once (detail reads, exports and writes; one API's writes
-    /// always run in order). The ARM client bounds requests in flight separately.
+    /// always run in order). A bound on memory and on how far a pass runs ahead of ARM,
+    /// not on ARM traffic: the ARM client decides how many requests are in flight (its
+    /// adaptive limits) and when each leaves (ARM's budget), so this is generous — an
+    /// API waiting for an import to finish must not keep another's writes from going.
     pub concurrency: usize,
     pub write_budget: WriteBudget,
     /// Azure portal base URL for the environment's management portal URI; `None`
@@ -36,7 +44,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
-            concurrency: 8,
+            concurrency: DEFAULT_APIS_IN_FLIGHT,
             write_budget: WriteBudget::default(),
             portal_base: Some(PUBLIC_PORTAL.to_string()),
             progress: None,

@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used)]
 mod support;
 
+use std::collections::BTreeMap;
+
 use apilink_azure::ErrorClass;
 use apilink_core::marker::{ApiMarker, RECORD_KEY};
 use apilink_core::operation::Action;
@@ -215,22 +217,38 @@ async fn an_import_failing_on_its_poll_fails_that_definition_only_and_is_retried
         "{failure}"
     );
     let failed_api = failure.api.clone().unwrap();
-    // The other APIs are complete; the failed one has no content hash recorded.
+    // Every API was created with its whole ledger, so none needed a record write; the
+    // failed one was marked unconfirmed (no source hash), the others are complete.
     assert_eq!(
-        report.counts(EntityKind::Api, Action::WriteMarker).written,
-        apis(&emulator).len() - 1
+        report.counts(EntityKind::Api, Action::WriteMarker).planned,
+        0
     );
-    let record = apis(&emulator)[&failed_api]["customProperties"][RECORD_KEY]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        !record.contains('@'),
-        "no content hash before a successful import: {record}"
+    let records: BTreeMap<String, String> = apis(&emulator)
+        .into_iter()
+        .map(|(name, api)| {
+            let record = api["customProperties"][RECORD_KEY]
+                .as_str()
+                .unwrap()
+                .to_string();
+            (name, record)
+        })
+        .collect();
+    for (name, record) in &records {
+        assert_eq!(
+            record.contains(" sh="),
+            name != &failed_api,
+            "{name}: {record}"
+        );
+    }
+    // The environment keeps no token: every API the pass created is complete or marked.
+    assert_eq!(
+        environment_record(&emulator, &settings),
+        format!("apilink/2 link={LINK}")
     );
-    // The next pass imports it.
+    // The next pass reads that API's children alone and imports its definition.
     let report = sync(&engine(&emulator), &settings, PassMode::Light).await;
     assert_eq!(report.imports, 1);
+    assert_eq!(report.details_read, 1);
     assert_converged(&emulator, &settings).await;
 }
 

@@ -162,15 +162,23 @@ async fn a_failed_operation_stops_only_its_own_api() {
     assert_eq!(report.failures[0].reason, "InvalidRequest");
     assert_eq!(report.failures[0].class, ErrorClass::NeedsUser);
     assert!(report.failures[0].is_confined_to_its_api());
-    // The three other APIs are complete; petstore exists without a ledger.
+    // Every API was created with its whole ledger; the three others are complete and
+    // petstore's record lost its source hash, so the next light pass reads its children.
     assert_eq!(
-        report.counts(EntityKind::Api, Action::WriteMarker).written,
-        3
+        report.counts(EntityKind::Api, Action::WriteMarker).planned,
+        0
     );
     let ws = workspace(&emulator);
-    let marker = &ws["apis"][&petstore]["properties"]["customProperties"]["apilink-ownership"];
-    let record = apilink_core::marker::ApiMarker::decode(marker.as_str().unwrap()).unwrap();
-    assert!(record.versions.is_empty(), "{marker}");
+    for (name, api) in ws["apis"].as_object().unwrap() {
+        let marker = &api["properties"]["customProperties"]["apilink-ownership"];
+        let record = apilink_core::marker::ApiMarker::decode(marker.as_str().unwrap()).unwrap();
+        assert_eq!(record.source_hash.is_none(), name == &petstore, "{marker}");
+    }
+    assert_eq!(
+        environment_record(&emulator, &settings),
+        format!("apilink/2 link={LINK}"),
+        "the creating pass's token is cleared: petstore is marked for repair"
+    );
     assert!(
         writes(&emulator)
             .iter()

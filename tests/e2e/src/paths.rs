@@ -15,9 +15,14 @@ const CARGO_BUILD_TIMEOUT: Duration = Duration::from_secs(45 * 60);
 /// Longest a cold control-plane build may take (measured: 5–9 min, plus lock waits).
 const CONTROL_PLANE_BUILD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
-/// The repository root (this crate lives in `tests/e2e`).
+/// The repository root (this crate lives in `tests/e2e`). `cargo test` gives the test
+/// process the crate's directory at run time; the one compiled in is only a fallback,
+/// since a test binary built from a clone at another path can be reused from a shared
+/// target directory.
 pub fn repo_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest
         .parent()
         .and_then(Path::parent)

@@ -36,7 +36,7 @@ use crate::APIC_API_VERSION;
 use crate::authorization::{Permission, list_permissions};
 use crate::error::AzureError;
 use crate::http::{ArmClient, ArmRequest, ArmResponse, ArmTransport};
-use crate::paging::list_all;
+use crate::paging::{list_all, list_filter_map};
 use crate::resource::ArmResource;
 
 pub use behaviour::{
@@ -583,16 +583,27 @@ impl ApicClient {
         }
     }
 
-    /// Every entity of a collection, across pages, as the planner reads it.
-    async fn list(&self, relative_collection: &str) -> Result<Vec<ApicEntity>, AzureError> {
-        let items: Vec<ArmResource<Value>> =
-            list_all(&self.arm, self.url(relative_collection)?).await?;
-        Ok(items.into_iter().map(ApicEntity::from).collect())
+    /// Every entity of a collection of `kind`, across pages, with only the members
+    /// planning reads (see [`apilink_core::observed::planned_members`]): a list is never
+    /// the base of a write, which reads its entity again in full.
+    async fn list(
+        &self,
+        relative_collection: &str,
+        kind: ApicKind,
+    ) -> Result<Vec<ApicEntity>, AzureError> {
+        let url = self.url(relative_collection)?;
+        list_filter_map(&self.arm, url, |item: ArmResource<Value>| {
+            Some(observed::listed_entity(kind, item))
+        })
+        .await
     }
 
     pub async fn list_apis(&self, workspace: &str) -> Result<Vec<ApicEntity>, AzureError> {
-        self.list(&format!("{}/apis", workspace_path(workspace)?))
-            .await
+        self.list(
+            &format!("{}/apis", workspace_path(workspace)?),
+            ApicKind::Api,
+        )
+        .await
     }
 
     pub async fn list_versions(
@@ -600,8 +611,11 @@ impl ApicClient {
         workspace: &str,
         api: &str,
     ) -> Result<Vec<ApicEntity>, AzureError> {
-        self.list(&format!("{}/versions", api_path(workspace, api)?))
-            .await
+        self.list(
+            &format!("{}/versions", api_path(workspace, api)?),
+            ApicKind::Version,
+        )
+        .await
     }
 
     pub async fn list_definitions(
@@ -610,10 +624,10 @@ impl ApicClient {
         api: &str,
         version: &str,
     ) -> Result<Vec<ApicEntity>, AzureError> {
-        self.list(&format!(
-            "{}/definitions",
-            version_path(workspace, api, version)?
-        ))
+        self.list(
+            &format!("{}/definitions", version_path(workspace, api, version)?),
+            ApicKind::Definition,
+        )
         .await
     }
 
@@ -623,8 +637,11 @@ impl ApicClient {
         workspace: &str,
         api: &str,
     ) -> Result<Vec<ApicEntity>, AzureError> {
-        self.list(&format!("{}/deployments", api_path(workspace, api)?))
-            .await
+        self.list(
+            &format!("{}/deployments", api_path(workspace, api)?),
+            ApicKind::Deployment,
+        )
+        .await
     }
 
     /// Every metadata schema of the service (schemas are service-level).

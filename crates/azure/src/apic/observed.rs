@@ -2,11 +2,35 @@
 //! [`apilink_core::metadata`]), converted from the answers directly.
 
 use apilink_core::metadata::{Assignment, MetadataSchema};
-use apilink_core::observed::ApicEntity;
+use apilink_core::observed::{ApicEntity, planned_members};
+use apilink_core::ownership::EntityKind;
 use serde_json::Value;
 
+use super::ApicKind;
 use super::types::MetadataSchemaProperties;
 use crate::resource::ArmResource;
+
+/// The ownership table's entity for a kind the link writes.
+fn entity_kind(kind: ApicKind) -> Option<EntityKind> {
+    match kind {
+        ApicKind::Api => Some(EntityKind::Api),
+        ApicKind::Version => Some(EntityKind::Version),
+        ApicKind::Definition => Some(EntityKind::Definition),
+        ApicKind::Environment => Some(EntityKind::Environment),
+        ApicKind::Deployment => Some(EntityKind::Deployment),
+        ApicKind::MetadataSchema => None,
+    }
+}
+
+/// One item of a list as planning reads it: only the members [`planned_members`] keeps
+/// (all of them for a kind outside the ownership table).
+pub(super) fn listed_entity(kind: ApicKind, resource: ArmResource<Value>) -> ApicEntity {
+    let mut entity = ApicEntity::from(resource);
+    if let Some(kind) = entity_kind(kind) {
+        entity.properties = planned_members(kind, entity.properties);
+    }
+    entity
+}
 
 impl From<ArmResource<Value>> for ApicEntity {
     /// Properties exactly as read (an entity without any reads as `{}`), so the planner
@@ -77,6 +101,61 @@ mod tests {
                 etag: None,
             }
         );
+    }
+
+    #[test]
+    fn a_listed_entity_keeps_what_planning_reads() {
+        let record = "apilink/1 link=ns/a src=api:echo";
+        let resource: ArmResource<Value> = serde_json::from_value(json!({
+            "name": "echo", "etag": "\"7\"", "systemData": {"createdBy": "x"},
+            "properties": {
+                "title": "Echo", "description": null, "kind": "rest", "summary": "curated",
+                "contacts": [{"name": "Team"}], "license": {"name": "MIT"},
+                "termsOfService": {"url": "https://t"}, "lifecycleStage": "design",
+                "externalDocumentation": [{"url": "https://d"}], "newMember": 1,
+                "customProperties": {"apilink-ownership": record, "apilink": {"link": "old"}, "owner": "me"}
+            }
+        }))
+        .unwrap();
+        assert_eq!(
+            listed_entity(ApicKind::Api, resource),
+            ApicEntity {
+                name: "echo".into(),
+                properties: json!({
+                    "title": "Echo", "description": null, "kind": "rest",
+                    "lifecycleStage": "design",
+                    "customProperties": {"apilink-ownership": record, "apilink": {"link": "old"}, "owner": "me"}
+                }),
+                etag: Some("\"7\"".into()),
+            }
+        );
+        let definition: ArmResource<Value> = serde_json::from_value(json!({
+            "name": "openapi",
+            "properties": {"title": "T", "specification": {"name": "openapi", "version": "3.0.1"}, "x": 2}
+        }))
+        .unwrap();
+        assert_eq!(
+            listed_entity(ApicKind::Definition, definition).properties,
+            json!({"title": "T", "specification": {"name": "openapi", "version": "3.0.1"}})
+        );
+        let deployment: ArmResource<Value> = serde_json::from_value(json!({
+            "name": "d", "properties": {
+                "title": "D", "state": "active", "environmentId": "/e", "definitionId": "/d",
+                "server": {"runtimeUri": ["https://g/echo"], "other": 1},
+                "customProperties": {"apilink-ownership": record}
+            }
+        }))
+        .unwrap();
+        assert_eq!(
+            listed_entity(ApicKind::Deployment, deployment).properties,
+            json!({
+                "state": "active", "environmentId": "/e", "definitionId": "/d",
+                "server": {"runtimeUri": ["https://g/echo"]},
+                "customProperties": {"apilink-ownership": record}
+            })
+        );
+        let bare: ArmResource<Value> = serde_json::from_value(json!({"name": "b"})).unwrap();
+        assert_eq!(listed_entity(ApicKind::Version, bare).properties, json!({}));
     }
 
     #[test]

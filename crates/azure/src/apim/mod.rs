@@ -2,6 +2,7 @@
 //! needs the "API Management Service Reader" role on APIM, plus read access to the
 //! workspace gateways (`Microsoft.ApiManagement/gateways`) of the workspaces it reads.
 
+pub mod metadata;
 mod observed;
 pub mod types;
 
@@ -13,9 +14,10 @@ use crate::APIM_API_VERSION;
 use crate::authorization::{Permission, list_permissions};
 use crate::error::AzureError;
 use crate::http::{ArmClient, ArmRequest, encode_segment};
-use crate::paging::list_all;
+use crate::paging::{list_all, list_filter_map};
 use crate::resource::ArmResource;
 
+pub use metadata::{ApimProductResource, TagResource};
 pub use types::*;
 
 /// `Ok(empty)` for a list ARM says does not exist.
@@ -189,13 +191,12 @@ impl ApimClient {
         list_permissions(&self.arm, &self.service.path()).await
     }
 
-    /// All APIs of `scope` across pages. With `current_only`, revisions that are not
-    /// current are dropped even if the server ignored the filter.
-    pub async fn list_apis(
+    /// The first page of `scope`'s API list as `options` ask for it.
+    fn apis_url(
         &self,
         scope: &ApimScope,
         options: &ListApisOptions,
-    ) -> Result<Vec<ApimApi>, AzureError> {
+    ) -> Result<url::Url, AzureError> {
         let top = options.top.map(|t| t.to_string());
         let mut query: Vec<(&str, &str)> = Vec::new();
         if options.current_only {
@@ -207,12 +208,36 @@ impl ApimClient {
         if let Some(top) = top.as_deref() {
             query.push(("$top", top));
         }
-        let url = self.url(&format!("{}/apis", self.base(scope)), &query)?;
-        let apis: Vec<ApimApi> = list_all(&self.arm, url).await?;
-        Ok(apis
-            .into_iter()
-            .filter(|api| !options.current_only || api.is_current())
-            .collect())
+        self.url(&format!("{}/apis", self.base(scope)), &query)
+    }
+
+    /// All APIs of `scope` across pages. With `current_only`, revisions that are not
+    /// current are dropped even if the server ignored the filter.
+    pub async fn list_apis(
+        &self,
+        scope: &ApimScope,
+        options: &ListApisOptions,
+    ) -> Result<Vec<ApimApi>, AzureError> {
+        let url = self.apis_url(scope, options)?;
+        list_filter_map(&self.arm, url, |api: ApimApi| {
+            (!options.current_only || api.is_current()).then_some(api)
+        })
+        .await
+    }
+
+    /// The APIs of `workspace` (the service level for `None`) as the planner reads them,
+    /// converted page by page as [`ApimClient::list_apis`] reads them: a list of
+    /// thousands never holds more than one page of full answers.
+    pub async fn list_observed_apis(
+        &self,
+        workspace: Option<&str>,
+        options: &ListApisOptions,
+    ) -> Result<Vec<apilink_core::observed::ApimApi>, AzureError> {
+        let url = self.apis_url(&ApimScope::of(workspace), options)?;
+        list_filter_map(&self.arm, url, |api: ApimApi| {
+            (!options.current_only || api.is_current()).then(|| api.into_observed(workspace))
+        })
+        .await
     }
 
     pub async fn list_version_sets(
@@ -221,6 +246,20 @@ impl ApimClient {
     ) -> Result<Vec<ApimVersionSet>, AzureError> {
         let url = self.url(&format!("{}/apiVersionSets", self.base(scope)), &[])?;
         list_all(&self.arm, url).await
+    }
+
+    /// The version sets of `workspace` (the service level for `None`) as the planner
+    /// reads them, converted page by page.
+    pub async fn list_observed_version_sets(
+        &self,
+        workspace: Option<&str>,
+    ) -> Result<Vec<apilink_core::observed::ApimVersionSet>, AzureError> {
+        let scope = ApimScope::of(workspace);
+        let url = self.url(&format!("{}/apiVersionSets", self.base(&scope)), &[])?;
+        list_filter_map(&self.arm, url, |set: ApimVersionSet| {
+            Some(set.into_observed(workspace))
+        })
+        .await
     }
 
     pub async fn list_workspaces(&self) -> Result<Vec<ApimWorkspace>, AzureError> {
@@ -360,6 +399,21 @@ impl ApimClient {
     /// when APIM refuses OpenAPI 3), WSDL, or the GraphQL SDL / proto file from the
     /// API's schemas. `None` when APIM holds no such schema.
     pub async fn export_definition(
+        &self,
+        api: &ApimApiRef,
+        kind: SpecKind,
+    ) -> Result<Option<ExportedDefinition>, AzureError> {
+        let mut exported = self.export_document(api, kind).await?;
+        // A download grows its buffer by doubling; the document is kept until it is
+        // imported, so without the spare room.
+        if let Some(definition) = exported.as_mut() {
+            definition.content.shrink_to_fit();
+        }
+        Ok(exported)
+    }
+
+    /// [`ApimClient::export_definition`] as downloaded.
+    async fn export_document(
         &self,
         api: &ApimApiRef,
         kind: SpecKind,

@@ -218,6 +218,21 @@ impl DefinitionFormat {
     }
 }
 
+/// The members of an OpenAPI or Swagger document that say its version; the rest of
+/// the document is skipped as it is read, not built into a tree.
+#[derive(Deserialize)]
+struct OpenApiVersion {
+    #[serde(default, deserialize_with = "present")]
+    openapi: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    swagger: Option<Value>,
+}
+
+/// A member that is present, `null` included (`None` only when absent).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
 /// A definition exported from APIM, ready to import into API Center.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportedDefinition {
@@ -235,11 +250,11 @@ impl ExportedDefinition {
     pub fn specification_version(&self) -> Option<String> {
         match self.format {
             DefinitionFormat::OpenApiJson | DefinitionFormat::SwaggerJson => {
-                let doc: Value = serde_json::from_str(&self.content).ok()?;
-                doc.get("openapi")
-                    .or_else(|| doc.get("swagger"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
+                let doc: OpenApiVersion = serde_json::from_str(&self.content).ok()?;
+                match doc.openapi.or(doc.swagger)? {
+                    Value::String(version) => Some(version),
+                    _ => None,
+                }
             }
             DefinitionFormat::Wsdl => Some(
                 if self.content.contains("http://www.w3.org/ns/wsdl") {
@@ -466,6 +481,22 @@ mod tests {
             content: r#"{"swagger":"2.0"}"#.into(),
         };
         assert_eq!(swagger.specification_version().as_deref(), Some("2.0"));
+        let unversioned = |content: &str| ExportedDefinition {
+            format: DefinitionFormat::OpenApiJson,
+            content: content.into(),
+        };
+        for content in [
+            r#"{"openapi":3,"swagger":"2.0"}"#,
+            r#"{"info":{}}"#,
+            "[1]",
+            "not json",
+        ] {
+            assert_eq!(
+                unversioned(content).specification_version(),
+                None,
+                "{content}"
+            );
+        }
         let wsdl = ExportedDefinition {
             format: DefinitionFormat::Wsdl,
             content: r#"<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"/>"#.into(),

@@ -44,6 +44,7 @@ pub fn spec(import: ImportSpecification, env_name: Option<&str>, filter: FilterS
         credentials: None,
         custom_properties: Default::default(),
         deletion_guard: Default::default(),
+        apim_metadata: Default::default(),
     }
 }
 

@@ -10,6 +10,7 @@ use apilink_core::operation::Operation;
 use apilink_core::ownership::{EntityKind, FIELD_OWNERSHIP, api_center_owned_values, set_path};
 use apilink_core::plan::Plan;
 use apilink_core::planner::{Exports, details_needed, exports_needed, plan};
+use apilink_core::resync_window::Coverage;
 use apilink_core::spec::LinkSettings;
 use serde_json::{Value, json};
 
@@ -338,6 +339,17 @@ impl Sim {
                 self.environments.remove(name);
                 self.writes += 1;
             }
+            Operation::WriteEnvironmentRecord { name, .. } => {
+                let current = self
+                    .environments
+                    .get(name)
+                    .ok_or_else(|| format!("404 {what}"))?;
+                if let Some(body) = op.marker_body(&self.env_view(current)) {
+                    check_update(EntityKind::Environment, current, &body, &what)?;
+                    self.environments.insert(name.clone(), body);
+                    self.writes += 1;
+                }
+            }
         }
         Ok(())
     }
@@ -433,9 +445,9 @@ pub fn run_pass(
     sim: &mut Sim,
     settings: &LinkSettings,
     apim: &ApimModel,
-    full_resync: bool,
+    coverage: Coverage,
 ) -> Result<PassOutcome, String> {
-    run_pass_prefix(sim, settings, apim, full_resync, usize::MAX)
+    run_pass_prefix(sim, settings, apim, coverage, usize::MAX)
 }
 
 /// One pass that dies after `limit` operations.
@@ -443,14 +455,14 @@ pub fn run_pass_prefix(
     sim: &mut Sim,
     settings: &LinkSettings,
     apim: &ApimModel,
-    full_resync: bool,
+    coverage: Coverage,
     limit: usize,
 ) -> Result<PassOutcome, String> {
     let desired = desired_state(settings, &apim.observed());
     let listed = sim.observe(settings, &[]);
-    let details_read = details_needed(settings, &desired, &listed, full_resync);
+    let details_read = details_needed(settings, &desired, &listed, coverage);
     let observed = sim.observe(settings, &details_read);
-    let requests = exports_needed(settings, &desired, &observed, full_resync);
+    let requests = exports_needed(settings, &desired, &observed, coverage);
     let exports = apim.export(&requests);
     let plan = plan(settings, &desired, &exports, &observed);
     let guard = Guard::new(sim, settings, &desired);

@@ -1,7 +1,9 @@
-//! Long-running import operations: each one answers "running" for a number of polls, then
-//! applies its result to the definition and reports the outcome.
+//! Long-running import operations: each one answers "running" for a number of polls and
+//! for a least a minimum run time (as a real import takes wall time, however eagerly it is
+//! polled), then applies its result to the definition and reports the outcome.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -99,11 +101,23 @@ impl Operations {
     }
 }
 
-/// Counts one poll of `operation`: a running operation either uses up one of its polls or,
-/// when none are left, completes by applying its result to the tree of `services`.
+/// Counts one poll of `operation` now, with no minimum run time (see [`poll_at`]).
 pub(crate) fn poll(
     operation: &mut Operation,
     services: &mut std::collections::BTreeMap<String, Node>,
+) {
+    poll_at(operation, services, Timestamp::now(), Duration::ZERO);
+}
+
+/// Counts one poll of `operation` made at `now`: a running operation uses up one of its
+/// polls; once none are left, it completes — applying its result to the tree of
+/// `services` — on the first poll at least `min_runtime` after it started. A client that
+/// polls sooner than the operation's `Retry-After` therefore gains nothing.
+pub(crate) fn poll_at(
+    operation: &mut Operation,
+    services: &mut std::collections::BTreeMap<String, Node>,
+    now: Timestamp,
+    min_runtime: Duration,
 ) {
     let Phase::Running { polls_left, result } = &mut operation.phase else {
         return;
@@ -112,11 +126,14 @@ pub(crate) fn poll(
         *polls_left -= 1;
         return;
     }
+    if !has_run_for(operation.started_at, now, min_runtime) {
+        return;
+    }
     let outcome = match result.clone() {
         Ok(spec) => apply(services, &operation.definition, spec),
         Err(error) => Err(error),
     };
-    operation.ended_at = Some(Timestamp::now());
+    operation.ended_at = Some(now);
     operation.phase = match outcome {
         Ok(()) => Phase::Succeeded,
         Err(error) => {
@@ -124,6 +141,15 @@ pub(crate) fn poll(
             Phase::Failed(error)
         }
     };
+}
+
+/// Whether an operation started at `started` has run for `min_runtime` at `now`.
+fn has_run_for(started: Timestamp, now: Timestamp, min_runtime: Duration) -> bool {
+    match jiff::SignedDuration::try_from(min_runtime) {
+        Ok(min) => now.duration_since(started) >= min,
+        // Longer than jiff can say: never over.
+        Err(_) => false,
+    }
 }
 
 /// Sets `spec` as the content of `definition`; 404 when the definition is gone.
@@ -142,4 +168,85 @@ pub(crate) fn apply(
     node.spec = Some(spec);
     node.touch();
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    /// A running import whose result is a failure (so completing it touches no tree).
+    fn running(started_at: Timestamp, polls_left: u32) -> Operation {
+        Operation {
+            id: "op".into(),
+            subscription_id: "sub".into(),
+            definition: ItemPath {
+                service: "svc".into(),
+                chain: vec![(Kind::Workspace, "default".into())],
+            },
+            started_at,
+            ended_at: None,
+            phase: Phase::Running {
+                polls_left,
+                result: Err(ArmError::new(StatusCode::BAD_REQUEST, "Bad", "bad")),
+            },
+        }
+    }
+
+    fn at(start: Timestamp, ms: i64) -> Timestamp {
+        start + jiff::SignedDuration::from_millis(ms)
+    }
+
+    #[test]
+    fn an_operation_completes_after_its_polls_and_its_run_time() {
+        let start = Timestamp::from_second(1_700_000_000).unwrap();
+        let mut services = BTreeMap::new();
+        let mut operation = running(start, 1);
+        let second = Duration::from_secs(1);
+        // The first poll uses up the one poll it must wait.
+        poll_at(&mut operation, &mut services, at(start, 10), second);
+        assert!(matches!(
+            operation.phase,
+            Phase::Running { polls_left: 0, .. }
+        ));
+        // Polled again and again before a second has passed: still running.
+        for ms in [20, 500, 999] {
+            poll_at(&mut operation, &mut services, at(start, ms), second);
+            assert!(matches!(operation.phase, Phase::Running { .. }), "{ms} ms");
+        }
+        poll_at(&mut operation, &mut services, at(start, 1_000), second);
+        assert!(matches!(operation.phase, Phase::Failed(_)));
+        assert_eq!(operation.ended_at, Some(at(start, 1_000)));
+    }
+
+    #[test]
+    fn polls_are_still_needed_once_the_run_time_has_passed() {
+        let start = Timestamp::from_second(1_700_000_000).unwrap();
+        let mut services = BTreeMap::new();
+        let mut operation = running(start, 2);
+        let late = at(start, 60_000);
+        poll_at(&mut operation, &mut services, late, Duration::from_secs(1));
+        poll_at(&mut operation, &mut services, late, Duration::from_secs(1));
+        assert!(matches!(
+            operation.phase,
+            Phase::Running { polls_left: 0, .. }
+        ));
+        poll_at(&mut operation, &mut services, late, Duration::from_secs(1));
+        assert!(matches!(operation.phase, Phase::Failed(_)));
+    }
+
+    #[test]
+    fn without_a_run_time_the_polls_alone_decide() {
+        let start = Timestamp::from_second(1_700_000_000).unwrap();
+        let mut services = BTreeMap::new();
+        let mut operation = running(start, 1);
+        poll_at(&mut operation, &mut services, start, Duration::ZERO);
+        poll_at(&mut operation, &mut services, start, Duration::ZERO);
+        assert!(matches!(operation.phase, Phase::Failed(_)));
+        assert!(!has_run_for(start, at(start, 1), Duration::MAX));
+    }
 }

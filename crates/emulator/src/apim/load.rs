@@ -6,6 +6,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::ApimError;
+use super::catalog;
 use super::literal;
 use super::model::{
     Api, ApiType, ApimState, CertificateSource, Literal, Operation, ProxyHostname, Revision,
@@ -185,7 +186,8 @@ fn build_service(
         .trim_end_matches('/')
         .to_string();
     let proxy_hostnames = build_proxy_hostnames(seed, &default_host)?;
-    let root = build_scope(&seed.version_sets, &seed.apis, generations)?;
+    let mut root = build_scope(&seed.version_sets, &seed.apis, generations)?;
+    let catalog = catalog::build(seed, &mut root)?;
     let mut workspaces = BTreeMap::new();
     for ws in &seed.workspaces {
         let workspace = build_workspace(ws, generations)?;
@@ -218,6 +220,8 @@ fn build_service(
         created: Timestamp::now(),
         root,
         workspaces,
+        tags: catalog.tags,
+        products: catalog.products,
     })
 }
 
@@ -226,6 +230,7 @@ fn build_workspace(
     generations: &mut Generations<'_>,
 ) -> Result<Workspace, ApimError> {
     validate_entity_id("workspace", &seed.id)?;
+    catalog::check_workspace_apis(&seed.id, &seed.apis)?;
     Ok(Workspace {
         id: seed.id.clone(),
         display_name: seed.display_name.clone().unwrap_or_else(|| seed.id.clone()),
@@ -462,6 +467,7 @@ pub(crate) fn build_api(
         id: seed.id.clone(),
         current: current_rev,
         revisions,
+        tags: seed.tags.clone(),
     })
 }
 
@@ -502,6 +508,7 @@ pub(crate) fn dump_state(state: &ApimState) -> Seed {
 
 fn dump_service(s: &Service) -> ServiceSeed {
     let (version_sets, apis) = dump_scope(&s.root);
+    let (tags, products) = catalog::dump(s);
     ServiceSeed {
         name: s.name.clone(),
         location: s.location.clone(),
@@ -545,6 +552,8 @@ fn dump_service(s: &Service) -> ServiceSeed {
                 }
             })
             .collect(),
+        tags,
+        products,
     }
 }
 
@@ -612,6 +621,7 @@ fn dump_api(api: &Api) -> Option<ApiSeed> {
         contact: current.contact.clone(),
         license: current.license.clone(),
         terms_of_service_url: current.terms_of_service_url.clone(),
+        tags: api.tags.clone(),
     })
 }
 

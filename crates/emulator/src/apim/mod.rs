@@ -1,6 +1,7 @@
 //! Microsoft.ApiManagement (2024-05-01), read over ARM and changed through the admin
 //! routes or [`ApimHandle`] ("someone changed APIM").
 
+mod catalog;
 mod documents;
 mod export;
 mod filter;
@@ -23,8 +24,8 @@ pub use model::CertificateSource;
 pub use mutate::{ApiPatch, DefinitionUpdate, NewRevision};
 pub(crate) use routes::{ApimContext, router};
 pub use seed::{
-    ApiSeed, OperationDetail, OperationSeed, ProxyHostnameSeed, RevisionSeed, Seed, ServiceSeed,
-    VersionSetSeed, WorkspaceGatewaySeed, WorkspaceSeed,
+    ApiSeed, OperationDetail, OperationSeed, ProductSeed, ProxyHostnameSeed, RevisionSeed, Seed,
+    ServiceSeed, TagSeed, VersionSetSeed, WorkspaceGatewaySeed, WorkspaceSeed,
 };
 
 use model::ApimState;
@@ -243,6 +244,39 @@ impl ApimHandle {
         self.mutate(|state, _| mutate::delete_version_set(state, service, workspace, id))
     }
 
+    /// Tags the service-level API `api_id` with tag `tag` (created, named
+    /// `display_name` or else its id, when the service lacks it); true when the API did
+    /// not carry it yet.
+    pub fn add_api_tag(
+        &self,
+        service: &str,
+        api_id: &str,
+        tag: &str,
+        display_name: Option<&str>,
+    ) -> Result<bool, ApimError> {
+        self.mutate(|state, _| catalog::add_api_tag(state, service, api_id, tag, display_name))
+    }
+
+    /// Takes tag `tag` off the service-level API `api_id`; true when it was on it.
+    pub fn remove_api_tag(
+        &self,
+        service: &str,
+        api_id: &str,
+        tag: &str,
+    ) -> Result<bool, ApimError> {
+        self.mutate(|state, _| catalog::remove_api_tag(state, service, api_id, tag))
+    }
+
+    /// Creates or replaces a service-level product with its APIs; true when created.
+    pub fn upsert_product(&self, service: &str, product: &ProductSeed) -> Result<bool, ApimError> {
+        self.mutate(|state, _| catalog::upsert_product(state, service, product))
+    }
+
+    /// Deletes a product; its APIs stay.
+    pub fn delete_product(&self, service: &str, product: &str) -> Result<(), ApimError> {
+        self.mutate(|state, _| catalog::delete_product(state, service, product))
+    }
+
     fn mutate<T>(
         &self,
         change: impl FnOnce(&mut ApimState, &mut load::Generations<'_>) -> Result<T, ApimError>,
@@ -256,7 +290,10 @@ impl ApimHandle {
 impl Default for Seed {
     /// A small APIM: service `contoso-apim` with version set `petstore` (`petstore-v1`,
     /// `petstore-v2`), `echo-api` (current revision 1 plus a non-current revision 2),
-    /// `weather-soap` (SOAP) and `catalog-graphql` (GraphQL).
+    /// `weather-soap` (SOAP) and `catalog-graphql` (GraphQL); tags `Public` (on
+    /// `echo-api` and product `starter`), `Pets` (both Petstore versions) and `Beta`
+    /// (`petstore-v2`); products `starter` (`echo-api`, `petstore-v2`) and `unlimited`
+    /// (both Petstore versions, `weather-soap`).
     fn default() -> Self {
         let parsed = serde_yaml::from_str(include_str!("default_seed.yaml"));
         // The embedded seed is checked by a unit test; an empty seed is the safe fallback.

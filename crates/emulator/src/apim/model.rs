@@ -191,6 +191,9 @@ pub struct Api {
     pub id: String,
     pub current: u32,
     pub revisions: Revisions,
+    /// Ids of the service's tags on the API (all its revisions share them), in the
+    /// order they were added.
+    pub tags: Vec<String>,
 }
 
 impl Api {
@@ -261,6 +264,25 @@ pub struct ProxyHostname {
     pub certificate_source: CertificateSource,
 }
 
+/// A service-level tag: its id and the name people see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// A service-level product and what it groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub id: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    /// Ids of the service-level APIs in the product, in the order they were added.
+    pub apis: Vec<String>,
+    /// Ids of the tags on the product itself.
+    pub tags: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub name: String,
@@ -278,6 +300,10 @@ pub struct Service {
     pub created: Timestamp,
     pub root: Scope,
     pub workspaces: BTreeMap<String, Workspace>,
+    /// Tags by lower-cased id.
+    pub tags: BTreeMap<String, Tag>,
+    /// Products by lower-cased id.
+    pub products: BTreeMap<String, Product>,
 }
 
 impl Service {

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::ApimError;
+use super::catalog;
 use super::literal;
 use super::load::{
     self, Generations, OperationCache, build_api, build_version_set, check_unique_route,
@@ -105,10 +106,15 @@ pub(crate) fn upsert_api(
     workspace: Option<&str>,
     seed: &ApiSeed,
 ) -> Result<bool, ApimError> {
+    catalog::check_api_tags(workspace, seed)?;
     let scope = scope_mut(state, service, workspace)?;
     let api = build_api(seed, scope, generations, &mut OperationCache::default())?;
     check_unique_route(scope, &api)?;
-    Ok(scope.apis.insert(key(&seed.id), api).is_none())
+    let created = scope.apis.insert(key(&seed.id), api).is_none();
+    if workspace.is_none() {
+        catalog::adopt_api_tags(state, service, &seed.id)?;
+    }
+    Ok(created)
 }
 
 fn apply_patch(
@@ -258,8 +264,11 @@ pub(crate) fn delete_api(
     scope
         .apis
         .remove(&key(id))
-        .map(|_| ())
-        .ok_or_else(|| api_not_found(id))
+        .ok_or_else(|| api_not_found(id))?;
+    if workspace.is_none() {
+        catalog::forget_api(state, service, id);
+    }
+    Ok(())
 }
 
 pub(crate) fn add_revision(

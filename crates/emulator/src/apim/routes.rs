@@ -24,6 +24,8 @@ use super::render::{self, GatewayView, ScopeRef};
 use crate::arm::{APIM_API_VERSION, ArmError};
 use crate::links::ExportLinks;
 
+mod catalog;
+
 pub(crate) struct ApimContext {
     pub store: Arc<ApimStore>,
     pub links: Arc<ExportLinks>,
@@ -79,6 +81,7 @@ pub(crate) fn router(ctx: Arc<ApimContext>) -> Router {
             &format!("{GATEWAYS}/{{gw}}/configConnections/{{cc}}"),
             get(get_config_connection),
         );
+    router = catalog::routes(router);
     for prefix in [
         format!("{BASE}/{{svc}}"),
         format!("{BASE}/{{svc}}/workspaces/{{ws}}"),

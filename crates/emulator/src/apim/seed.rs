@@ -20,6 +20,11 @@
 //!           - {method: POST, urlTemplate: /orders, displayName: Create an order}
 //!         revisions:                  # other, non-current revisions
 //!           - {rev: 2, description: Adds paging}
+//!         tags: [payments]            # ids of service-level tags
+//!     tags:                           # optional: display names (default: the id)
+//!       - {id: payments, displayName: Payments}
+//!     products:
+//!       - {id: starter, displayName: Starter, apis: [orders-v1]}
 //!     workspaces:
 //!       - id: team-a
 //!         displayName: Team A
@@ -101,6 +106,60 @@ pub struct ServiceSeed {
     pub apis: Vec<ApiSeed>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workspaces: Vec<WorkspaceSeed>,
+    /// Service-level tags; a tag an API names without it here is created with its id as
+    /// display name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagSeed>,
+    /// Service-level products with their APIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<ProductSeed>,
+}
+
+/// A service-level tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TagSeed {
+    pub id: String,
+    /// Default: the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+impl TagSeed {
+    pub fn new(id: &str, display_name: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            display_name: Some(display_name.to_string()),
+        }
+    }
+}
+
+/// A service-level product and the ids of its (service-level) APIs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductSeed {
+    pub id: String,
+    /// Default: the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apis: Vec<String>,
+    /// Ids of tags on the product itself (`tagResources` lists them as product tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+impl ProductSeed {
+    pub fn new(id: &str, display_name: &str, apis: &[&str]) -> Self {
+        Self {
+            id: id.to_string(),
+            display_name: Some(display_name.to_string()),
+            apis: apis.iter().map(|a| a.to_string()).collect(),
+            ..Self::default()
+        }
+    }
 }
 
 impl ServiceSeed {
@@ -119,6 +178,8 @@ impl ServiceSeed {
             version_sets: Vec::new(),
             apis: Vec::new(),
             workspaces: Vec::new(),
+            tags: Vec::new(),
+            products: Vec::new(),
         }
     }
 }
@@ -270,6 +331,9 @@ pub struct ApiSeed {
     pub license: Option<License>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_of_service_url: Option<String>,
+    /// Ids of service-level tags on the API (service-level APIs only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 impl ApiSeed {

@@ -2,7 +2,9 @@
 //! version sets, SOAP and GraphQL APIs, and APIs with a non-current revision.
 
 use super::model::{ApiType, VersioningScheme};
-use super::seed::{ApiSeed, OperationSeed, RevisionSeed, Seed, ServiceSeed, VersionSetSeed};
+use super::seed::{
+    ApiSeed, OperationSeed, ProductSeed, RevisionSeed, Seed, ServiceSeed, TagSeed, VersionSetSeed,
+};
 
 const DOMAINS: &[&str] = &[
     "orders",
@@ -46,9 +48,14 @@ fn rest_operations(domain: &str) -> Vec<OperationSeed> {
 /// `n_apis` APIs in service `contoso-apim`. In every block of ten: three versions of one
 /// API in a version set (v1..v3), one SOAP API, one GraphQL API, one REST API with a
 /// non-current revision 2, and four plain REST APIs. Ids are `{domain}-{index:05}`.
+/// The last two REST APIs of a block carry their domain's tag; the second-to-last
+/// belongs to product `partner`, the last to product `internal`.
 pub(crate) fn synthetic(n_apis: usize) -> Seed {
     let mut service = ServiceSeed::new("contoso-apim");
     service.publisher_name = Some("Contoso".to_string());
+    service.tags = DOMAINS.iter().map(|d| TagSeed::new(d, &title(d))).collect();
+    let mut partner = ProductSeed::new("partner", "Partner APIs", &[]);
+    let mut internal = ProductSeed::new("internal", "Internal APIs", &[]);
     for i in 0..n_apis {
         let block = i / 10;
         let slot = i % 10;
@@ -99,8 +106,17 @@ pub(crate) fn synthetic(n_apis: usize) -> Seed {
             }
             _ => api.operations = rest_operations(domain),
         }
+        match slot {
+            8 => partner.apis.push(id.clone()),
+            9 => internal.apis.push(id.clone()),
+            _ => {}
+        }
+        if slot >= 8 {
+            api.tags = vec![domain.to_string()];
+        }
         service.apis.push(api);
     }
+    service.products = vec![partner, internal];
     Seed {
         services: vec![service],
     }
@@ -120,5 +136,7 @@ mod tests {
         assert_eq!(s.version_sets.len(), 3);
         assert!(s.apis.iter().any(|a| a.api_type == ApiType::Soap));
         assert!(s.apis.iter().any(|a| !a.revisions.is_empty()));
+        assert_eq!(s.apis.iter().filter(|a| !a.tags.is_empty()).count(), 4);
+        assert_eq!(s.products[0].apis, vec!["orders-00008", "payments-00018"]);
     }
 }

@@ -180,6 +180,15 @@ pub fn apis(emulator: &Emulator) -> BTreeMap<String, Value> {
         .unwrap_or_default()
 }
 
+/// The ownership record on the link's environment.
+pub fn environment_record(emulator: &Emulator, settings: &LinkSettings) -> String {
+    workspace(emulator)["environments"][&settings.environment_name]["properties"]
+        ["customProperties"][apilink_core::marker::RECORD_KEY]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The API whose title is `title` (exactly one must exist); returns its name.
 pub fn api_named(emulator: &Emulator, title: &str) -> String {
     let matches: Vec<String> = apis(emulator)
