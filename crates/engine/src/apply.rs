@@ -235,12 +235,18 @@ impl<A: AzureSide> Applier<'_, A> {
             return applied;
         }
 
-        // Every API is in flight at once up to the (generous) concurrency: the ARM
-        // client decides when each request leaves, and an API waiting for an import
-        // keeps nobody else's writes back. Imports cannot be hurried — each is waited
-        // for — so the APIs with the longest chains of them queue first at the client:
-        // the short APIs then fill ARM's refill around them, instead of the refill
-        // going unused while the last long chains finish.
+        let outcomes = self.run_api_groups(&groups).await;
+        self.finish(&mut applied, outcomes, trailing).await;
+        applied
+    }
+
+    /// Every API is in flight at once up to the (generous) concurrency: the ARM client
+    /// decides when each request leaves, and an API waiting for an import keeps nobody
+    /// else's writes back. Imports cannot be hurried — each is waited for — so the APIs
+    /// with the longest chains of them queue first at the client: the short APIs then
+    /// fill ARM's refill around them, instead of the refill going unused while the last
+    /// long chains finish.
+    async fn run_api_groups(&self, groups: &[(&str, Vec<&Operation>)]) -> Vec<GroupOutcome> {
         let priority = |ops: &[&Operation]| {
             let imports = ops
                 .iter()
@@ -251,8 +257,7 @@ impl<A: AzureSide> Applier<'_, A> {
         };
         // The stream yields indices, not borrowed groups: a closure taking references
         // makes the future impossible to prove `Send` for callers (rustc #110338).
-        let groups = &groups;
-        let outcomes: Vec<GroupOutcome> = stream::iter(0..groups.len())
+        stream::iter(0..groups.len())
             .map(|i| {
                 let (api, ops) = &groups[i];
                 let group = self.run_group(Some(api), ops.clone());
@@ -260,7 +265,16 @@ impl<A: AzureSide> Applier<'_, A> {
             })
             .buffer_unordered(self.concurrency.max(1))
             .collect()
-            .await;
+            .await
+    }
+
+    /// Tallies the APIs' outcomes, then runs what follows every API when it may run.
+    async fn finish(
+        &self,
+        applied: &mut Applied,
+        outcomes: Vec<GroupOutcome>,
+        trailing: Vec<&Operation>,
+    ) {
         let mut any_failed = false;
         let mut any_deferred = false;
         let mut any_unconfirmed = false;
@@ -268,7 +282,7 @@ impl<A: AzureSide> Applier<'_, A> {
             any_failed |= outcome.failure.is_some();
             any_deferred |= outcome.stopped && outcome.failure.is_none();
             any_unconfirmed |= outcome.unconfirmed;
-            self.merge(&mut applied, outcome);
+            self.merge(applied, outcome);
         }
         let (blocked, ready): (Vec<&Operation>, Vec<&Operation>) = trailing
             .into_iter()
@@ -283,9 +297,8 @@ impl<A: AzureSide> Applier<'_, A> {
         }
         if !ready.is_empty() {
             let tail = self.run_group(None, ready).await;
-            self.merge(&mut applied, tail);
+            self.merge(applied, tail);
         }
-        applied
     }
 
     fn merge(&self, applied: &mut Applied, outcome: GroupOutcome) {
