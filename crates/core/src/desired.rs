@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::ids::{ApimApiRef, SourceKey};
 use crate::mapping::SpecKind;
+use crate::marker::SharedShare;
 use crate::plan::Warning;
 
 /// Everything the link wants in API Center.
@@ -34,6 +35,8 @@ pub struct DesiredEnvironment {
 pub struct DesiredApi {
     pub name: String,
     pub source: SourceKey,
+    /// Its share when the link shares its APIs with other links (see [`crate::shared`]).
+    pub share: Option<SharedShare>,
     /// Without the marker: the planner adds it on create and writes it separately.
     pub properties: Value,
     /// Sorted by name, names unique.

@@ -111,7 +111,10 @@ pub fn guard_deletions(
         .operations
         .iter()
         .filter_map(|op| match op {
-            Operation::DeleteApi { api } => Some(api.clone()),
+            // Leaving a shared API takes the link's share of it: a deletion for the link.
+            Operation::DeleteApi { api } | Operation::LeaveSharedApi { api, .. } => {
+                Some(api.clone())
+            }
             _ => None,
         })
         .collect();
@@ -122,8 +125,10 @@ pub fn guard_deletions(
     if settings.confirmed_deletions == Some(apis.len()) {
         return None;
     }
+    // An unwanted API has no other operations than its removal's.
+    let held: std::collections::BTreeSet<&str> = apis.iter().map(String::as_str).collect();
     plan.operations
-        .retain(|op| !matches!(op, Operation::DeleteApi { .. }));
+        .retain(|op| op.api().is_none_or(|api| !held.contains(api)));
     apis.sort();
     Some(HeldDeletions { apis, owned, rule })
 }

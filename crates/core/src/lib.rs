@@ -23,6 +23,7 @@ pub mod plan;
 pub mod planner;
 pub mod preflight;
 pub mod resync_window;
+pub mod shared;
 pub mod spec;
 pub mod star_glob;
 

@@ -27,7 +27,7 @@ use crate::desired::{
 use crate::hash::json_hash;
 use crate::ids::{ApimApiRef, ApimServiceId, SourceKey};
 use crate::limits::{Clipper, NAME_MAX, non_empty_object};
-use crate::marker::{entity_marker, record_properties};
+use crate::marker::{SharedShare, entity_marker, record_properties};
 use crate::naming::{api_name, definition_name, deployment_name, version_name};
 use crate::observed::{
     ApimApi, ApimGatewayConnection, ApimHostname, ApimMetadata, ApimService, ApimVersionSet,
@@ -383,7 +383,11 @@ impl Context<'_> {
         let title = title_of(&member.display_name, member.api_id());
         let definition = spec_kind(member.api_type.as_deref()).map(|kind| {
             let def_name = definition_name(kind).to_string();
-            let dep_name = deployment_name(&name, &def_name);
+            let dep_name = if self.settings.shares_apis() {
+                crate::shared::shared_deployment_name(&self.settings.link, &name)
+            } else {
+                deployment_name(&name, &def_name)
+            };
             let gateway = member
                 .workspace
                 .as_ref()
@@ -446,9 +450,23 @@ impl Context<'_> {
         }
     }
 
+    /// The API's name and, for a link that shares its APIs, its share: the name then
+    /// derives from the identity alone, so every link with that identity meets on it.
+    fn api_name(&self, source: &SourceKey, path: &str) -> (String, Option<SharedShare>) {
+        if !self.settings.shares_apis() {
+            return (api_name(&self.settings.link, source), None);
+        }
+        let identity = crate::shared::identity(self.settings.api_identity.key, source, path);
+        let share = SharedShare {
+            environment_kind: self.settings.environment_kind.as_str().to_string(),
+            identity,
+        };
+        (crate::naming::shared_api_name(&share.identity), Some(share))
+    }
+
     fn plain_api(&mut self, api: &ApimApi) -> DesiredApi {
         let source = SourceKey::Api(api.api_ref());
-        let name = api_name(&self.settings.link, &source);
+        let (name, share) = self.api_name(&source, &api.path);
         let version = self.version(&name, api, version_name(None), None);
         let mut clip = Clipper::new(&name);
         let properties = api_properties(
@@ -460,7 +478,7 @@ impl Context<'_> {
         self.warnings.append(&mut clip.warnings);
         let properties = self.with_spec_custom_properties(properties);
         let properties = self.with_apim_metadata(properties, &[api.api_ref()]);
-        finish_api(name, source, properties, vec![version])
+        finish_api(name, source, share, properties, vec![version])
     }
 
     fn version_set_api(
@@ -478,7 +496,7 @@ impl Context<'_> {
             workspace: key.0.clone(),
             id: key.1.clone(),
         };
-        let name = api_name(&self.settings.link, &source);
+        let (name, share) = self.api_name(&source, &lead.path);
         let title = title_source(
             set.map(|s| s.display_name.as_str())
                 .unwrap_or(&lead.display_name),
@@ -513,13 +531,14 @@ impl Context<'_> {
         self.warnings.append(&mut clip.warnings);
         let properties = self.with_spec_custom_properties(properties);
         let properties = self.with_apim_metadata(properties, &member_refs);
-        Some(finish_api(name, source, properties, versions))
+        Some(finish_api(name, source, share, properties, versions))
     }
 }
 
 fn finish_api(
     name: String,
     source: SourceKey,
+    share: Option<SharedShare>,
     properties: Value,
     mut versions: Vec<DesiredVersion>,
 ) -> DesiredApi {
@@ -528,6 +547,7 @@ fn finish_api(
     DesiredApi {
         name,
         source,
+        share,
         properties,
         versions,
         source_hash,

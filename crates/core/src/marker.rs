@@ -49,6 +49,9 @@ pub const RECORDED_HASH_LEN: usize = 16;
 /// Kept as-is in `src=`; everything else is percent-encoded so a token never holds a
 /// space (APIM ids may contain almost anything).
 const SOURCE_ESCAPES: &AsciiSet = &CONTROLS.add(b' ').add(b'%').add(b'"');
+/// An identity (an APIM id or path) is kept with `/` escaped too, so the kind before
+/// the first `/` reads back unambiguously.
+const SHARED_ESCAPES: &AsciiSet = &SOURCE_ESCAPES.add(b'/');
 
 /// Ledger of one owned API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,8 +70,41 @@ pub struct ApiMarker {
     /// environment the token of a creating pass still under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    /// On an API several links share: this link's share of it (`shared=`), see
+    /// [`crate::shared`]. Such a record lives under the link's own key
+    /// ([`crate::shared::shared_record_key`]), never under [`RECORD_KEY`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedShare>,
     #[serde(default)]
     pub versions: BTreeMap<String, VersionMarker>,
+}
+
+/// What a link's record on a shared API says of its share: the kind of the link's
+/// environment (which decides who writes the API's own fields) and the identity the
+/// API's name derives from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedShare {
+    pub environment_kind: String,
+    pub identity: String,
+}
+
+impl SharedShare {
+    /// `{kind}/{identity}`, the identity percent-encoded.
+    fn encode(&self) -> String {
+        let identity: String = utf8_percent_encode(&self.identity, SHARED_ESCAPES).collect();
+        format!("{}/{identity}", self.environment_kind)
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let (kind, identity) = text.split_once('/')?;
+        Some(Self {
+            environment_kind: kind.to_string(),
+            identity: percent_decode_str(identity)
+                .decode_utf8()
+                .ok()?
+                .into_owned(),
+        })
+    }
 }
 
 /// Ledger entry of one owned version.
@@ -114,7 +150,25 @@ impl ApiMarker {
             source: source.to_string(),
             source_hash: None,
             created_by: None,
+            shared: None,
             versions: BTreeMap::new(),
+        }
+    }
+
+    /// The custom property this record lives under: the link's own key on a shared API,
+    /// [`RECORD_KEY`] otherwise.
+    pub fn key(&self) -> String {
+        match &self.shared {
+            Some(_) => crate::shared::shared_record_key_of(&self.link),
+            None => RECORD_KEY.to_string(),
+        }
+    }
+
+    /// The name of the deployment of `definition` under `version` this record stands for.
+    fn deployment_of(&self, version: &str, definition: &str) -> String {
+        match &self.shared {
+            Some(_) => crate::shared::shared_deployment_name_of(&self.link, version),
+            None => deployment_name(version, definition),
         }
     }
 
@@ -131,6 +185,10 @@ impl ApiMarker {
     /// The record as written: the compact string form, hashes shortened.
     pub fn encode(&self) -> String {
         let mut out = format!("{RECORD_HEADER} link={}", self.link);
+        if let Some(shared) = &self.shared {
+            out.push_str(" shared=");
+            out.push_str(&shared.encode());
+        }
         if !self.source.is_empty() {
             out.push_str(" src=");
             out.extend(utf8_percent_encode(&self.source, SOURCE_ESCAPES));
@@ -181,11 +239,14 @@ impl ApiMarker {
             source: String::new(),
             source_hash: None,
             created_by: None,
+            shared: None,
             versions: BTreeMap::new(),
         };
         for token in tokens {
             if let Some(link) = token.strip_prefix("link=") {
                 marker.link = link.to_string();
+            } else if let Some(shared) = token.strip_prefix("shared=") {
+                marker.shared = SharedShare::decode(shared);
             } else if let Some(source) = token.strip_prefix("src=") {
                 marker.source = percent_decode_str(source).decode_utf8().ok()?.into_owned();
             } else if let Some(hash) = token.strip_prefix("sh=") {
@@ -207,8 +268,8 @@ impl ApiMarker {
             Some((version, rest)) => (version, Some(rest)),
             None => (token, None),
         };
-        let entry = self.versions.entry(version.to_string()).or_default();
         let Some(rest) = rest else {
+            self.versions.entry(version.to_string()).or_default();
             return;
         };
         let (rest, deployed) = match rest.strip_suffix('+') {
@@ -219,13 +280,18 @@ impl ApiMarker {
             Some((definition, hash)) => (definition, Some(hash.to_string())),
             None => (rest, None),
         };
-        entry.definitions.insert(
-            definition.to_string(),
-            DefinitionMarker {
-                content_hash: hash,
-                deployment: deployed.then(|| deployment_name(version, definition)),
-            },
-        );
+        let deployment = deployed.then(|| self.deployment_of(version, definition));
+        self.versions
+            .entry(version.to_string())
+            .or_default()
+            .definitions
+            .insert(
+                definition.to_string(),
+                DefinitionMarker {
+                    content_hash: hash,
+                    deployment,
+                },
+            );
     }
 
     /// Reads a record written before the declared form (a JSON object) naming `owner`;
@@ -240,6 +306,7 @@ impl ApiMarker {
                 .to_string(),
             source_hash: None,
             created_by: None,
+            shared: None,
             versions: BTreeMap::new(),
         })
     }
@@ -260,6 +327,9 @@ pub enum RecordForm {
 pub enum Ownership<M> {
     /// The record names this link.
     Owned(M),
+    /// A shared API other links serve and this link, sharing the same identity, may
+    /// join (only for a link whose APIs are shared).
+    Joinable,
     /// The record names another link.
     OtherLink(String),
     /// The record names this link, but the entity's name is not the one the link derives
@@ -279,6 +349,7 @@ impl<M> Ownership<M> {
     pub fn owner_label(&self) -> String {
         match self {
             Ownership::Owned(_) => "this link".to_string(),
+            Ownership::Joinable => "other links sharing it".to_string(),
             Ownership::OtherLink(link) => format!("link {link}"),
             Ownership::Copied => {
                 "nobody: it carries a copy of this link's ownership record under a name the link never gives".to_string()
@@ -288,7 +359,7 @@ impl<M> Ownership<M> {
     }
 }
 
-fn custom_property<'a>(properties: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn custom_property<'a>(properties: &'a Value, key: &str) -> Option<&'a Value> {
     properties.get("customProperties")?.get(key)
 }
 

@@ -99,6 +99,44 @@ pub fn ownership_schema_state(schemas: &[MetadataSchema]) -> OwnershipSchema {
     }
 }
 
+/// Judges the schema declaring a link's own ledger on shared APIs (see
+/// [`crate::shared::shared_record_schema`]): missing, or present and able to hold the
+/// link's ledger on APIs.
+pub fn shared_record_schema_state(schemas: &[MetadataSchema], link: &LinkId) -> MappedSchema {
+    let key = crate::shared::shared_record_key(link);
+    let Some(schema) = schemas.iter().find(|s| s.name.eq_ignore_ascii_case(&key)) else {
+        return MappedSchema::Missing;
+    };
+    let mut problems = Vec::new();
+    match schema.assignment("api") {
+        None => problems.push("it is not assigned to api".to_string()),
+        Some(a) if a.deprecated => problems.push("its api assignment is deprecated".to_string()),
+        Some(_) => {}
+    }
+    let mut sample = ApiMarker::new(link, "apis/sample");
+    sample.source_hash = Some("0".repeat(64));
+    sample.shared = Some(crate::marker::SharedShare {
+        environment_kind: "production".to_string(),
+        identity: "sample/api".to_string(),
+    });
+    match &schema.document {
+        None => problems.push("its schema is not a JSON document".to_string()),
+        Some(document) => {
+            if let Err(why) = check_value(document, &sample.to_value(), &key) {
+                problems.push(format!("it refuses the link's ledger ({why})"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        MappedSchema::Compatible
+    } else {
+        MappedSchema::Incompatible(format!(
+            "metadata schema '{key}' was changed so that this link's ledger on shared APIs would be refused: {}; restore it, or delete it so apilink creates it again",
+            problems.join(", ")
+        ))
+    }
+}
+
 /// The metadata schema the link creates for a custom property of `spec.apimMetadata`:
 /// an array of strings on APIs, not required (`properties` of a `metadataSchemas/{name}`
 /// resource).

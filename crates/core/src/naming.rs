@@ -43,7 +43,7 @@ pub fn sanitize(input: &str) -> String {
 }
 
 /// `base` cut to leave room for `-{suffix}`, then `-{suffix}` appended.
-fn with_suffix(base: &str, suffix: &str, fallback: &str) -> String {
+pub(crate) fn with_suffix(base: &str, suffix: &str, fallback: &str) -> String {
     let room = NAME_MAX - suffix.len() - 1;
     let mut base: String = base.chars().take(room).collect();
     while base.ends_with('-') {
@@ -64,6 +64,15 @@ pub fn api_name(link: &LinkId, source: &SourceKey) -> String {
     };
     let suffix = short_hash(&[link.as_str(), &source.to_string()], LINK_HASH_LEN);
     with_suffix(&sanitize(&readable).to_ascii_lowercase(), &suffix, "api")
+}
+
+/// Name of the API every link sharing `identity` maps to
+/// (`spec.apiIdentity.scope: Shared`): `sanitize(identity)` + `-` + 8 hex chars of
+/// sha256("shared", identity). No link id goes in, so the links meet on it; the
+/// `shared` part keeps it apart from every link-scoped name.
+pub fn shared_api_name(identity: &str) -> String {
+    let suffix = short_hash(&["shared", identity], LINK_HASH_LEN);
+    with_suffix(&sanitize(identity).to_ascii_lowercase(), &suffix, "api")
 }
 
 /// Name of the version for an APIM `apiVersion` (absent or empty → [`DEFAULT_VERSION_NAME`]).

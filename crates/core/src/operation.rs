@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::diff::FieldChange;
 use crate::ids::ApimApiRef;
-use crate::marker::ApiMarker;
+use crate::marker::{ApiMarker, RECORD_KEY};
 use crate::observed::SpecificationRef;
 use crate::ownership::{EntityKind, merge_for_update, merge_record};
 
@@ -115,6 +115,12 @@ pub enum Operation {
     DeleteApi {
         api: String,
     },
+    /// Remove the link's own ledger (custom property `key`) from a shared API other
+    /// links still serve: the link's last step on an API it no longer serves.
+    LeaveSharedApi {
+        api: String,
+        key: String,
+    },
     DeleteEnvironment {
         name: String,
     },
@@ -175,9 +181,10 @@ impl Operation {
             Self::EnsureEnvironment { .. }
             | Self::DeleteEnvironment { .. }
             | Self::WriteEnvironmentRecord { .. } => EntityKind::Environment,
-            Self::UpsertApi { .. } | Self::WriteApiMarker { .. } | Self::DeleteApi { .. } => {
-                EntityKind::Api
-            }
+            Self::UpsertApi { .. }
+            | Self::WriteApiMarker { .. }
+            | Self::DeleteApi { .. }
+            | Self::LeaveSharedApi { .. } => EntityKind::Api,
             Self::UpsertVersion { .. } | Self::DeleteVersion { .. } => EntityKind::Version,
             Self::UpsertDefinition { .. }
             | Self::ImportSpecification { .. }
@@ -194,9 +201,9 @@ impl Operation {
             | Self::UpsertDefinition { upsert, .. }
             | Self::UpsertDeployment { upsert, .. } => upsert.intent.into(),
             Self::ImportSpecification { .. } => Action::Import,
-            Self::WriteApiMarker { .. } | Self::WriteEnvironmentRecord { .. } => {
-                Action::WriteMarker
-            }
+            Self::WriteApiMarker { .. }
+            | Self::WriteEnvironmentRecord { .. }
+            | Self::LeaveSharedApi { .. } => Action::WriteMarker,
             Self::DeleteDeployment { .. }
             | Self::DeleteDefinition { .. }
             | Self::DeleteVersion { .. }
@@ -222,7 +229,8 @@ impl Operation {
             | Self::DeleteDeployment { api, .. }
             | Self::DeleteDefinition { api, .. }
             | Self::DeleteVersion { api, .. }
-            | Self::DeleteApi { api } => Some(api),
+            | Self::DeleteApi { api }
+            | Self::LeaveSharedApi { api, .. } => Some(api),
         }
     }
 
@@ -243,13 +251,18 @@ impl Operation {
     /// for other operations).
     pub fn marker_body(&self, current: &Value) -> Option<Value> {
         match self {
-            Self::WriteApiMarker { marker, .. } => {
-                merge_record(EntityKind::Api, current, &marker.to_value())
-            }
+            Self::WriteApiMarker { marker, .. } => merge_record(
+                EntityKind::Api,
+                current,
+                &marker.key(),
+                Some(&marker.to_value()),
+            ),
+            Self::LeaveSharedApi { key, .. } => merge_record(EntityKind::Api, current, key, None),
             Self::WriteEnvironmentRecord { record, .. } => merge_record(
                 EntityKind::Environment,
                 current,
-                &Value::String(record.clone()),
+                RECORD_KEY,
+                Some(&Value::String(record.clone())),
             ),
             _ => None,
         }
@@ -263,7 +276,8 @@ impl Operation {
             | Self::WriteEnvironmentRecord { name, .. } => format!("environments/{name}"),
             Self::UpsertApi { api, .. }
             | Self::WriteApiMarker { api, .. }
-            | Self::DeleteApi { api } => {
+            | Self::DeleteApi { api }
+            | Self::LeaveSharedApi { api, .. } => {
                 format!("apis/{api}")
             }
             Self::UpsertVersion { api, version, .. } | Self::DeleteVersion { api, version } => {

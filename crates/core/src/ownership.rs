@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::diff::FieldChange;
 use crate::marker::{LEGACY_MARKER_KEY, RECORD_KEY};
+use crate::shared::SHARED_RECORD_PREFIX;
 
 /// The API Center entities a link writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -229,9 +230,11 @@ impl<'a> From<&'static FieldRule> for Row<'a> {
     }
 }
 
-/// The link's rows `desired` declares: its APIM-owned custom properties.
+/// The link's rows `desired` declares: its APIM-owned custom properties, and its own
+/// ledger on a shared API (the custom property named after the link, see
+/// [`crate::shared`]), which is the link's like [`RECORD_KEY`].
 pub fn link_rows(desired: &Value) -> impl Iterator<Item = Row<'_>> {
-    desired
+    let apim_owned = desired
         .get(APIM_OWNED_CUSTOM_PROPERTIES)
         .and_then(Value::as_array)
         .into_iter()
@@ -242,7 +245,20 @@ pub fn link_rows(desired: &Value) -> impl Iterator<Item = Row<'_>> {
             owner: Owner::Apim,
             set_on_create: true,
             compare: Compare::Exact,
-        })
+        });
+    let shared_records = desired
+        .get("customProperties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|custom| custom.keys())
+        .filter(|key| key.starts_with(SHARED_RECORD_PREFIX))
+        .map(|key| Row {
+            path: Cow::Owned(vec!["customProperties", key.as_str()]),
+            owner: Owner::Link,
+            set_on_create: true,
+            compare: Compare::Exact,
+        });
+    apim_owned.chain(shared_records)
 }
 
 /// The rows that decide `entity` for `desired`: the table's and the link's.
@@ -427,13 +443,19 @@ fn without_nulls(value: Value) -> Value {
     }
 }
 
-/// The properties to PUT to record `marker` on an API or environment: `current` with
-/// only its ownership record replaced (and a legacy record removed). `None` when the
-/// record is already there in the current form.
-pub fn merge_record(entity: EntityKind, current: &Value, marker: &Value) -> Option<Value> {
-    let path = ["customProperties", RECORD_KEY];
+/// The properties to PUT to record `marker` under `key` on an API or environment (or,
+/// with `None`, to remove the link's record from a shared API it leaves): `current` with
+/// only that record replaced (and a legacy record removed). `None` when the record is
+/// already as wanted.
+pub fn merge_record(
+    entity: EntityKind,
+    current: &Value,
+    key: &str,
+    marker: Option<&Value>,
+) -> Option<Value> {
+    let path = ["customProperties", key];
     let legacy = ["customProperties", LEGACY_MARKER_KEY];
-    if get_path(current, &path) == Some(marker) && get_path(current, &legacy).is_none() {
+    if get_path(current, &path) == marker && get_path(current, &legacy).is_none() {
         return None;
     }
     let mut out = if current.is_object() {
@@ -441,7 +463,7 @@ pub fn merge_record(entity: EntityKind, current: &Value, marker: &Value) -> Opti
     } else {
         Value::Object(Map::new())
     };
-    set_path(&mut out, &path, Some(marker.clone()));
+    set_path(&mut out, &path, marker.cloned());
     set_path(&mut out, &legacy, None);
     strip_read_only(entity, &mut out);
     Some(out)
@@ -457,6 +479,13 @@ pub fn api_center_owned_values(entity: EntityKind, properties: &Value) -> Vec<(S
             if r.path == ["customProperties"] {
                 set_path(&mut v, &[RECORD_KEY], None);
                 set_path(&mut v, &[LEGACY_MARKER_KEY], None);
+                if let Some(custom) = v.as_object_mut() {
+                    custom.retain(|key, _| !key.starts_with(SHARED_RECORD_PREFIX));
+                    if custom.is_empty() {
+                        // Only the link's records were there: the users' part is empty.
+                        v = Value::Null;
+                    }
+                }
             }
             (r.path.join("."), v)
         })
@@ -565,13 +594,16 @@ mod tests {
         let current = json!({"title": "T", "lifecycleStage": "design",
             "customProperties": {"team": "x", "apilink": {"link": "l"}}});
         let marker = json!("apilink/2 link=l");
-        let merged = merge_record(EntityKind::Api, &current, &marker).unwrap();
+        let merged = merge_record(EntityKind::Api, &current, RECORD_KEY, Some(&marker)).unwrap();
         assert_eq!(
             merged["customProperties"],
             json!({"team": "x", "apilink-ownership": "apilink/2 link=l"})
         );
         assert!(merged.get("lifecycleStage").is_none());
-        assert_eq!(merge_record(EntityKind::Api, &merged, &marker), None);
+        assert_eq!(
+            merge_record(EntityKind::Api, &merged, RECORD_KEY, Some(&marker)),
+            None
+        );
     }
 
     #[test]

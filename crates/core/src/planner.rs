@@ -27,7 +27,7 @@ use crate::mapping::SpecKind;
 use crate::marker::{
     ApiMarker, DefinitionMarker, Ownership, RECORD_KEY, RecordForm, VersionMarker,
     creating_environment_record, creating_pass, creating_pass_token, entity_marker, hash_matches,
-    read_api_marker, read_entity_marker,
+    read_entity_marker,
 };
 use crate::observed::{
     ApiDetails, ApicEntity, ExportedDefinition, ObservedApiCenter, has_specification,
@@ -38,6 +38,10 @@ use crate::ownership::{
     set_path,
 };
 use crate::plan::{ApiCounts, Drift, DriftKind, Plan, Warning};
+use crate::shared::{
+    abandoned_children, api_ownership, deployed_by_other, resolve, served_by_other,
+    shared_record_key, shares,
+};
 use crate::spec::{DeletionPolicy, LinkSettings};
 
 /// A definition the engine must export from APIM before planning.
@@ -57,12 +61,12 @@ fn owned_apis<'a>(
     settings: &'a LinkSettings,
     apic: &'a ObservedApiCenter,
 ) -> impl Iterator<Item = (&'a ApicEntity, ApiMarker, RecordForm)> + 'a {
-    apic.apis.iter().filter_map(move |o| {
-        match read_api_marker(&o.name, &o.properties, &settings.link) {
+    apic.apis.iter().filter_map(
+        move |o| match api_ownership(settings, &o.name, &o.properties) {
             Ownership::Owned((marker, form)) => Some((o, marker, form)),
             _ => None,
-        }
-    })
+        },
+    )
 }
 
 fn environment_usable(settings: &LinkSettings, apic: &ObservedApiCenter) -> bool {
@@ -131,29 +135,46 @@ fn marker_incomplete(marker: &ApiMarker, api: &DesiredApi, environment_usable: b
 /// changed (`sourceHash`), whose record is incomplete, whose record is still in the
 /// legacy form (read once, so its deployments' records are rewritten too), or that
 /// a creating pass that did not finish made (their records were written before their
-/// children). A steady-state light pass without a window reads none.
+/// children). A link sharing its APIs also reads the shared APIs it is about to join or
+/// leave (which versions and definitions other links' deployments still use). A
+/// steady-state light pass without a window reads none.
 pub fn details_needed(
     settings: &LinkSettings,
     desired: &DesiredState,
     apic: &ObservedApiCenter,
     coverage: crate::resync_window::Coverage,
 ) -> Vec<String> {
+    let desired = resolve(settings, desired, &Exports::new(), apic);
     let by_name: BTreeMap<&str, &DesiredApi> =
         desired.apis.iter().map(|a| (a.name.as_str(), a)).collect();
     let env_usable = environment_usable(settings, apic);
     let unfinished = unfinished_creating_pass(settings, apic);
-    owned_apis(settings, apic)
+    let mut names: Vec<String> = owned_apis(settings, apic)
         .filter(|(o, marker, form)| {
             coverage.rechecks(&settings.link, &o.name)
-                || by_name.get(o.name.as_str()).is_some_and(|d| {
-                    *form == RecordForm::Legacy
-                        || !hash_matches(marker.source_hash.as_deref(), &d.source_hash)
-                        || marker_incomplete(marker, d, env_usable)
-                        || (unfinished.is_some() && marker.created_by == unfinished)
-                })
+                || match by_name.get(o.name.as_str()) {
+                    Some(d) => {
+                        *form == RecordForm::Legacy
+                            || !hash_matches(marker.source_hash.as_deref(), &d.source_hash)
+                            || marker_incomplete(marker, d, env_usable)
+                            || (unfinished.is_some() && marker.created_by == unfinished)
+                    }
+                    None => settings.shares_apis(),
+                }
         })
         .map(|(o, _, _)| o.name.clone())
-        .collect()
+        .collect();
+    if settings.shares_apis() {
+        names.extend(
+            apic.apis
+                .iter()
+                .filter(|o| by_name.contains_key(o.name.as_str()))
+                .filter(|o| api_ownership(settings, &o.name, &o.properties) == Ownership::Joinable)
+                .map(|o| o.name.clone()),
+        );
+        names.sort();
+    }
+    names
 }
 
 /// The definitions the engine must export this pass: none when content is not
@@ -171,14 +192,16 @@ pub fn exports_needed(
     if !settings.imports_content() {
         return Vec::new();
     }
+    let desired = resolve(settings, desired, &Exports::new(), apic);
     let observed: BTreeMap<&str, &ApicEntity> =
         apic.apis.iter().map(|a| (a.name.as_str(), a)).collect();
     let mut requests = BTreeSet::new();
     for api in &desired.apis {
         let marker = match observed.get(api.name.as_str()) {
             None => None,
-            Some(o) => match read_api_marker(&o.name, &o.properties, &settings.link) {
+            Some(o) => match api_ownership(settings, &o.name, &o.properties) {
                 Ownership::Owned((marker, _)) => Some(marker),
+                Ownership::Joinable => None,
                 _ => continue,
             },
         };
@@ -323,6 +346,16 @@ struct ChildScope<'a> {
     unchanged: bool,
 }
 
+/// An API whose recorded children are weighed for deletion, with what is known of them.
+#[derive(Clone, Copy)]
+struct Under<'a> {
+    api: &'a str,
+    /// Its children as read this pass; `None` when they were not read.
+    details: Option<&'a ApiDetails>,
+    /// Other links' ledgers of a shared API (empty otherwise).
+    shares: &'a [ApiMarker],
+}
+
 struct Planner<'a> {
     settings: &'a LinkSettings,
     exports: &'a Exports,
@@ -455,8 +488,9 @@ impl Planner<'_> {
     /// whole ledger, so it needs no record write of its own; otherwise it is created
     /// owned but listing nothing, and its ledger is written once its children are.
     fn new_api(&mut self, api: &DesiredApi) {
-        let marker = ApiMarker::new(&self.settings.link, &api.source.to_string());
-        let (mut ledger, _) = self.children(api, &marker, Some(&ApiDetails::default()));
+        let mut marker = ApiMarker::new(&self.settings.link, &api.source.to_string());
+        marker.shared = api.share.clone();
+        let (mut ledger, _) = self.children(api, &marker, Some(&ApiDetails::default()), &[]);
         let record = match &self.creating {
             Some(token) => {
                 ledger.created_by = Some(token.clone());
@@ -468,11 +502,21 @@ impl Planner<'_> {
             }
         };
         let mut create = upsert(EntityKind::Api, Intent::Create, &api.properties, None);
+        let key = record.key();
         set_path(
             &mut create.create_properties,
-            &["customProperties", RECORD_KEY],
+            &["customProperties", &key],
             Some(record.to_value()),
         );
+        if record.shared.is_some() {
+            // Another link may create the same API meanwhile: the create then merges into
+            // theirs, and must still carry this link's ledger.
+            set_path(
+                &mut create.apim_owned_properties,
+                &["customProperties", &key],
+                Some(record.to_value()),
+            );
+        }
         self.phases.apis.push(Operation::UpsertApi {
             api: api.name.clone(),
             upsert: create,
@@ -488,6 +532,14 @@ impl Planner<'_> {
         details: Option<&ApiDetails>,
     ) {
         let unchanged = self.unchanged(marker, api);
+        let others: Vec<ApiMarker> = if self.settings.shares_apis() {
+            shares(&observed.properties)
+                .into_iter()
+                .filter(|m| m.link != self.settings.link.as_str())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let api_upsert = self.child(
             EntityKind::Api,
             &api.properties,
@@ -497,21 +549,34 @@ impl Planner<'_> {
             format!("apis/{}", api.name),
         );
         let children_before = self.phases.child_operations();
-        let (ledger, deleted) = self.children(api, marker, details);
+        let (ledger, mut deleted) = self.children(api, marker, details, &others);
+        if let Some(details) = details.filter(|_| self.settings.shares_apis()) {
+            deleted |= self.abandoned(&api.name, details, &ledger, &others);
+        }
         let children_planned = self.phases.child_operations() != children_before;
+        let api_upsert = api_upsert.map(|mut upsert| {
+            if ledger.shared.is_some() {
+                // Another link leaving may delete a shared API between this pass's read
+                // and its write, which then creates it again: it must carry this
+                // link's share, unconfirmed so the next pass reads its children.
+                set_path(
+                    &mut upsert.create_properties,
+                    &["customProperties", &ledger.key()],
+                    Some(ledger.unconfirmed().to_value()),
+                );
+            }
+            upsert
+        });
         match api_upsert {
             // Nothing under the API changes: its record travels with its own update.
             Some(mut upsert) if !children_planned && form == RecordForm::Current => {
                 if ledger.encode() != marker.encode() {
+                    let key = ledger.key();
                     for body in [
                         &mut upsert.apim_owned_properties,
                         &mut upsert.create_properties,
                     ] {
-                        set_path(
-                            body,
-                            &["customProperties", RECORD_KEY],
-                            Some(ledger.to_value()),
-                        );
+                        set_path(body, &["customProperties", &key], Some(ledger.to_value()));
                     }
                 }
                 self.phases.apis.push(Operation::UpsertApi {
@@ -531,6 +596,39 @@ impl Planner<'_> {
         }
     }
 
+    /// Plans the deletion of what under a shared API no link serves any more (see
+    /// [`abandoned_children`]); returns whether it planned any.
+    fn abandoned(
+        &mut self,
+        api: &str,
+        details: &ApiDetails,
+        ledger: &ApiMarker,
+        others: &[ApiMarker],
+    ) -> bool {
+        let ledgers: Vec<&ApiMarker> = others.iter().chain(std::iter::once(ledger)).collect();
+        let abandoned = abandoned_children(details, &ledgers);
+        let planned = !abandoned.is_empty();
+        for (version, definition) in abandoned {
+            let api = api.to_string();
+            match definition {
+                Some(definition) => {
+                    self.phases
+                        .delete_definitions
+                        .push(Operation::DeleteDefinition {
+                            api,
+                            version,
+                            definition,
+                        })
+                }
+                None => self
+                    .phases
+                    .delete_versions
+                    .push(Operation::DeleteVersion { api, version }),
+            }
+        }
+        planned
+    }
+
     /// Whether APIM did not change since `marker` was written, so a difference is drift.
     /// Never for an API of an unfinished creating pass: its record was written before its
     /// children.
@@ -547,6 +645,7 @@ impl Planner<'_> {
         api: &DesiredApi,
         marker: &ApiMarker,
         details: Option<&ApiDetails>,
+        shares: &[ApiMarker],
     ) -> (ApiMarker, bool) {
         let scope = ChildScope {
             api,
@@ -559,6 +658,7 @@ impl Planner<'_> {
             source: api.source.to_string(),
             source_hash: Some(api.source_hash.clone()),
             created_by: marker.created_by.clone(),
+            shared: api.share.clone(),
             versions: BTreeMap::new(),
         };
         for version in &api.versions {
@@ -572,7 +672,12 @@ impl Planner<'_> {
             .flat_map(|v| v.definitions.values())
             .filter_map(|d| d.deployment.clone())
             .collect();
-        let deleted = self.stale_children(api, marker, details, &wanted_deployments);
+        let under = Under {
+            api: &api.name,
+            details,
+            shares,
+        };
+        let deleted = self.stale_children(under, &api.versions, marker, &wanted_deployments);
         if self.unfinished.is_some() && marker.created_by == self.unfinished {
             // Its record was written before its children: what is missing was never made.
             self.drift.truncate(drift_before);
@@ -797,19 +902,28 @@ impl Planner<'_> {
         true
     }
 
+    /// Whether another link sharing the API still serves a version (or its definition):
+    /// its ledger lists it, or a deployment not the link's points at it.
+    fn used_by_others(&self, under: Under<'_>, version: &str, definition: Option<&str>) -> bool {
+        self.settings.shares_apis()
+            && (served_by_other(&self.settings.link, under.shares, version, definition)
+                || deployed_by_other(&self.settings.link, under.details, version, definition))
+    }
+
     /// Deletes, children first, what the marker lists and the link no longer wants.
     /// Returns whether anything was planned.
     fn stale_children(
         &mut self,
-        api: &DesiredApi,
+        under: Under<'_>,
+        wanted: &[DesiredVersion],
         marker: &ApiMarker,
-        details: Option<&ApiDetails>,
         wanted_deployments: &BTreeSet<String>,
     ) -> bool {
-        let name = &api.name;
+        let details = under.details;
+        let name = &under.api.to_string();
         let mut planned = false;
         for (version_name, recorded_version) in &marker.versions {
-            let desired_version = api.versions.iter().find(|v| &v.name == version_name);
+            let desired_version = wanted.iter().find(|v| &v.name == version_name);
             let observed_version = details.map(|d| d.versions.get(version_name));
             for (def_name, recorded_def) in &recorded_version.definitions {
                 if let Some(dep) = &recorded_def.deployment
@@ -822,7 +936,10 @@ impl Planner<'_> {
                     .is_some_and(|d| &d.name == def_name);
                 let observed =
                     observed_version.map(|v| v.and_then(|v| v.definitions.get(def_name)));
-                if !kept && Seen::from_details(observed).may_exist() {
+                if !kept
+                    && Seen::from_details(observed).may_exist()
+                    && !self.used_by_others(under, version_name, Some(def_name))
+                {
                     self.phases
                         .delete_definitions
                         .push(Operation::DeleteDefinition {
@@ -834,7 +951,10 @@ impl Planner<'_> {
                 }
             }
             let observed = observed_version.map(|v| v.map(|v| &v.properties));
-            if desired_version.is_none() && Seen::from_details(observed).may_exist() {
+            if desired_version.is_none()
+                && Seen::from_details(observed).may_exist()
+                && !self.used_by_others(under, version_name, None)
+            {
                 self.phases.delete_versions.push(Operation::DeleteVersion {
                     api: name.clone(),
                     version: version_name.clone(),
@@ -856,8 +976,16 @@ impl Planner<'_> {
         for api in &desired.apis {
             match observed.get(api.name.as_str()) {
                 None => self.new_api(api),
-                Some(o) => match read_api_marker(&o.name, &o.properties, &self.settings.link) {
+                Some(o) => match api_ownership(self.settings, &o.name, &o.properties) {
                     Ownership::Owned((marker, form)) => {
+                        self.owned_api(api, o, &marker, form, apic.details.get(&api.name));
+                    }
+                    Ownership::Joinable => {
+                        // Joining: an empty ledger, so every child is checked as read.
+                        let mut marker =
+                            ApiMarker::new(&self.settings.link, &api.source.to_string());
+                        marker.shared = api.share.clone();
+                        let form = RecordForm::Current;
                         self.owned_api(api, o, &marker, form, apic.details.get(&api.name));
                     }
                     other => {
@@ -877,7 +1005,7 @@ impl Planner<'_> {
     /// Warns of APIs carrying a copy of the link's record: foreign, left alone.
     fn copied_records(&mut self, apic: &ObservedApiCenter) {
         for o in &apic.apis {
-            if read_api_marker(&o.name, &o.properties, &self.settings.link) == Ownership::Copied {
+            if api_ownership(self.settings, &o.name, &o.properties) == Ownership::Copied {
                 self.warnings.push(Warning::CopiedRecord {
                     api: o.name.clone(),
                 });
@@ -888,13 +1016,42 @@ impl Planner<'_> {
     /// Plans the deletion of the owned APIs the link no longer wants.
     fn unwanted_apis(&mut self, desired: &DesiredState, apic: &ObservedApiCenter) {
         let wanted: BTreeSet<&str> = desired.apis.iter().map(|a| a.name.as_str()).collect();
-        for (o, _, _) in owned_apis(self.settings, apic) {
+        for (o, marker, _) in owned_apis(self.settings, apic) {
             if !wanted.contains(o.name.as_str()) {
-                self.phases.delete_apis.push(Operation::DeleteApi {
-                    api: o.name.clone(),
-                });
+                self.remove_api(o, &marker, apic.details.get(&o.name));
             }
         }
+    }
+
+    /// Removes an owned API the link no longer serves: the whole API, unless other
+    /// links sharing it still serve it; then only the link's deployments, the versions
+    /// and definitions no other link uses, and the link's ledger.
+    fn remove_api(&mut self, o: &ApicEntity, marker: &ApiMarker, details: Option<&ApiDetails>) {
+        let others: Vec<ApiMarker> = shares(&o.properties)
+            .into_iter()
+            .filter(|m| m.link != self.settings.link.as_str())
+            .collect();
+        let deployed_elsewhere = details.is_some_and(|d| {
+            d.deployments
+                .values()
+                .any(|p| !read_entity_marker(p, &self.settings.link).is_owned())
+        });
+        if !self.settings.shares_apis() || (others.is_empty() && !deployed_elsewhere) {
+            self.phases.delete_apis.push(Operation::DeleteApi {
+                api: o.name.clone(),
+            });
+            return;
+        }
+        let under = Under {
+            api: &o.name,
+            details,
+            shares: &others,
+        };
+        self.stale_children(under, &[], marker, &BTreeSet::new());
+        self.phases.late_markers.push(Operation::LeaveSharedApi {
+            api: o.name.clone(),
+            key: shared_record_key(&self.settings.link),
+        });
     }
 }
 
@@ -908,6 +1065,7 @@ pub fn plan(
     exports: &Exports,
     apic: &ObservedApiCenter,
 ) -> Plan {
+    let desired = &*resolve(settings, desired, exports, apic);
     let mut planner = Planner {
         settings,
         exports,
@@ -941,6 +1099,13 @@ pub fn owned_api_count(settings: &LinkSettings, apic: &ObservedApiCenter) -> usi
     owned_apis(settings, apic).count()
 }
 
+/// The names of the APIs of `apic` the link owns (on shared APIs: its share of them).
+pub fn owned_api_names(settings: &LinkSettings, apic: &ObservedApiCenter) -> Vec<String> {
+    owned_apis(settings, apic)
+        .map(|(o, _, _)| o.name.clone())
+        .collect()
+}
+
 /// Plans the removal of everything the link owns, for the deletion of the link: every
 /// owned API (deleting an API deletes its versions, definitions and deployments), then
 /// the owned environment. Empty under `deletionPolicy: Orphan`. Re-planning after a
@@ -948,11 +1113,21 @@ pub fn owned_api_count(settings: &LinkSettings, apic: &ObservedApiCenter) -> usi
 pub fn cleanup_plan(settings: &LinkSettings, apic: &ObservedApiCenter) -> Plan {
     let mut operations = Vec::new();
     if settings.deletion_policy == DeletionPolicy::Delete {
-        operations.extend(
-            owned_apis(settings, apic).map(|(o, _, _)| Operation::DeleteApi {
-                api: o.name.clone(),
-            }),
-        );
+        // Removal as of a pass that wants nothing: what the link alone brought goes.
+        let mut planner = Planner {
+            settings,
+            exports: &Exports::new(),
+            environment_usable: environment_usable(settings, apic),
+            creating: None,
+            unfinished: None,
+            phases: Phases::default(),
+            warnings: Vec::new(),
+            drift: Vec::new(),
+        };
+        for (o, marker, _) in owned_apis(settings, apic) {
+            planner.remove_api(o, &marker, apic.details.get(&o.name));
+        }
+        operations.extend(planner.phases.into_operations());
         if let Some(env) = &apic.environment
             && read_entity_marker(&env.properties, &settings.link).is_owned()
         {

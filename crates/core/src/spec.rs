@@ -60,6 +60,49 @@ pub struct LinkSpec {
     /// properties (arrays of display names), declared by metadata schemas the link creates.
     #[serde(default, skip_serializing_if = "ApimMetadataSpec::is_empty")]
     pub apim_metadata: ApimMetadataSpec,
+    /// Which API Center API an APIM API maps to. `scope: Link` (the default): an API of
+    /// this link's own. `scope: Shared`: the API every link with the same identity key
+    /// maps to, so one API per logical API carries a deployment per stage.
+    #[serde(default, skip_serializing_if = "ApiIdentitySpec::is_link_scoped")]
+    pub api_identity: ApiIdentitySpec,
+}
+
+/// Which API Center API an APIM API maps to (`spec.apiIdentity`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiIdentitySpec {
+    #[serde(default)]
+    pub scope: ApiIdentityScope,
+    /// What identifies a logical API across links in the shared scope.
+    #[serde(default)]
+    pub key: ApiIdentityKey,
+}
+
+impl ApiIdentitySpec {
+    pub fn is_link_scoped(&self) -> bool {
+        self.scope == ApiIdentityScope::Link
+    }
+}
+
+/// Whose API an APIM API maps to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ApiIdentityScope {
+    /// An API of this link's own (its name carries a hash of the link id).
+    #[default]
+    Link,
+    /// The API every `Shared` link with the same key maps to.
+    Shared,
+}
+
+/// The identity key of a logical API in the shared scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiIdentityKey {
+    /// The APIM API id, or the version set id for a versioned API (workspace left out).
+    #[default]
+    Name,
+    /// The APIM API path (for a version set, its members' common path).
+    Path,
 }
 
 /// When a pass holds the deletion of the APIs the link owns.
@@ -391,6 +434,7 @@ pub struct LinkSettings {
     pub custom_properties: CustomPropertiesSpec,
     pub deletion_guard: DeletionGuardSpec,
     pub apim_metadata: ApimMetadataSpec,
+    pub api_identity: ApiIdentitySpec,
     /// The number of held deletions someone confirmed for this pass (the
     /// `apilink.dev/confirm-deletions` annotation, `apilink sync --confirm-deletions`);
     /// not part of the spec: the edges set it.
@@ -404,6 +448,11 @@ impl LinkSettings {
     /// True when definitions' content is imported.
     pub fn imports_content(&self) -> bool {
         self.import_specification == ImportSpecification::Always
+    }
+
+    /// True when the link's APIs are shared with other links of the same identity.
+    pub fn shares_apis(&self) -> bool {
+        self.api_identity.scope == ApiIdentityScope::Shared
     }
 }
 
@@ -644,6 +693,7 @@ impl LinkSpec {
             custom_properties: self.custom_properties.clone(),
             deletion_guard: self.deletion_guard,
             apim_metadata: self.apim_metadata.clone(),
+            api_identity: self.api_identity,
             confirmed_deletions: None,
             paused_apis: Default::default(),
         }

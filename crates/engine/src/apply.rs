@@ -19,6 +19,7 @@ use apilink_core::marker::{ApiMarker, Ownership, RECORD_KEY, read_api_marker, re
 use apilink_core::observed::ApicEntity;
 use apilink_core::operation::{Intent, Operation, Upsert};
 use apilink_core::ownership::EntityKind;
+use apilink_core::shared::{SHARED_RECORD_PREFIX, api_ownership_in, shares};
 use futures::{StreamExt, stream};
 use serde_json::Value;
 
@@ -87,12 +88,19 @@ fn ledger_sent_with(op: &Operation) -> Option<ApiMarker> {
     if upsert.intent != Intent::Create {
         return None;
     }
-    upsert
-        .create_properties
-        .pointer(&format!("/customProperties/{RECORD_KEY}"))
-        .and_then(Value::as_str)
-        .and_then(ApiMarker::decode)
+    sent_record(&upsert.create_properties)
+        .and_then(|(_, text)| ApiMarker::decode(text))
         .filter(|record| record.created_by.is_some())
+}
+
+/// The ownership record a body carries: under [`RECORD_KEY`], or a link's own key on a
+/// shared API.
+fn sent_record(body: &Value) -> Option<(&str, &str)> {
+    let custom = body.get("customProperties")?.as_object()?;
+    custom
+        .iter()
+        .filter(|(key, _)| *key == RECORD_KEY || key.starts_with(SHARED_RECORD_PREFIX))
+        .find_map(|(key, value)| Some((key.as_str(), value.as_str()?)))
 }
 
 /// Trailing operations wait for every API: deleting the environment for all of them to
@@ -124,6 +132,7 @@ fn path_of(op: &Operation) -> EntityPath {
         }
         Operation::UpsertApi { api, .. }
         | Operation::WriteApiMarker { api, .. }
+        | Operation::LeaveSharedApi { api, .. }
         | Operation::DeleteApi { api } => EntityPath::Api { api: api.clone() },
         Operation::UpsertVersion { api, version, .. }
         | Operation::DeleteVersion { api, version } => EntityPath::Version {
@@ -186,6 +195,8 @@ pub(crate) struct Applier<'a, A> {
     pub azure: &'a A,
     pub target: &'a LinkTarget,
     pub link: &'a LinkId,
+    /// The link maps APIs to shared ones (`spec.apiIdentity.scope: Shared`).
+    pub shares_apis: bool,
     pub contents: &'a HashMap<ApimApiRef, ExportedContent>,
     pub gate: &'a WriteGate,
     pub progress: Option<&'a dyn Progress>,
@@ -418,6 +429,11 @@ impl<A: AzureSide> Applier<'_, A> {
             Operation::WriteApiMarker { .. } | Operation::WriteEnvironmentRecord { .. } => {
                 self.write_marker(&path, op).await
             }
+            Operation::LeaveSharedApi { api, .. } => {
+                let left = self.write_marker(&path, op).await?;
+                self.delete_if_abandoned(api, &path).await?;
+                Ok(left)
+            }
             Operation::ImportSpecification {
                 export,
                 specification,
@@ -452,6 +468,30 @@ impl<A: AzureSide> Applier<'_, A> {
         }
     }
 
+    /// After leaving a shared API: the last link to leave deletes it, when no link's
+    /// share and no deployment is left on it (read again, right before).
+    async fn delete_if_abandoned(&self, api: &str, path: &EntityPath) -> Result<(), OpError> {
+        let Some(current) = self.azure.get(self.target, path).await? else {
+            return Ok(());
+        };
+        let no_share = shares(&current.properties).is_empty()
+            && read_api_marker(&current.name, &current.properties, self.link)
+                == Ownership::Unmarked;
+        if !no_share
+            || !self
+                .azure
+                .list_deployments(self.target, api)
+                .await?
+                .is_empty()
+        {
+            return Ok(());
+        }
+        self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
+        self.azure.delete(self.target, path).await?;
+        tracing::info!(api, "deleted a shared API its last link left");
+        Ok(())
+    }
+
     /// Reads an entity and makes sure the link may write it: an environment or API must
     /// carry this link's marker, a deployment must not carry another link's.
     async fn read_writable(
@@ -467,11 +507,17 @@ impl<A: AzureSide> Applier<'_, A> {
                 Ownership::Owned(_) => None,
                 other => Some(other.owner_label()),
             },
-            EntityKind::Api => match read_api_marker(&current.name, &current.properties, self.link)
-            {
-                Ownership::Owned(_) => None,
-                other => Some(other.owner_label()),
-            },
+            EntityKind::Api => {
+                match api_ownership_in(
+                    self.link,
+                    self.shares_apis,
+                    &current.name,
+                    &current.properties,
+                ) {
+                    Ownership::Owned(_) | Ownership::Joinable => None,
+                    other => Some(other.owner_label()),
+                }
+            }
             EntityKind::Deployment => match read_entity_marker(&current.properties, self.link) {
                 Ownership::OtherLink(link) => Some(format!("link {link}")),
                 _ => None,
@@ -656,16 +702,12 @@ impl<A: AzureSide> MergeWrite for EntityWrite<'_, '_, A> {
 /// link's. The write's answer shows it at once, with the same test the write probe
 /// makes.
 fn record_kept(path: &EntityPath, sent: &Value, answer: &ApicEntity) -> Result<(), OpError> {
-    let sent_record = sent
-        .pointer("/customProperties")
-        .and_then(|props| props.get(RECORD_KEY))
-        .is_some();
-    if !sent_record {
+    let Some((key, _)) = sent_record(sent) else {
         return Ok(());
-    }
+    };
     let stored = answer
         .properties
         .get("customProperties")
         .unwrap_or(&Value::Null);
-    check_custom_property_kept(&path.to_string(), RECORD_KEY, stored).map_err(OpError::from)
+    check_custom_property_kept(&path.to_string(), key, stored).map_err(OpError::from)
 }

@@ -4,7 +4,7 @@
 use std::time::{Instant, SystemTime};
 
 use apilink_core::guard::guard_deletions;
-use apilink_core::planner::owned_api_count;
+use apilink_core::planner::{owned_api_count, owned_api_names};
 use apilink_core::{Coverage, LinkSettings, Plan, cleanup_plan, plan};
 use tracing::Instrument;
 
@@ -13,7 +13,7 @@ use crate::azure_side::{AzureSide, LinkTarget};
 use crate::budget::WriteGate;
 use crate::error::{PassError, PassPhase};
 use crate::metadata::{VerifiedSchemas, prepare};
-use crate::observe::{Observation, observe, read_apic};
+use crate::observe::{Observation, observe, read_apic, read_wanted_details};
 use crate::options::EngineOptions;
 use crate::preflight::remove_probe_leftovers;
 
@@ -190,6 +190,7 @@ impl<A: AzureSide> Engine<A> {
             azure: &self.azure,
             target,
             link: &settings.link,
+            shares_apis: settings.shares_apis(),
             contents: &observation.contents,
             gate,
             progress: self.options.progress.as_deref(),
@@ -270,7 +271,13 @@ impl<A: AzureSide> Engine<A> {
         let started = Instant::now();
         let before = self.azure.call_counts();
         let target = LinkTarget::from(settings);
-        let apic = read_apic(&self.azure, &target, settings).await?;
+        let mut apic = read_apic(&self.azure, &target, settings).await?;
+        if settings.shares_apis() {
+            // What other links still use of a shared API shows in its deployments.
+            let owned = owned_api_names(settings, &apic);
+            let details = read_wanted_details(&self.azure, &target, &self.options, owned).await?;
+            apic.details.extend(details);
+        }
         let plan = cleanup_plan(settings, &apic);
         let mut report = PassReport::new(settings.link.to_string(), PassKind::Cleanup);
         report.durations.observe = started.elapsed();
@@ -284,6 +291,7 @@ impl<A: AzureSide> Engine<A> {
             azure: &self.azure,
             target: &target,
             link: &settings.link,
+            shares_apis: settings.shares_apis(),
             contents: &contents,
             gate: &gate,
             progress: self.options.progress.as_deref(),

@@ -12,10 +12,11 @@ use std::time::Duration;
 use apilink_core::marker::{RECORD_KEY, ownership_schema};
 use apilink_core::metadata::{
     MappedSchema, MetadataSchema, OwnershipSchema, apim_metadata_schema, check_custom_properties,
-    entity_kinds_created, mapped_schema_state, ownership_schema_state,
+    entity_kinds_created, mapped_schema_state, ownership_schema_state, shared_record_schema_state,
 };
 use apilink_core::outcome::RunError;
 use apilink_core::plan::Plan;
+use apilink_core::shared::{shared_record_key, shared_record_schema};
 use apilink_core::{ErrorClass, LinkSettings};
 use serde_json::Value;
 
@@ -106,6 +107,18 @@ fn missing_schemas(
         }
         OwnershipSchema::Missing => missing.push((RECORD_KEY.to_string(), ownership_schema())),
     }
+    if settings.shares_apis() {
+        match shared_record_schema_state(schemas, &settings.link) {
+            MappedSchema::Compatible => {}
+            MappedSchema::Incompatible(message) => {
+                return Err(needs_user("OwnershipSchemaIncompatible", message));
+            }
+            MappedSchema::Missing => missing.push((
+                shared_record_key(&settings.link),
+                shared_record_schema(&settings.link),
+            )),
+        }
+    }
     for name in settings.apim_metadata.custom_properties() {
         match mapped_schema_state(schemas, name) {
             MappedSchema::Compatible => {}
@@ -170,7 +183,14 @@ pub(crate) async fn prepare<A: AzureSide>(
     }
     let service = target.api_center.to_string();
     let creates = entity_kinds_created(plan);
-    let mapped: Vec<&str> = settings.apim_metadata.custom_properties().collect();
+    let shared_key = settings
+        .shares_apis()
+        .then(|| shared_record_key(&settings.link));
+    let mapped: Vec<&str> = settings
+        .apim_metadata
+        .custom_properties()
+        .chain(shared_key.as_deref())
+        .collect();
     if verified.contains(&service, &mapped) && creates.is_empty() {
         return Ok(outcome);
     }

@@ -1,6 +1,7 @@
 //! Reading both sides for one pass: APIM completely, the API Center API list and the
 //! link's environment, then only the details and exports the planner asks for.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use apilink_azure::AzureError;
@@ -13,6 +14,7 @@ use apilink_core::observed::{
     azure_portal_resource_url,
 };
 use apilink_core::planner::{ExportRequest, Exports};
+use apilink_core::shared::without_stage_servers;
 use apilink_core::spec::ApimMetadataSource;
 use apilink_core::{Coverage, DesiredState, LinkSettings, details_needed, exports_needed};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -286,7 +288,7 @@ fn export_owners(desired: &DesiredState) -> HashMap<ApimApiRef, String> {
 
 /// The details the planner asks for, `options.concurrency` APIs at a time. Any failure
 /// aborts the pass: the planner cannot tell a missing child from a deleted one.
-async fn read_wanted_details<A: AzureSide>(
+pub(crate) async fn read_wanted_details<A: AzureSide>(
     azure: &A,
     target: &LinkTarget,
     options: &EngineOptions,
@@ -357,6 +359,15 @@ impl Exported {
     }
 }
 
+/// An export as links sharing their APIs import it: without the stage's own servers
+/// (see [`without_stage_servers`]).
+fn stage_neutral(mut content: ExportedContent) -> ExportedContent {
+    if let Cow::Owned(neutral) = without_stage_servers(content.kind, &content.content) {
+        content.content = neutral;
+    }
+    content
+}
+
 /// Exports the definitions the planner asks for, `options.concurrency` at a time. A
 /// failed export fails that definition only: the planner sees its content as
 /// unavailable.
@@ -366,6 +377,7 @@ async fn export_requested<A: AzureSide>(
     options: &EngineOptions,
     desired: &DesiredState,
     requests: Vec<ExportRequest>,
+    shares_apis: bool,
 ) -> Exported {
     emit(
         options,
@@ -377,7 +389,8 @@ async fn export_requested<A: AzureSide>(
         .map(|request| async move {
             let result = azure
                 .export_definition(target, &request.api, request.kind)
-                .await;
+                .await
+                .map(|content| content.map(|c| if shares_apis { stage_neutral(c) } else { c }));
             emit(options, ProgressEvent::Step);
             (request, result)
         })
@@ -412,7 +425,15 @@ pub(crate) async fn observe<A: AzureSide>(
     apic.details.extend(details);
 
     let requests = exports_needed(settings, &desired, &apic, coverage);
-    let exported = export_requested(azure, target, options, &desired, requests).await;
+    let exported = export_requested(
+        azure,
+        target,
+        options,
+        &desired,
+        requests,
+        settings.shares_apis(),
+    )
+    .await;
     Ok(Observation {
         apic,
         desired,

@@ -45,6 +45,7 @@ pub fn spec(import: ImportSpecification, env_name: Option<&str>, filter: FilterS
         custom_properties: Default::default(),
         deletion_guard: Default::default(),
         apim_metadata: Default::default(),
+        api_identity: Default::default(),
     }
 }
 

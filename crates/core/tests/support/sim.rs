@@ -11,6 +11,7 @@ use apilink_core::ownership::{EntityKind, FIELD_OWNERSHIP, api_center_owned_valu
 use apilink_core::plan::Plan;
 use apilink_core::planner::{Exports, details_needed, exports_needed, plan};
 use apilink_core::resync_window::Coverage;
+use apilink_core::shared::api_ownership;
 use apilink_core::spec::LinkSettings;
 use serde_json::{Value, json};
 
@@ -81,6 +82,11 @@ fn check_update(
         return Err(format!("{what}: update dropped unknown members"));
     }
     Ok(())
+}
+
+/// A shared API no link serves any more: no link's share and no deployment left.
+fn abandoned(api: &SimApi) -> bool {
+    apilink_core::shared::shares(&api.props).is_empty() && api.deployments.is_empty()
 }
 
 fn stage_of(api: &SimApi) -> Value {
@@ -296,12 +302,20 @@ impl Sim {
                     self.writes += 1;
                 }
             }
-            Operation::WriteApiMarker { api, .. } => {
+            Operation::WriteApiMarker { api, .. } | Operation::LeaveSharedApi { api, .. } => {
                 let entry = self.api_mut(api)?;
                 if let Some(mut body) = op.marker_body(&entry.props) {
                     check_update(EntityKind::Api, &entry.props, &body, &what)?;
                     body["lifecycleStage"] = stage_of(entry);
                     entry.props = body;
+                    self.writes += 1;
+                }
+                // The last link to leave a shared API deletes it (the engine checks the
+                // answer of its write the same way).
+                if matches!(op, Operation::LeaveSharedApi { .. })
+                    && abandoned(&self.apis[api.as_str()])
+                {
+                    self.apis.remove(api);
                     self.writes += 1;
                 }
             }
@@ -368,7 +382,16 @@ impl Guard {
         let mut foreign_apis = BTreeSet::new();
         let mut user_children = BTreeSet::new();
         for (name, api) in &sim.apis {
-            match read_api_marker(name, &api.props, &settings.link) {
+            match api_ownership(settings, name, &api.props) {
+                // Another link's shared API this link joins: their deployments are not
+                // this link's to touch.
+                Ownership::Joinable => {
+                    for (dep, props) in &api.deployments {
+                        if !read_entity_marker(props, &settings.link).is_owned() {
+                            user_children.insert(format!("apis/{name}/deployments/{dep}"));
+                        }
+                    }
+                }
                 Ownership::Owned((marker, _)) => {
                     let wanted = desired.apis.iter().find(|d| &d.name == name);
                     let wanted_version =
@@ -387,13 +410,29 @@ impl Guard {
                         .flat_map(|v| v.definitions.values())
                         .filter_map(|d| d.deployment.as_deref())
                         .collect();
-                    for version in api.versions.keys() {
-                        if !marker.versions.contains_key(version) && !wanted_version(version) {
+                    for (version, held) in &api.versions {
+                        // Under a shared API, a version holding only definitions named by
+                        // content is what links left behind, not a user's.
+                        let left_by_links = settings.shares_apis()
+                            && !held.definitions.is_empty()
+                            && held
+                                .definitions
+                                .keys()
+                                .all(|d| apilink_core::shared::is_content_definition_name(d));
+                        if !marker.versions.contains_key(version)
+                            && !wanted_version(version)
+                            && !left_by_links
+                        {
                             user_children.insert(format!("apis/{name}/versions/{version}"));
                         }
                     }
-                    for dep in api.deployments.keys() {
-                        if !recorded_deployments.contains(dep.as_str()) && !wanted_deployment(dep) {
+                    for (dep, props) in &api.deployments {
+                        let other_link = settings.shares_apis()
+                            && !read_entity_marker(props, &settings.link).is_owned();
+                        if other_link
+                            || (!recorded_deployments.contains(dep.as_str())
+                                && !wanted_deployment(dep))
+                        {
                             user_children.insert(format!("apis/{name}/deployments/{dep}"));
                         }
                     }
