@@ -96,7 +96,6 @@ pub enum ApiIdentityScope {
 
 /// The identity key of a logical API in the shared scope.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
 pub enum ApiIdentityKey {
     /// The APIM API id, or the version set id for a versioned API (workspace left out).
     #[default]

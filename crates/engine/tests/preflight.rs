@@ -920,3 +920,41 @@ async fn a_dropped_ownership_record_is_caught_by_the_write_that_lost_it() {
     assert_eq!(failure.api.as_deref(), Some(echo.as_str()));
     assert_contains(&failure.message, RECORD_KEY);
 }
+
+#[tokio::test]
+async fn a_link_sharing_its_apis_is_told_about_the_schema_of_its_share() {
+    let emulator = start(config()).await;
+    let settings = settings(&emulator, LINK, json!({"apiIdentity": {"scope": "Shared"}}));
+    let (engine, caller) = default_caller(&emulator).await;
+    let key = apilink_core::shared::shared_record_key(&settings.link);
+    let metadata = |report: &CheckReport| -> Vec<String> {
+        report
+            .lines
+            .iter()
+            .filter(|l| l.check == checks::APIC_METADATA)
+            .map(|l| l.summary.clone())
+            .collect()
+    };
+    let before = engine
+        .preflight(&settings, &caller, SystemTime::now())
+        .await;
+    assert!(before.report.can_sync());
+    assert!(
+        metadata(&before.report).contains(&format!(
+            "the first pass creates the schema {key} of this link's share of shared APIs (one write)"
+        )),
+        "{:?}",
+        metadata(&before.report)
+    );
+    sync(&engine, &settings, PassMode::Light).await;
+    let after = engine
+        .preflight(&settings, &caller, SystemTime::now())
+        .await;
+    assert!(
+        metadata(&after.report).contains(&format!(
+            "the schema {key} of this link's share of shared APIs is in place"
+        )),
+        "{:?}",
+        metadata(&after.report)
+    );
+}

@@ -9,11 +9,15 @@ use apilink_azure::apic::ApicClient;
 use apilink_azure::apim::{ApimClient, ApimService};
 use apilink_azure::{AzureError, TokenIdentity};
 use apilink_core::marker::RECORD_KEY;
-use apilink_core::metadata::{OwnershipSchema, check_custom_properties, ownership_schema_state};
+use apilink_core::metadata::{
+    MappedSchema, OwnershipSchema, check_custom_properties, ownership_schema_state,
+    shared_record_schema_state,
+};
 use apilink_core::observed::{ObservedApiCenter, ObservedApim};
 use apilink_core::preflight::{
     AzureService, CheckLine, GrantedPermission, checks, permission_line_for, required_actions_for,
 };
+use apilink_core::shared::shared_record_key;
 use apilink_core::{DesiredState, LinkSettings, desired_state};
 
 use super::{Caller, PreflightOutcome, remove_probe_leftovers};
@@ -570,6 +574,9 @@ fn metadata_lines(
     let kinds: BTreeSet<&str> = CREATED_KINDS.into_iter().collect();
     let problems = check_custom_properties(settings, schemas, &kinds);
     let mut lines = vec![ownership];
+    if settings.shares_apis() {
+        lines.push(shared_record_line(settings, schemas));
+    }
     if !problems.is_empty() {
         lines.push(
             CheckLine::fail(
@@ -582,6 +589,34 @@ fn metadata_lines(
         );
     }
     lines
+}
+
+/// The schema declaring the link's own ledger on shared APIs (`docs/shared-apis.md`).
+fn shared_record_line(
+    settings: &LinkSettings,
+    schemas: &[apilink_core::metadata::MetadataSchema],
+) -> CheckLine {
+    let key = shared_record_key(&settings.link);
+    match shared_record_schema_state(schemas, &settings.link) {
+        MappedSchema::Compatible => CheckLine::pass(
+            checks::APIC_METADATA,
+            format!("the schema {key} of this link's share of shared APIs is in place"),
+        ),
+        MappedSchema::Missing => CheckLine::pass(
+            checks::APIC_METADATA,
+            format!(
+                "the first pass creates the schema {key} of this link's share of shared APIs (one write)"
+            ),
+        ),
+        MappedSchema::Incompatible(message) => CheckLine::fail(
+            checks::APIC_METADATA,
+            "OwnershipSchemaIncompatible",
+            message,
+            format!(
+                "restore the metadata schema {key} as docs/shared-apis.md shows, or delete it so the link recreates it"
+            ),
+        ),
+    }
 }
 
 /// The selected APIs API Center does not have yet.
