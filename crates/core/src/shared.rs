@@ -452,3 +452,201 @@ pub fn shared_record_schema(link: &LinkId) -> Value {
         "assignedTo": [{"entity": "api", "required": false, "deprecated": false}],
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::ids::ApimApiRef;
+    use crate::marker::SharedShare;
+
+    fn share(link: &str, kind: &str) -> ApiMarker {
+        let mut marker = ApiMarker::new(&LinkId::new(link).unwrap(), "apis/orders");
+        marker.shared = Some(SharedShare {
+            environment_kind: kind.into(),
+            identity: "orders/v1 api".into(),
+        });
+        marker
+    }
+
+    #[test]
+    fn a_share_round_trips_under_its_links_own_key() {
+        let mut marker = share("stages/prod", "production");
+        marker
+            .versions
+            .entry("v1".into())
+            .or_default()
+            .definitions
+            .insert(
+                "openapi-5eedafc9".into(),
+                crate::marker::DefinitionMarker {
+                    content_hash: Some("5eedafc99a196a84".into()),
+                    deployment: Some(shared_deployment_name_of("stages/prod", "v1")),
+                },
+            );
+        let text = marker.encode();
+        assert!(
+            text.contains(" shared=production/orders%2Fv1%20api "),
+            "{text}"
+        );
+        let back = ApiMarker::decode(&text).unwrap();
+        assert_eq!(back, marker, "the deployment name comes back from the link");
+        assert_eq!(
+            marker.key(),
+            shared_record_key(&LinkId::new("stages/prod").unwrap())
+        );
+        let schema = shared_record_schema(&LinkId::new("stages/prod").unwrap());
+        let document: Value = serde_json::from_str(schema["schema"].as_str().unwrap()).unwrap();
+        crate::metadata::check_value(&document, &marker.to_value(), "share").unwrap();
+    }
+
+    #[test]
+    fn shares_are_read_only_under_their_own_keys() {
+        let prod = share("stages/prod", "production");
+        let dev = share("stages/dev", "development");
+        let props = json!({"customProperties": {
+            shared_record_key_of("stages/prod"): prod.encode(),
+            // A copy of dev's share under prod's key pattern but the wrong key: ignored.
+            format!("{SHARED_RECORD_PREFIX}00000000"): dev.encode(),
+            "team": "payments",
+        }});
+        let read = shares(&props);
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].link, "stages/prod");
+    }
+
+    #[test]
+    fn production_comes_first_then_the_link_id() {
+        let (prod, staging, dev) = (
+            share("b/prod", "production"),
+            share("a/staging", "staging"),
+            share("a/dev", "development"),
+        );
+        let link = |id: &str| LinkId::new(id).unwrap();
+        assert!(comes_first(
+            &link("b/prod"),
+            "production",
+            [&staging, &dev].into_iter()
+        ));
+        assert!(!comes_first(
+            &link("a/staging"),
+            "staging",
+            [&prod].into_iter()
+        ));
+        let other_prod = share("a/prod", "production");
+        assert!(!comes_first(
+            &link("b/prod"),
+            "production",
+            [&other_prod].into_iter()
+        ));
+        assert!(comes_first(
+            &link("a/prod"),
+            "production",
+            [&prod].into_iter()
+        ));
+        assert_eq!(kind_rank("sandbox"), 4);
+    }
+
+    #[test]
+    fn definitions_are_named_by_kind_and_content() {
+        let name = shared_definition_name(SpecKind::OpenApi, Some("5eedafc99a196a84ffff"));
+        assert_eq!(name, "openapi-5eedafc9");
+        assert!(is_content_definition_name(&name));
+        assert!(!is_content_definition_name("openapi"));
+        assert!(!is_content_definition_name("openapi-notahash"));
+        assert!(!is_content_definition_name("mydef-5eedafc9"));
+        assert_eq!(shared_definition_name(SpecKind::Wsdl, None), "wsdl");
+    }
+
+    #[test]
+    fn identities_by_name_leave_the_workspace_out_and_by_path_trim_slashes() {
+        let in_workspace = SourceKey::Api(ApimApiRef {
+            workspace: Some("team".into()),
+            api_id: "orders".into(),
+        });
+        let set = SourceKey::VersionSet {
+            workspace: None,
+            id: "orders".into(),
+        };
+        assert_eq!(
+            identity(ApiIdentityKey::Name, &in_workspace, "/x"),
+            "orders"
+        );
+        assert_eq!(identity(ApiIdentityKey::Name, &set, "x"), "orders");
+        assert_eq!(
+            identity(ApiIdentityKey::Path, &set, "/shop/orders/"),
+            "shop/orders"
+        );
+    }
+
+    #[test]
+    fn servers_are_left_out_of_openapi_content_only() {
+        let v3 =
+            r#"{"openapi":"3.0.1","servers":[{"url":"https://dev.example/orders"}],"paths":{}}"#;
+        let neutral = without_stage_servers(SpecKind::OpenApi, v3);
+        assert_eq!(neutral, r#"{"openapi":"3.0.1","paths":{}}"#);
+        let v2 =
+            r#"{"swagger":"2.0","host":"dev.example","basePath":"/orders","schemes":["https"]}"#;
+        assert_eq!(
+            without_stage_servers(SpecKind::OpenApi, v2),
+            r#"{"swagger":"2.0"}"#
+        );
+        let plain = r#"{"openapi":"3.0.1","paths":{}}"#;
+        assert!(matches!(
+            without_stage_servers(SpecKind::OpenApi, plain),
+            Cow::Borrowed(_)
+        ));
+        let wsdl = "<definitions><service><port><address location=\"https://dev\"/></port></service></definitions>";
+        assert!(matches!(
+            without_stage_servers(SpecKind::Wsdl, wsdl),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            without_stage_servers(SpecKind::OpenApi, "not json"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn abandoned_children_are_unlisted_content_named_and_undeployed() {
+        let mut details = ApiDetails::default();
+        let version = details.versions.entry("v1".into()).or_default();
+        for def in [
+            "openapi-11111111",
+            "openapi-22222222",
+            "openapi-33333333",
+            "handmade",
+        ] {
+            version.definitions.insert(def.into(), json!({}));
+        }
+        details
+            .versions
+            .entry("v9".into())
+            .or_default()
+            .definitions
+            .insert("openapi-99999999".into(), json!({}));
+        details.versions.entry("empty".into()).or_default();
+        details.deployments.insert(
+            "v1-x".into(),
+            json!({"definitionId": "/workspaces/default/apis/a/versions/v1/definitions/openapi-22222222"}),
+        );
+        let mut ledger = share("stages/prod", "production");
+        ledger
+            .versions
+            .entry("v1".into())
+            .or_default()
+            .definitions
+            .insert("openapi-33333333".into(), Default::default());
+        let abandoned = abandoned_children(&details, &[&ledger]);
+        assert_eq!(
+            abandoned,
+            vec![
+                ("v1".to_string(), Some("openapi-11111111".to_string())),
+                ("v9".to_string(), None),
+            ],
+            "listed, deployed, hand-named and empty children stay"
+        );
+    }
+}
