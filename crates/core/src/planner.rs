@@ -555,29 +555,27 @@ impl Planner<'_> {
         }
         let children_planned = self.phases.child_operations() != children_before;
         let api_upsert = api_upsert.map(|mut upsert| {
-            if ledger.shared.is_some() {
-                // Another link leaving may delete a shared API between this pass's read
-                // and its write, which then creates it again: it must carry this
-                // link's share, unconfirmed so the next pass reads its children.
-                set_path(
-                    &mut upsert.create_properties,
-                    &["customProperties", &ledger.key()],
-                    Some(ledger.unconfirmed().to_value()),
-                );
-            }
+            // An API deleted between this pass's read and its write (a person, or
+            // another link leaving a shared API) is created again by the write: it must
+            // carry the link's record, unconfirmed so the next pass reads its children.
+            set_path(
+                &mut upsert.create_properties,
+                &["customProperties", &ledger.key()],
+                Some(ledger.unconfirmed().to_value()),
+            );
             upsert
         });
         match api_upsert {
             // Nothing under the API changes: its record travels with its own update.
             Some(mut upsert) if !children_planned && form == RecordForm::Current => {
                 if ledger.encode() != marker.encode() {
-                    let key = ledger.key();
-                    for body in [
+                    // Into the update only: a create (the API vanished meanwhile) keeps
+                    // the unconfirmed record set above.
+                    set_path(
                         &mut upsert.apim_owned_properties,
-                        &mut upsert.create_properties,
-                    ] {
-                        set_path(body, &["customProperties", &key], Some(ledger.to_value()));
-                    }
+                        &["customProperties", &ledger.key()],
+                        Some(ledger.to_value()),
+                    );
                 }
                 self.phases.apis.push(Operation::UpsertApi {
                     api: api.name.clone(),
