@@ -333,7 +333,7 @@ mod tests {
         assert!(
             err.starts_with(
                 "link.yaml: 2 unknown fields\n  \
-                 spec.colour: unknown field (known here: apimMetadata, credentials, customProperties,"
+                 spec.colour: unknown field (known here: apiIdentity, apimMetadata, credentials, customProperties,"
             ) && err.ends_with("\n  spec.suspnd: unknown field; did you mean spec.suspend?"),
             "every unknown field is reported at once: {err}"
         );
