@@ -97,6 +97,8 @@ pub struct Emulator {
     pub client_secret: String,
     /// ARM id of the (first) APIM service.
     pub apim_id: String,
+    /// ARM ids of every APIM service the seed defines.
+    pub apim_ids: Vec<String>,
     /// ARM id of the (first) API Center service.
     pub apic_id: String,
     http: reqwest::Client,
@@ -169,6 +171,7 @@ impl Emulator {
             subscription_id: String::new(),
             resource_group: String::new(),
             apim_id: String::new(),
+            apim_ids: Vec::new(),
             apic_id: String::new(),
             http,
         };
@@ -179,6 +182,14 @@ impl Emulator {
         emulator.resource_group = text("resourceGroup").unwrap_or_default();
         emulator.apim_id = first("apimServices")
             .ok_or_else(|| Error::Setup(format!("the emulator serves no APIM: {info}")))?;
+        emulator.apim_ids = info["apimServices"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| id.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         emulator.apic_id = first("apiCenterServices")
             .ok_or_else(|| Error::Setup(format!("the emulator serves no API Center: {info}")))?;
         Ok(emulator)
@@ -195,6 +206,20 @@ impl Emulator {
     /// Name of the (first) APIM service.
     pub fn apim_service(&self) -> &str {
         last_segment(&self.apim_id)
+    }
+
+    /// ARM id of the APIM service named `service` (a seed may define several).
+    pub fn apim_id_of(&self, service: &str) -> Result<String> {
+        self.apim_ids
+            .iter()
+            .find(|id| last_segment(id) == service)
+            .cloned()
+            .ok_or_else(|| {
+                Error::Setup(format!(
+                    "the emulator serves no APIM named {service}: {:?}",
+                    self.apim_ids
+                ))
+            })
     }
 
     /// Name of the (first) API Center service.
