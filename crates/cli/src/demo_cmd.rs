@@ -1,7 +1,8 @@
 //! `apilink demo`: the whole job on the bundled emulator, told for someone who has
 //! never seen the project. Starts an emulated APIM + API Center, syncs a link, changes
 //! APIM, curates API Center as a user would, syncs again, and checks every promise on
-//! the way. Exits non-zero if any check fails.
+//! the way; then two stages' APIM instances share APIs in the same API Center
+//! (`demo_shared`). Exits non-zero if any check fails.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -27,17 +28,18 @@ use apilink_engine::{
 };
 use serde_json::Value;
 
+use crate::demo_shared;
 use crate::link_file;
 use crate::report_view::{operations_table, table};
 
 const APIM: &str = "contoso-apim";
-const APIC: &str = "contoso-catalog";
+pub(crate) const APIC: &str = "contoso-catalog";
 const WORKSPACE: &str = "default";
 /// The metadata schema the demo's organisation requires on every API.
-const OWNER_SCHEMA: &str = "owner";
+pub(crate) const OWNER_SCHEMA: &str = "owner";
 /// The custom properties the demo link gives APIM tags and products.
-const TAGS_PROPERTY: &str = "apim-tags";
-const PRODUCTS_PROPERTY: &str = "apim-products";
+pub(crate) const TAGS_PROPERTY: &str = "apim-tags";
+pub(crate) const PRODUCTS_PROPERTY: &str = "apim-products";
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -48,13 +50,13 @@ pub struct DemoArgs {
 
 /// ✓/✗ lines, counted.
 #[derive(Default)]
-struct Checks {
+pub(crate) struct Checks {
     passed: usize,
     failed: Vec<String>,
 }
 
 impl Checks {
-    fn check(&mut self, ok: bool, what: impl Into<String>) {
+    pub(crate) fn check(&mut self, ok: bool, what: impl Into<String>) {
         let what = what.into();
         if ok {
             println!("  \u{2713} {what}");
@@ -68,16 +70,16 @@ impl Checks {
 
 /// ARM calls of one pass, from the emulator's own log (not the client's counters).
 #[derive(Clone)]
-struct PassCost {
-    name: &'static str,
-    reads: usize,
-    writes: usize,
-    deletes: usize,
-    imports: usize,
-    seconds: f64,
+pub(crate) struct PassCost {
+    pub(crate) name: &'static str,
+    pub(crate) reads: usize,
+    pub(crate) writes: usize,
+    pub(crate) deletes: usize,
+    pub(crate) imports: usize,
+    pub(crate) seconds: f64,
 }
 
-fn cost(emulator: &Emulator, name: &'static str, started: Instant) -> PassCost {
+pub(crate) fn cost(emulator: &Emulator, name: &'static str, started: Instant) -> PassCost {
     let calls: Vec<_> = emulator
         .calls()
         .into_iter()
@@ -99,12 +101,12 @@ fn cost(emulator: &Emulator, name: &'static str, started: Instant) -> PassCost {
     }
 }
 
-fn section(title: &str) {
+pub(crate) fn section(title: &str) {
     println!("\n\u{25b6} {title}\n");
 }
 
 /// The API Center workspace as the emulator holds it.
-fn workspace(emulator: &Emulator) -> Value {
+pub(crate) fn workspace(emulator: &Emulator) -> Value {
     emulator
         .api_center()
         .snapshot(APIC)
@@ -113,7 +115,7 @@ fn workspace(emulator: &Emulator) -> Value {
 }
 
 /// API name → properties.
-fn apis(emulator: &Emulator) -> BTreeMap<String, Value> {
+pub(crate) fn apis(emulator: &Emulator) -> BTreeMap<String, Value> {
     workspace(emulator)["apis"]
         .as_object()
         .map(|m| {
@@ -259,7 +261,10 @@ fn arm_client(emulator: &Emulator) -> anyhow::Result<ArmClient> {
 }
 
 /// A new engine with a new ARM client: what a freshly started process has.
-fn engine(emulator: &Emulator, concurrency: usize) -> anyhow::Result<Engine<AzureClients>> {
+pub(crate) fn engine(
+    emulator: &Emulator,
+    concurrency: usize,
+) -> anyhow::Result<Engine<AzureClients>> {
     Ok(Engine::new(
         AzureClients::new(arm_client(emulator)?),
         EngineOptions {
@@ -346,7 +351,7 @@ fn window_reaching(settings: &LinkSettings, api: &str) -> ResyncWindow {
     ResyncWindow::new(end - settings.interval, end, period)
 }
 
-fn show_pass(report: &PassReport, cost: &PassCost) {
+pub(crate) fn show_pass(report: &PassReport, cost: &PassCost) {
     print!("{}", operations_table(report));
     println!(
         "\n  {:.1} s; ARM calls: {} reads, {} writes, {} deletes ({} imports)",
@@ -354,7 +359,7 @@ fn show_pass(report: &PassReport, cost: &PassCost) {
     );
 }
 
-async fn converged(
+pub(crate) async fn converged(
     emulator: &Emulator,
     settings: &LinkSettings,
     concurrency: usize,
@@ -414,19 +419,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     demo.light_poll().await?;
     demo.spread_recheck(&curated).await?;
     demo.steady_state().await?;
+    demo.shared_stages().await?;
     Ok(demo.summary().await)
 }
 
 /// The demo's state from section to section.
-struct Demo {
-    emulator: Emulator,
+pub(crate) struct Demo {
+    pub(crate) emulator: Emulator,
     config: EmulatorConfig,
     /// API Center as people reach it: for the organisation's schema and a person's edits.
     apic: ApicClient,
     settings: LinkSettings,
-    concurrency: usize,
-    checks: Checks,
-    costs: Vec<PassCost>,
+    pub(crate) concurrency: usize,
+    pub(crate) checks: Checks,
+    pub(crate) costs: Vec<PassCost>,
     started: Instant,
 }
 
@@ -443,8 +449,10 @@ impl Demo {
     /// link, telling what is there.
     async fn setup(concurrency: usize, started: Instant) -> anyhow::Result<Self> {
         section("The setup");
+        let mut seed = Seed::demo();
+        seed.services.extend(demo_shared::stage_services()?);
         let config = EmulatorConfig {
-            seed: Seed::demo(),
+            seed,
             ..EmulatorConfig::default()
         };
         let emulator = apilink_emulator::start(config.clone())
@@ -678,10 +686,21 @@ impl Demo {
         name: &'static str,
         coverage: Coverage,
     ) -> anyhow::Result<(PassReport, PassCost)> {
+        let settings = self.settings.clone();
+        self.measured_pass_of(name, &settings, coverage).await
+    }
+
+    /// [`Demo::measured_pass`] of another link's `settings`.
+    pub(crate) async fn measured_pass_of(
+        &mut self,
+        name: &'static str,
+        settings: &LinkSettings,
+        coverage: Coverage,
+    ) -> anyhow::Result<(PassReport, PassCost)> {
         self.emulator.clear_calls();
         let started = Instant::now();
         let engine = engine(&self.emulator, self.concurrency)?;
-        let report = pass(&engine, &self.settings, coverage).await?;
+        let report = pass(&engine, settings, coverage).await?;
         let cost = cost(&self.emulator, name, started);
         show_pass(&report, &cost);
         self.costs.push(cost.clone());

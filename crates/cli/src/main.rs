@@ -7,6 +7,7 @@ mod controller_cmd;
 mod crd_cmd;
 mod delete_cmd;
 mod demo_cmd;
+mod demo_shared;
 mod emulator_cmd;
 mod engine_runner;
 mod link_file;

@@ -325,6 +325,15 @@ impl Seed {
         })
     }
 
+    /// The bundled two-stage APIM of the demo's shared-APIs section
+    /// (`fixtures/demo-stages.yaml`: a prod and a dev service of one shop).
+    pub fn demo_stages() -> Self {
+        let parsed = serde_yaml::from_str(include_str!("../../fixtures/demo-stages.yaml"));
+        parsed.unwrap_or(Seed {
+            services: Vec::new(),
+        })
+    }
+
     /// A large realistic APIM for benchmarks; see [`synthetic`](synthetic::synthetic).
     pub fn synthetic(n_apis: usize) -> Self {
         synthetic::synthetic(n_apis)
@@ -350,5 +359,8 @@ mod tests {
         let demo = Seed::demo();
         assert!(!demo.services.is_empty());
         demo.validate().unwrap();
+        let stages = Seed::demo_stages();
+        assert_eq!(stages.services.len(), 2);
+        stages.validate().unwrap();
     }
 }
