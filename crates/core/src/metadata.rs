@@ -107,12 +107,7 @@ pub fn shared_record_schema_state(schemas: &[MetadataSchema], link: &LinkId) -> 
     let Some(schema) = schemas.iter().find(|s| s.name.eq_ignore_ascii_case(&key)) else {
         return MappedSchema::Missing;
     };
-    let mut problems = Vec::new();
-    match schema.assignment("api") {
-        None => problems.push("it is not assigned to api".to_string()),
-        Some(a) if a.deprecated => problems.push("its api assignment is deprecated".to_string()),
-        Some(_) => {}
-    }
+    let mut problems = api_assignment_problems(schema);
     let mut sample = ApiMarker::new(link, "apis/sample");
     sample.source_hash = Some("0".repeat(64));
     sample.shared = Some(crate::marker::SharedShare {
@@ -159,6 +154,15 @@ pub enum MappedSchema {
     Incompatible(String),
 }
 
+/// What is wrong with a schema's assignment to APIs, if anything.
+fn api_assignment_problems(schema: &MetadataSchema) -> Vec<String> {
+    match schema.assignment("api") {
+        None => vec!["it is not assigned to api".to_string()],
+        Some(a) if a.deprecated => vec!["its api assignment is deprecated".to_string()],
+        Some(_) => Vec::new(),
+    }
+}
+
 /// Values a mapped custom property holds: none, and display names with spaces.
 const MAPPED_SAMPLES: [&[&str]; 2] = [&[], &["Payments", "Partner APIs"]];
 
@@ -167,12 +171,7 @@ pub fn mapped_schema_state(schemas: &[MetadataSchema], name: &str) -> MappedSche
     let Some(schema) = schemas.iter().find(|s| s.name.eq_ignore_ascii_case(name)) else {
         return MappedSchema::Missing;
     };
-    let mut problems = Vec::new();
-    match schema.assignment("api") {
-        None => problems.push("it is not assigned to api".to_string()),
-        Some(a) if a.deprecated => problems.push("its api assignment is deprecated".to_string()),
-        Some(_) => {}
-    }
+    let mut problems = api_assignment_problems(schema);
     match &schema.document {
         None => problems.push("its schema is not a JSON document".to_string()),
         Some(document) if document.get("type").and_then(Value::as_str) != Some("array") => {
