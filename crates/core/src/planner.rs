@@ -21,7 +21,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::desired::{DesiredApi, DesiredDefinition, DesiredState, DesiredVersion};
-use crate::diff::owned_changes;
 use crate::ids::ApimApiRef;
 use crate::mapping::SpecKind;
 use crate::marker::{
@@ -33,10 +32,7 @@ use crate::observed::{
     ApiDetails, ApicEntity, ExportedDefinition, ObservedApiCenter, has_specification,
 };
 use crate::operation::{Intent, Operation, Upsert};
-use crate::ownership::{
-    EntityKind, apim_owned_properties, link_row_changes, merge_for_update, properties_for_create,
-    set_path,
-};
+use crate::ownership::{EntityKind, apim_owned_properties, merge_for_update, set_path};
 use crate::plan::{ApiCounts, Drift, DriftKind, Plan, Warning};
 use crate::spec::{DeletionPolicy, LinkSettings};
 
@@ -47,6 +43,19 @@ pub struct ExportRequest {
     pub api: ApimApiRef,
     /// What to export: OpenAPI JSON, WSDL, or the GraphQL/gRPC schema.
     pub kind: SpecKind,
+    /// The content hash the definition is known to hold already: recorded, with the
+    /// specification in place. Content with this hash is not imported, so the engine
+    /// keeps only its hash (see [`ExportRequest::imports`]).
+    pub held_hash: Option<String>,
+}
+
+impl ExportRequest {
+    /// Whether the planner will import content with hash `content_hash`: the same
+    /// test [`plan`] makes, so the engine can drop a document it will not send as soon
+    /// as it has hashed it.
+    pub fn imports(&self, content_hash: &str) -> bool {
+        !hash_matches(self.held_hash.as_deref(), content_hash)
+    }
 }
 
 /// Exported definitions by APIM API.
@@ -192,6 +201,7 @@ pub fn exports_needed(
                 requests.insert(ExportRequest {
                     api: version.source.clone(),
                     kind: def.kind,
+                    held_hash: held_hash(version, def, marker.as_ref(), details),
                 });
             }
         }
@@ -228,6 +238,29 @@ fn export_needed(
         || !hash_matches(marker.source_hash.as_deref(), &api.source_hash)
         || recorded.is_none()
         || spec_missing
+}
+
+/// The content hash a definition holds, as [`Planner::import`] judges it: the one its
+/// API's record lists, when its specification is in place (as read when its API's
+/// children were, as recorded otherwise). `None` for a new API.
+fn held_hash(
+    version: &DesiredVersion,
+    def: &DesiredDefinition,
+    marker: Option<&ApiMarker>,
+    details: Option<&ApiDetails>,
+) -> Option<String> {
+    let recorded = marker?
+        .versions
+        .get(&version.name)
+        .and_then(|v| v.definitions.get(&def.name))
+        .and_then(|d| d.content_hash.clone());
+    let seen = Seen::from_details(details.map(|det| {
+        det.versions
+            .get(&version.name)
+            .and_then(|v| v.definitions.get(&def.name))
+    }));
+    let spec_present = seen.holds_specification(recorded.is_some());
+    recorded.filter(|_| spec_present)
 }
 
 /// Operations grouped by phase; concatenated in declaration order.
@@ -307,6 +340,16 @@ impl<'a> Seen<'a> {
         }
     }
 
+    /// For a definition: whether it holds its specification, as read when it was, as
+    /// `recorded` otherwise.
+    fn holds_specification(self, recorded: bool) -> bool {
+        match self {
+            Seen::Unknown => recorded,
+            Seen::Absent => false,
+            Seen::Present(p) => has_specification(p),
+        }
+    }
+
     /// Delete only what may exist.
     fn may_exist(self) -> bool {
         !matches!(self, Seen::Absent)
@@ -338,23 +381,7 @@ struct Planner<'a> {
 }
 
 fn upsert(entity: EntityKind, intent: Intent, desired: &Value, current: Option<&Value>) -> Upsert {
-    let create_properties = properties_for_create(entity, desired);
-    let apim_owned_properties = apim_owned_properties(entity, desired);
-    let changes = match intent {
-        Intent::Create => owned_changes(entity, None, &create_properties),
-        Intent::Update => {
-            let mut changes = owned_changes(entity, current, &apim_owned_properties);
-            changes.extend(link_row_changes(current, &apim_owned_properties));
-            changes
-        }
-        Intent::Ensure => Vec::new(),
-    };
-    Upsert {
-        intent,
-        create_properties,
-        apim_owned_properties,
-        changes,
-    }
+    Upsert::new(entity, intent, desired.clone(), current)
 }
 
 impl Planner<'_> {
@@ -467,12 +494,8 @@ impl Planner<'_> {
                 marker
             }
         };
-        let mut create = upsert(EntityKind::Api, Intent::Create, &api.properties, None);
-        set_path(
-            &mut create.create_properties,
-            &["customProperties", RECORD_KEY],
-            Some(record.to_value()),
-        );
+        let create = upsert(EntityKind::Api, Intent::Create, &api.properties, None)
+            .with_create_record(record.to_value());
         self.phases.apis.push(Operation::UpsertApi {
             api: api.name.clone(),
             upsert: create,
@@ -503,16 +526,7 @@ impl Planner<'_> {
             // Nothing under the API changes: its record travels with its own update.
             Some(mut upsert) if !children_planned && form == RecordForm::Current => {
                 if ledger.encode() != marker.encode() {
-                    for body in [
-                        &mut upsert.apim_owned_properties,
-                        &mut upsert.create_properties,
-                    ] {
-                        set_path(
-                            body,
-                            &["customProperties", RECORD_KEY],
-                            Some(ledger.to_value()),
-                        );
-                    }
+                    upsert = upsert.with_record(ledger.to_value());
                 }
                 self.phases.apis.push(Operation::UpsertApi {
                     api: api.name.clone(),
@@ -720,21 +734,15 @@ impl Planner<'_> {
     /// Whether the definition holds its specification: as read when it was, as recorded
     /// otherwise. A recorded specification that is gone is drift.
     fn specification_present(&mut self, seen: Seen<'_>, recorded: bool, path: String) -> bool {
-        match seen {
-            Seen::Unknown => recorded,
-            Seen::Absent => false,
-            Seen::Present(p) => {
-                let present = has_specification(p);
-                if !present && recorded {
-                    self.drift(
-                        EntityKind::Definition,
-                        path,
-                        DriftKind::SpecificationMissing,
-                    );
-                }
-                present
-            }
+        let present = seen.holds_specification(recorded);
+        if matches!(seen, Seen::Present(_)) && !present && recorded {
+            self.drift(
+                EntityKind::Definition,
+                path,
+                DriftKind::SpecificationMissing,
+            );
         }
+        present
     }
 
     /// Plans a definition's deployment; returns its name when the link keeps it.
