@@ -1,7 +1,11 @@
 //! The desired API Center state of one link, as derived from APIM by [`crate::mapping`].
 //!
 //! Each entity carries its full desired `properties` (APIM-owned and set-on-create
-//! fields); [`crate::ownership`] picks what goes into a create or an update.
+//! fields); [`crate::ownership`] picks what goes into a create or an update. The
+//! properties of APIs and their children are shared with the upserts planned for them
+//! (hence [`Arc`]), so a plan of thousands of creates does not copy them.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -35,7 +39,7 @@ pub struct DesiredApi {
     pub name: String,
     pub source: SourceKey,
     /// Without the marker: the planner adds it on create and writes it separately.
-    pub properties: Value,
+    pub properties: Arc<Value>,
     /// Sorted by name, names unique.
     pub versions: Vec<DesiredVersion>,
     /// Hash of everything APIM determines for this API (incl. revisions), recorded in the
@@ -50,7 +54,7 @@ pub struct DesiredVersion {
     /// The APIM API whose current revision this version stands for (export key).
     pub source: ApimApiRef,
     pub api_revision: Option<String>,
-    pub properties: Value,
+    pub properties: Arc<Value>,
     /// Absent for API types without a definition (websocket, odata).
     pub definition: Option<DesiredDefinition>,
 }
@@ -60,7 +64,7 @@ pub struct DesiredVersion {
 pub struct DesiredDefinition {
     pub name: String,
     pub kind: SpecKind,
-    pub properties: Value,
+    pub properties: Arc<Value>,
     pub deployment: DesiredDeployment,
 }
 
@@ -68,5 +72,5 @@ pub struct DesiredDefinition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredDeployment {
     pub name: String,
-    pub properties: Value,
+    pub properties: Arc<Value>,
 }

@@ -16,6 +16,7 @@
 //! - Runtime URIs longer than 200 characters are left out with a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -402,7 +403,7 @@ impl Context<'_> {
                 other => other,
             };
             let deployment = DesiredDeployment {
-                properties: object(vec![
+                properties: Arc::new(object(vec![
                     ("title", Some(Value::String(title.clone()))),
                     ("environmentId", Some(Value::String(self.environment_id()))),
                     (
@@ -421,14 +422,14 @@ impl Context<'_> {
                             entity_marker(&self.settings.link),
                         )),
                     ),
-                ]),
+                ])),
                 name: dep_name,
             };
             DesiredDefinition {
-                properties: object(vec![
+                properties: Arc::new(object(vec![
                     ("title", Some(Value::String(kind.title().into()))),
                     ("description", description_of(member.description.as_deref())),
-                ]),
+                ])),
                 name: def_name,
                 kind,
                 deployment,
@@ -437,10 +438,10 @@ impl Context<'_> {
         DesiredVersion {
             source: member.api_ref(),
             api_revision: member.api_revision.clone(),
-            properties: json!({
+            properties: Arc::new(json!({
                 "title": title,
                 "lifecycleStage": self.settings.lifecycle_stage.as_str(),
-            }),
+            })),
             definition,
             name,
         }
@@ -528,7 +529,7 @@ fn finish_api(
     DesiredApi {
         name,
         source,
-        properties,
+        properties: Arc::new(properties),
         versions,
         source_hash,
     }

@@ -1,8 +1,8 @@
 //! The operations a plan consists of, executed by the engine in order.
 
-use std::fmt;
-
 use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -40,9 +40,9 @@ pub enum Intent {
 pub struct Upsert {
     pub intent: Intent,
     entity: EntityKind,
-    /// The entity's desired properties, with the ownership record when it travels with
-    /// both a create and an update.
-    desired: Value,
+    /// The entity's desired properties (shared with the desired state), with the
+    /// ownership record when it travels with both a create and an update.
+    desired: Arc<Value>,
     /// The ownership record only a create carries (a new API's ledger): an API that
     /// turned up meanwhile keeps its own.
     create_record: Option<Value>,
@@ -79,7 +79,7 @@ impl Upsert {
     pub fn new(
         entity: EntityKind,
         intent: Intent,
-        desired: Value,
+        desired: Arc<Value>,
         current: Option<&Value>,
     ) -> Self {
         let mut update_changes = Vec::new();
@@ -107,7 +107,7 @@ impl Upsert {
     /// the one of the APIM-owned fields).
     pub fn with_record(mut self, record: Value) -> Self {
         set_path(
-            &mut self.desired,
+            Arc::make_mut(&mut self.desired),
             &["customProperties", RECORD_KEY],
             Some(record),
         );

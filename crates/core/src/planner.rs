@@ -16,6 +16,7 @@
 //! deleted again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -380,8 +381,14 @@ struct Planner<'a> {
     drift: Vec<Drift>,
 }
 
-fn upsert(entity: EntityKind, intent: Intent, desired: &Value, current: Option<&Value>) -> Upsert {
-    Upsert::new(entity, intent, desired.clone(), current)
+/// An upsert towards `desired`, which it shares with the desired state.
+fn upsert(
+    entity: EntityKind,
+    intent: Intent,
+    desired: &Arc<Value>,
+    current: Option<&Value>,
+) -> Upsert {
+    Upsert::new(entity, intent, Arc::clone(desired), current)
 }
 
 impl Planner<'_> {
@@ -394,7 +401,7 @@ impl Planner<'_> {
     fn child(
         &mut self,
         entity: EntityKind,
-        desired: &Value,
+        desired: &Arc<Value>,
         seen: Seen<'_>,
         recorded: bool,
         unchanged: bool,
@@ -423,11 +430,11 @@ impl Planner<'_> {
 
     fn environment(&mut self, desired: &DesiredState, observed: Option<&ApicEntity>) {
         let env = &desired.environment;
-        let mut properties = env.properties.clone();
+        let mut properties = Arc::new(env.properties.clone());
         if let Some(token) = &self.creating {
             // Carried while the pass runs, cleared once every API it creates is complete.
             set_path(
-                &mut properties,
+                Arc::make_mut(&mut properties),
                 &["customProperties", RECORD_KEY],
                 Some(creating_environment_record(&self.settings.link, token)),
             );
