@@ -411,6 +411,9 @@ pub(crate) async fn observe<A: AzureSide>(
     emit(options, ProgressEvent::PhaseStarted(Phase::Observe));
     let (apim, metadata, mut apic) = read_sides(azure, target, settings, options).await?;
     let desired = mapping::desired_state_with_metadata(settings, &apim, &metadata);
+    // The desired state holds all the pass needs from APIM: the listing goes before the
+    // details and exports are read.
+    drop((apim, metadata));
 
     let wanted = details_needed(settings, &desired, &apic, coverage);
     let details = read_wanted_details(azure, target, options, wanted).await?;
