@@ -225,7 +225,7 @@ pub fn plan_text(plan: &Plan) -> String {
             if let Some(upsert) = op.upsert()
                 && op.action() == Action::Update
             {
-                for change in &upsert.changes {
+                for change in upsert.changes().iter() {
                     let _ = writeln!(out, "        {change}");
                 }
             }

@@ -1,7 +1,11 @@
 //! The desired API Center state of one link, as derived from APIM by [`crate::mapping`].
 //!
 //! Each entity carries its full desired `properties` (APIM-owned and set-on-create
-//! fields); [`crate::ownership`] picks what goes into a create or an update.
+//! fields); [`crate::ownership`] picks what goes into a create or an update. The
+//! properties of APIs and their children are shared with the upserts planned for them
+//! (hence [`Arc`]), so a plan of thousands of creates does not copy them.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -38,7 +42,7 @@ pub struct DesiredApi {
     /// Its share when the link shares its APIs with other links (see [`crate::shared`]).
     pub share: Option<SharedShare>,
     /// Without the marker: the planner adds it on create and writes it separately.
-    pub properties: Value,
+    pub properties: Arc<Value>,
     /// Sorted by name, names unique.
     pub versions: Vec<DesiredVersion>,
     /// Hash of everything APIM determines for this API (incl. revisions), recorded in the
@@ -53,7 +57,7 @@ pub struct DesiredVersion {
     /// The APIM API whose current revision this version stands for (export key).
     pub source: ApimApiRef,
     pub api_revision: Option<String>,
-    pub properties: Value,
+    pub properties: Arc<Value>,
     /// Absent for API types without a definition (websocket, odata).
     pub definition: Option<DesiredDefinition>,
 }
@@ -63,7 +67,7 @@ pub struct DesiredVersion {
 pub struct DesiredDefinition {
     pub name: String,
     pub kind: SpecKind,
-    pub properties: Value,
+    pub properties: Arc<Value>,
     pub deployment: DesiredDeployment,
 }
 
@@ -71,5 +75,5 @@ pub struct DesiredDefinition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredDeployment {
     pub name: String,
-    pub properties: Value,
+    pub properties: Arc<Value>,
 }

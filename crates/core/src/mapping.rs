@@ -16,6 +16,7 @@
 //! - Runtime URIs longer than 200 characters are left out with a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -406,7 +407,7 @@ impl Context<'_> {
                 other => other,
             };
             let deployment = DesiredDeployment {
-                properties: object(vec![
+                properties: Arc::new(object(vec![
                     ("title", Some(Value::String(title.clone()))),
                     ("environmentId", Some(Value::String(self.environment_id()))),
                     (
@@ -425,14 +426,14 @@ impl Context<'_> {
                             entity_marker(&self.settings.link),
                         )),
                     ),
-                ]),
+                ])),
                 name: dep_name,
             };
             DesiredDefinition {
-                properties: object(vec![
+                properties: Arc::new(object(vec![
                     ("title", Some(Value::String(kind.title().into()))),
                     ("description", description_of(member.description.as_deref())),
-                ]),
+                ])),
                 name: def_name,
                 kind,
                 deployment,
@@ -441,10 +442,10 @@ impl Context<'_> {
         DesiredVersion {
             source: member.api_ref(),
             api_revision: member.api_revision.clone(),
-            properties: json!({
+            properties: Arc::new(json!({
                 "title": title,
                 "lifecycleStage": self.settings.lifecycle_stage.as_str(),
-            }),
+            })),
             definition,
             name,
         }
@@ -548,7 +549,7 @@ fn finish_api(
         name,
         source,
         share,
-        properties,
+        properties: Arc::new(properties),
         versions,
         source_hash,
     }

@@ -1,15 +1,21 @@
 //! The operations a plan consists of, executed by the engine in order.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::diff::FieldChange;
+use crate::diff::{FieldChange, owned_changes};
 use crate::ids::ApimApiRef;
 use crate::marker::{ApiMarker, RECORD_KEY};
 use crate::observed::SpecificationRef;
-use crate::ownership::{EntityKind, merge_for_update, merge_record};
+use crate::ownership::{
+    EntityKind, apim_owned_properties, link_row_changes, merge_for_update, merge_record,
+    properties_for_create, set_path,
+};
+use crate::shared::SHARED_RECORD_PREFIX;
 
 /// What the planner knows about the target of an upsert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -24,26 +30,142 @@ pub enum Intent {
 }
 
 /// Body of every upsert. The engine GETs the entity right before writing: when absent it
-/// PUTs `create_properties`; when present it PUTs
-/// [`merge_for_update`]`(current, apim_owned_properties)` with `If-Match`, or writes
-/// nothing when that is `None`. [`Upsert::body_for`] does exactly this.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// PUTs [`Upsert::create_properties`]; when present it PUTs
+/// [`merge_for_update`]`(current, `[`Upsert::apim_owned_properties`]`)` with `If-Match`,
+/// or writes nothing when that is `None`. [`Upsert::body_for`] does exactly this.
+///
+/// Both bodies are derived from the entity's desired properties when written, not kept:
+/// a plan of thousands of creates would otherwise hold every entity's fields three
+/// times (create body, update body, field list).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Upsert {
     pub intent: Intent,
-    pub create_properties: Value,
-    pub apim_owned_properties: Value,
-    /// Field-level diff against what was observed (empty for `Ensure`).
-    pub changes: Vec<FieldChange>,
+    entity: EntityKind,
+    /// The entity's desired properties (shared with the desired state), with the
+    /// ownership record when it travels with both a create and an update.
+    desired: Arc<Value>,
+    /// The ownership record only a create carries, under its custom property (a new
+    /// API's ledger): an API that turned up meanwhile keeps its own.
+    create_record: Option<(String, Value)>,
+    /// Field-level diff against what was observed, for updates (a create's is derived
+    /// from its body, an `Ensure` has none).
+    update_changes: Vec<FieldChange>,
+}
+
+/// How a plan shows an upsert: both bodies and the field-level diff.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UpsertView<'a> {
+    intent: Intent,
+    create_properties: Value,
+    apim_owned_properties: Value,
+    changes: Cow<'a, [FieldChange]>,
+}
+
+impl Serialize for Upsert {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpsertView {
+            intent: self.intent,
+            create_properties: self.create_properties(),
+            apim_owned_properties: self.apim_owned_properties(),
+            changes: self.changes(),
+        }
+        .serialize(serializer)
+    }
 }
 
 impl Upsert {
+    /// An upsert of `entity` towards `desired`; `current`: the entity as observed, for
+    /// an update's diff.
+    pub fn new(
+        entity: EntityKind,
+        intent: Intent,
+        desired: Arc<Value>,
+        current: Option<&Value>,
+    ) -> Self {
+        let mut update_changes = Vec::new();
+        if intent == Intent::Update {
+            let owned = apim_owned_properties(entity, &desired);
+            update_changes = owned_changes(entity, current, &owned);
+            update_changes.extend(link_row_changes(current, &owned));
+        }
+        Self {
+            intent,
+            entity,
+            desired,
+            create_record: None,
+            update_changes,
+        }
+    }
+
+    /// Adds `record` as the entity's ownership record (custom property `key`) to the
+    /// create body only.
+    pub fn with_create_record(mut self, key: &str, record: Value) -> Self {
+        self.create_record = Some((key.to_string(), record));
+        self
+    }
+
+    /// Adds `record` as the entity's ownership record (custom property `key`) to both
+    /// bodies (the diff stays the one of the APIM-owned fields).
+    pub fn with_record(mut self, key: &str, record: Value) -> Self {
+        set_path(
+            Arc::make_mut(&mut self.desired),
+            &["customProperties", key],
+            Some(record),
+        );
+        self
+    }
+
+    /// The properties a create PUTs: APIM-owned, record and set-on-create fields.
+    pub fn create_properties(&self) -> Value {
+        let mut properties = properties_for_create(self.entity, &self.desired);
+        if let Some((key, record)) = &self.create_record {
+            set_path(
+                &mut properties,
+                &["customProperties", key],
+                Some(record.clone()),
+            );
+        }
+        properties
+    }
+
+    /// The fields an update overwrites (see [`apim_owned_properties`]).
+    pub fn apim_owned_properties(&self) -> Value {
+        apim_owned_properties(self.entity, &self.desired)
+    }
+
+    /// The ownership record the create body carries, if any.
+    pub fn record_on_create(&self) -> Option<&Value> {
+        self.create_record
+            .as_ref()
+            .map(|(_, record)| record)
+            .or_else(|| {
+                let custom = self.desired.get("customProperties")?.as_object()?;
+                custom
+                    .iter()
+                    .find(|(key, _)| *key == RECORD_KEY || key.starts_with(SHARED_RECORD_PREFIX))
+                    .map(|(_, record)| record)
+            })
+    }
+
+    /// Field-level diff against what was observed: a create lists every field it
+    /// writes but the record, an `Ensure` nothing.
+    pub fn changes(&self) -> Cow<'_, [FieldChange]> {
+        match self.intent {
+            Intent::Create => {
+                let written = properties_for_create(self.entity, &self.desired);
+                Cow::Owned(owned_changes(self.entity, None, &written))
+            }
+            Intent::Update | Intent::Ensure => Cow::Borrowed(&self.update_changes),
+        }
+    }
+
     /// The properties to PUT given the entity's current properties (`None`: absent), or
     /// `None` when nothing needs writing.
-    pub fn body_for(&self, entity: EntityKind, current: Option<&Value>) -> Option<Value> {
+    pub fn body_for(&self, current: Option<&Value>) -> Option<Value> {
         match current {
-            None => Some(self.create_properties.clone()),
-            Some(current) => merge_for_update(entity, current, &self.apim_owned_properties),
+            None => Some(self.create_properties()),
+            Some(current) => merge_for_update(self.entity, current, &self.apim_owned_properties()),
         }
     }
 }
@@ -320,7 +442,7 @@ impl fmt::Display for Operation {
             self.target()
         )?;
         if let Some(upsert) = self.upsert() {
-            for change in &upsert.changes {
+            for change in upsert.changes().iter() {
                 write!(f, "\n    {change}")?;
             }
         }

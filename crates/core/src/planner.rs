@@ -16,12 +16,12 @@
 //! deleted again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::desired::{DesiredApi, DesiredDefinition, DesiredState, DesiredVersion};
-use crate::diff::owned_changes;
 use crate::ids::ApimApiRef;
 use crate::mapping::SpecKind;
 use crate::marker::{
@@ -33,10 +33,7 @@ use crate::observed::{
     ApiDetails, ApicEntity, ExportedDefinition, ObservedApiCenter, has_specification,
 };
 use crate::operation::{Intent, Operation, Upsert};
-use crate::ownership::{
-    EntityKind, apim_owned_properties, link_row_changes, merge_for_update, properties_for_create,
-    set_path,
-};
+use crate::ownership::{EntityKind, apim_owned_properties, merge_for_update, set_path};
 use crate::plan::{ApiCounts, Drift, DriftKind, Plan, Warning};
 use crate::shared::{
     abandoned_children, api_ownership, deployed_by_other, resolve, served_by_other,
@@ -51,6 +48,19 @@ pub struct ExportRequest {
     pub api: ApimApiRef,
     /// What to export: OpenAPI JSON, WSDL, or the GraphQL/gRPC schema.
     pub kind: SpecKind,
+    /// The content hash the definition is known to hold already: recorded, with the
+    /// specification in place. Content with this hash is not imported, so the engine
+    /// keeps only its hash (see [`ExportRequest::imports`]).
+    pub held_hash: Option<String>,
+}
+
+impl ExportRequest {
+    /// Whether the planner will import content with hash `content_hash`: the same
+    /// test [`plan`] makes, so the engine can drop a document it will not send as soon
+    /// as it has hashed it.
+    pub fn imports(&self, content_hash: &str) -> bool {
+        !hash_matches(self.held_hash.as_deref(), content_hash)
+    }
 }
 
 /// Exported definitions by APIM API.
@@ -215,6 +225,7 @@ pub fn exports_needed(
                 requests.insert(ExportRequest {
                     api: version.source.clone(),
                     kind: def.kind,
+                    held_hash: held_hash(version, def, marker.as_ref(), details),
                 });
             }
         }
@@ -251,6 +262,29 @@ fn export_needed(
         || !hash_matches(marker.source_hash.as_deref(), &api.source_hash)
         || recorded.is_none()
         || spec_missing
+}
+
+/// The content hash a definition holds, as [`Planner::import`] judges it: the one its
+/// API's record lists, when its specification is in place (as read when its API's
+/// children were, as recorded otherwise). `None` for a new API.
+fn held_hash(
+    version: &DesiredVersion,
+    def: &DesiredDefinition,
+    marker: Option<&ApiMarker>,
+    details: Option<&ApiDetails>,
+) -> Option<String> {
+    let recorded = marker?
+        .versions
+        .get(&version.name)
+        .and_then(|v| v.definitions.get(&def.name))
+        .and_then(|d| d.content_hash.clone());
+    let seen = Seen::from_details(details.map(|det| {
+        det.versions
+            .get(&version.name)
+            .and_then(|v| v.definitions.get(&def.name))
+    }));
+    let spec_present = seen.holds_specification(recorded.is_some());
+    recorded.filter(|_| spec_present)
 }
 
 /// Operations grouped by phase; concatenated in declaration order.
@@ -330,6 +364,16 @@ impl<'a> Seen<'a> {
         }
     }
 
+    /// For a definition: whether it holds its specification, as read when it was, as
+    /// `recorded` otherwise.
+    fn holds_specification(self, recorded: bool) -> bool {
+        match self {
+            Seen::Unknown => recorded,
+            Seen::Absent => false,
+            Seen::Present(p) => has_specification(p),
+        }
+    }
+
     /// Delete only what may exist.
     fn may_exist(self) -> bool {
         !matches!(self, Seen::Absent)
@@ -370,24 +414,14 @@ struct Planner<'a> {
     drift: Vec<Drift>,
 }
 
-fn upsert(entity: EntityKind, intent: Intent, desired: &Value, current: Option<&Value>) -> Upsert {
-    let create_properties = properties_for_create(entity, desired);
-    let apim_owned_properties = apim_owned_properties(entity, desired);
-    let changes = match intent {
-        Intent::Create => owned_changes(entity, None, &create_properties),
-        Intent::Update => {
-            let mut changes = owned_changes(entity, current, &apim_owned_properties);
-            changes.extend(link_row_changes(current, &apim_owned_properties));
-            changes
-        }
-        Intent::Ensure => Vec::new(),
-    };
-    Upsert {
-        intent,
-        create_properties,
-        apim_owned_properties,
-        changes,
-    }
+/// An upsert towards `desired`, which it shares with the desired state.
+fn upsert(
+    entity: EntityKind,
+    intent: Intent,
+    desired: &Arc<Value>,
+    current: Option<&Value>,
+) -> Upsert {
+    Upsert::new(entity, intent, Arc::clone(desired), current)
 }
 
 impl Planner<'_> {
@@ -400,7 +434,7 @@ impl Planner<'_> {
     fn child(
         &mut self,
         entity: EntityKind,
-        desired: &Value,
+        desired: &Arc<Value>,
         seen: Seen<'_>,
         recorded: bool,
         unchanged: bool,
@@ -429,11 +463,11 @@ impl Planner<'_> {
 
     fn environment(&mut self, desired: &DesiredState, observed: Option<&ApicEntity>) {
         let env = &desired.environment;
-        let mut properties = env.properties.clone();
+        let mut properties = Arc::new(env.properties.clone());
         if let Some(token) = &self.creating {
             // Carried while the pass runs, cleared once every API it creates is complete.
             set_path(
-                &mut properties,
+                Arc::make_mut(&mut properties),
                 &["customProperties", RECORD_KEY],
                 Some(creating_environment_record(&self.settings.link, token)),
             );
@@ -501,22 +535,15 @@ impl Planner<'_> {
                 marker
             }
         };
-        let mut create = upsert(EntityKind::Api, Intent::Create, &api.properties, None);
         let key = record.key();
-        set_path(
-            &mut create.create_properties,
-            &["customProperties", &key],
-            Some(record.to_value()),
-        );
-        if record.shared.is_some() {
+        let create = upsert(EntityKind::Api, Intent::Create, &api.properties, None);
+        let create = if record.shared.is_some() {
             // Another link may create the same API meanwhile: the create then merges into
             // theirs, and must still carry this link's ledger.
-            set_path(
-                &mut create.apim_owned_properties,
-                &["customProperties", &key],
-                Some(record.to_value()),
-            );
-        }
+            create.with_record(&key, record.to_value())
+        } else {
+            create.with_create_record(&key, record.to_value())
+        };
         self.phases.apis.push(Operation::UpsertApi {
             api: api.name.clone(),
             upsert: create,
@@ -554,28 +581,19 @@ impl Planner<'_> {
             deleted |= self.abandoned(&api.name, details, &ledger, &others);
         }
         let children_planned = self.phases.child_operations() != children_before;
-        let api_upsert = api_upsert.map(|mut upsert| {
-            // An API deleted between this pass's read and its write (a person, or
-            // another link leaving a shared API) is created again by the write: it must
-            // carry the link's record, unconfirmed so the next pass reads its children.
-            set_path(
-                &mut upsert.create_properties,
-                &["customProperties", &ledger.key()],
-                Some(ledger.unconfirmed().to_value()),
-            );
-            upsert
+        // An API deleted between this pass's read and its write (a person, or another
+        // link leaving a shared API) is created again by the write: it must carry the
+        // link's record, unconfirmed so the next pass reads its children.
+        let api_upsert = api_upsert.map(|upsert| {
+            upsert.with_create_record(&ledger.key(), ledger.unconfirmed().to_value())
         });
         match api_upsert {
             // Nothing under the API changes: its record travels with its own update.
             Some(mut upsert) if !children_planned && form == RecordForm::Current => {
                 if ledger.encode() != marker.encode() {
-                    // Into the update only: a create (the API vanished meanwhile) keeps
-                    // the unconfirmed record set above.
-                    set_path(
-                        &mut upsert.apim_owned_properties,
-                        &["customProperties", &ledger.key()],
-                        Some(ledger.to_value()),
-                    );
+                    // A create (the API vanished meanwhile) keeps the unconfirmed
+                    // record set above.
+                    upsert = upsert.with_record(&ledger.key(), ledger.to_value());
                 }
                 self.phases.apis.push(Operation::UpsertApi {
                     api: api.name.clone(),
@@ -823,21 +841,15 @@ impl Planner<'_> {
     /// Whether the definition holds its specification: as read when it was, as recorded
     /// otherwise. A recorded specification that is gone is drift.
     fn specification_present(&mut self, seen: Seen<'_>, recorded: bool, path: String) -> bool {
-        match seen {
-            Seen::Unknown => recorded,
-            Seen::Absent => false,
-            Seen::Present(p) => {
-                let present = has_specification(p);
-                if !present && recorded {
-                    self.drift(
-                        EntityKind::Definition,
-                        path,
-                        DriftKind::SpecificationMissing,
-                    );
-                }
-                present
-            }
+        let present = seen.holds_specification(recorded);
+        if matches!(seen, Seen::Present(_)) && !present && recorded {
+            self.drift(
+                EntityKind::Definition,
+                path,
+                DriftKind::SpecificationMissing,
+            );
         }
+        present
     }
 
     /// Plans a definition's deployment; returns its name when the link keeps it.

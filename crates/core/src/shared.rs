@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -389,7 +390,7 @@ fn name_definitions(
             settings.target_workspace, version.name
         );
         set_path(
-            &mut def.deployment.properties,
+            Arc::make_mut(&mut def.deployment.properties),
             &["definitionId"],
             Some(Value::String(definition_id)),
         );
@@ -409,7 +410,7 @@ fn keep_fields_of_others(
     if !comes_first(&settings.link, kind, shares.iter()) {
         for field in ["title", "description", "kind"] {
             let current = get_path(&observed.properties, &[field]).cloned();
-            set_path(&mut api.properties, &[field], current);
+            set_path(Arc::make_mut(&mut api.properties), &[field], current);
         }
     }
     let Some(details) = details else {
@@ -426,13 +427,13 @@ fn keep_fields_of_others(
             continue;
         }
         let title = get_path(&current.properties, &["title"]).cloned();
-        set_path(&mut version.properties, &["title"], title);
+        set_path(Arc::make_mut(&mut version.properties), &["title"], title);
         if let Some(def) = version.definition.as_mut()
             && let Some(current) = current.definitions.get(&def.name)
         {
             for field in ["title", "description"] {
                 let value = get_path(current, &[field]).cloned();
-                set_path(&mut def.properties, &[field], value);
+                set_path(Arc::make_mut(&mut def.properties), &[field], value);
             }
         }
     }

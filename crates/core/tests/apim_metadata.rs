@@ -370,7 +370,7 @@ fn pass(sim: &mut Sim, settings: &LinkSettings, apim: &ApimModel, metadata: &Api
         match op {
             Operation::UpsertApi { api, upsert } if upsert.intent == Intent::Update => {
                 let entry = sim.apis.get_mut(api).unwrap();
-                if let Some(mut body) = upsert.body_for(EntityKind::Api, Some(&entry.props)) {
+                if let Some(mut body) = upsert.body_for(Some(&entry.props)) {
                     body["lifecycleStage"] = entry.props["lifecycleStage"].clone();
                     entry.props = body;
                     sim.writes += 1;
@@ -421,7 +421,8 @@ fn a_tag_added_in_apim_is_one_api_update_and_a_steady_state_writes_nothing() {
     let Operation::UpsertApi { upsert, .. } = &changed.operations[0] else {
         panic!("{changed}")
     };
-    let paths: Vec<&str> = upsert.changes.iter().map(|c| c.path.as_str()).collect();
+    let changes = upsert.changes();
+    let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
     assert_eq!(paths, vec!["customProperties.apim-tags"]);
     assert_eq!(
         sim.apis[&name].props["customProperties"]["apim-tags"],

@@ -42,7 +42,7 @@ fn unversioned_api_maps_to_one_api_with_one_version() {
     let v = &a.versions[0];
     assert_eq!(v.name, "original");
     assert_eq!(
-        v.properties,
+        *v.properties,
         json!({"title": "Echo API", "lifecycleStage": "design"})
     );
     let def = v.definition.as_ref().expect("http APIs have a definition");

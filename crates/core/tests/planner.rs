@@ -102,7 +102,8 @@ fn first_pass_orders_writes_parents_first_and_writes_each_entity_once() {
     let Operation::EnsureEnvironment { upsert, .. } = &ops[0] else {
         panic!("{}", ops[0])
     };
-    let env_record = upsert.create_properties["customProperties"]["apilink-ownership"]
+    let env_body = upsert.create_properties();
+    let env_record = env_body["customProperties"]["apilink-ownership"]
         .as_str()
         .unwrap();
     let token = env_record
@@ -113,7 +114,7 @@ fn first_pass_orders_writes_parents_first_and_writes_each_entity_once() {
         .iter()
         .filter_map(|op| match op {
             Operation::UpsertApi { upsert, .. } => {
-                upsert.create_properties["customProperties"]["apilink-ownership"].as_str()
+                upsert.record_on_create().and_then(|r| r.as_str())
             }
             _ => None,
         })
@@ -218,7 +219,8 @@ fn without_the_environment_new_apis_get_their_ledger_in_a_separate_write() {
     let Operation::UpsertApi { upsert, .. } = &out.plan.operations[0] else {
         panic!("{}", out.plan)
     };
-    let record = upsert.create_properties["customProperties"]["apilink-ownership"]
+    let body = upsert.create_properties();
+    let record = body["customProperties"]["apilink-ownership"]
         .as_str()
         .unwrap();
     assert!(
@@ -450,8 +452,8 @@ fn apim_owned_edits_are_overwritten_and_api_center_owned_edits_kept() {
         panic!()
     };
     assert_eq!(upsert.intent, Intent::Update);
-    assert_eq!(upsert.changes.len(), 1);
-    assert_eq!(upsert.changes[0].path, "title");
+    assert_eq!(upsert.changes().len(), 1);
+    assert_eq!(upsert.changes()[0].path, "title");
     assert_eq!(out.plan.drift[0].kind, DriftKind::Modified);
     let props = &sim.apis[&echo].props;
     assert_eq!(props["title"], "Echo API");

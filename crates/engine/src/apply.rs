@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::{Mutex, PoisonError};
 
 use apilink_azure::apic::merge::{MergeOutcome, MergeWrite, write_merged};
 use apilink_azure::apic::{
@@ -88,8 +89,10 @@ fn ledger_sent_with(op: &Operation) -> Option<ApiMarker> {
     if upsert.intent != Intent::Create {
         return None;
     }
-    sent_record(&upsert.create_properties)
-        .and_then(|(_, text)| ApiMarker::decode(text))
+    upsert
+        .record_on_create()
+        .and_then(Value::as_str)
+        .and_then(ApiMarker::decode)
         .filter(|record| record.created_by.is_some())
 }
 
@@ -197,7 +200,8 @@ pub(crate) struct Applier<'a, A> {
     pub link: &'a LinkId,
     /// The link maps APIs to shared ones (`spec.apiIdentity.scope: Shared`).
     pub shares_apis: bool,
-    pub contents: &'a HashMap<ApimApiRef, ExportedContent>,
+    /// The documents to import, each taken out when its import is sent.
+    pub contents: &'a Mutex<HashMap<ApimApiRef, ExportedContent>>,
     pub gate: &'a WriteGate,
     pub progress: Option<&'a dyn Progress>,
     pub concurrency: usize,
@@ -574,7 +578,12 @@ impl<A: AzureSide> Applier<'_, A> {
         export: &ApimApiRef,
         specification: &apilink_core::observed::SpecificationRef,
     ) -> Result<ImportSpecification, OpError> {
-        let Some(content) = self.contents.get(export) else {
+        let taken = self
+            .contents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(export);
+        let Some(content) = taken else {
             return Err(OpError::Refused {
                 class: ErrorClass::RetryFast,
                 reason: "ContentUnavailable",
@@ -594,7 +603,7 @@ impl<A: AzureSide> Applier<'_, A> {
         }
         Ok(ImportSpecification {
             format,
-            value: value.unwrap_or_else(|| content.content.clone()),
+            value: value.unwrap_or(content.content),
             specification: ImportSpecificationRef {
                 name: specification.name.clone(),
                 version: specification.version.clone(),
@@ -647,7 +656,7 @@ impl<A: AzureSide> MergeWrite for EntityWrite<'_, '_, A> {
     fn body(&mut self, current: &Option<ApicEntity>) -> Result<Option<Value>, OpError> {
         let properties = current.as_ref().map(|c| &c.properties);
         match (self.body, properties) {
-            (WriteBody::Upsert(upsert), properties) => Ok(upsert.body_for(self.entity, properties)),
+            (WriteBody::Upsert(upsert), properties) => Ok(upsert.body_for(properties)),
             (WriteBody::Marker(op), Some(properties)) => Ok(op.marker_body(properties)),
             (WriteBody::Marker(_), None) => Err(OpError::Refused {
                 class: ErrorClass::RetryFast,

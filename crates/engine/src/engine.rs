@@ -1,15 +1,18 @@
 //! The engine: one sync pass (observe → plan → apply → report), a dry run of it, and
 //! the cleanup of everything a link owns.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use apilink_core::guard::guard_deletions;
+use apilink_core::ids::ApimApiRef;
 use apilink_core::planner::{owned_api_count, owned_api_names};
 use apilink_core::{Coverage, LinkSettings, Plan, cleanup_plan, plan};
 use tracing::Instrument;
 
 use crate::apply::Applier;
-use crate::azure_side::{AzureSide, LinkTarget};
+use crate::azure_side::{AzureSide, ExportedContent, LinkTarget};
 use crate::budget::WriteGate;
 use crate::error::{PassError, PassPhase};
 use crate::metadata::{VerifiedSchemas, prepare};
@@ -133,8 +136,20 @@ impl<A: AzureSide> Engine<A> {
             return Ok(self.dry_run_report(report, plan, &before, started));
         }
 
+        // Applying reads every entity again: what planning read of APIM and of the
+        // APIs' children is not kept while the plan runs.
+        drop(observation.desired);
+        drop(observation.exports);
+        observation.apic.details.clear();
         let environment_failed = self
-            .apply(&target, settings, &observation, &gate, &plan, &mut report)
+            .apply(
+                &target,
+                settings,
+                &observation.contents,
+                &gate,
+                &plan,
+                &mut report,
+            )
             .await;
         // Scheduled polls and full resyncs, not one-off light passes, sweep the scratch
         // APIs of killed write probes (from the API list already read).
@@ -180,7 +195,7 @@ impl<A: AzureSide> Engine<A> {
         &self,
         target: &LinkTarget,
         settings: &LinkSettings,
-        observation: &Observation,
+        contents: &Mutex<HashMap<ApimApiRef, ExportedContent>>,
         gate: &WriteGate,
         plan: &Plan,
         report: &mut PassReport,
@@ -191,7 +206,7 @@ impl<A: AzureSide> Engine<A> {
             target,
             link: &settings.link,
             shares_apis: settings.shares_apis(),
-            contents: &observation.contents,
+            contents,
             gate,
             progress: self.options.progress.as_deref(),
             concurrency: self.options.concurrency,

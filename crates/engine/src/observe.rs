@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use apilink_azure::AzureError;
 use apilink_core::hash::content_hash;
@@ -31,8 +32,8 @@ pub(crate) struct Observation {
     pub apic: ObservedApiCenter,
     pub desired: DesiredState,
     pub exports: Exports,
-    /// The exported documents, kept until they are imported.
-    pub contents: HashMap<ApimApiRef, ExportedContent>,
+    /// The exported documents the plan imports, each taken out when it is.
+    pub contents: Mutex<HashMap<ApimApiRef, ExportedContent>>,
     /// Exports that failed; the planner sees them as unavailable content.
     pub failures: Vec<OperationFailure>,
     pub details_read: usize,
@@ -335,14 +336,20 @@ impl Exported {
         match result {
             Ok(Some(content)) => {
                 self.count += 1;
+                let hash = content_hash(content.content.as_bytes());
+                let imported = request.imports(&hash);
                 self.exports.insert(
                     request.api.clone(),
                     ExportedDefinition {
                         specification: content.specification.clone(),
-                        content_hash: content_hash(content.content.as_bytes()),
+                        content_hash: hash,
                     },
                 );
-                self.contents.insert(request.api, content);
+                // A document the definition already holds is not sent: only its hash
+                // stays, so a full resync does not keep every definition until applied.
+                if imported {
+                    self.contents.insert(request.api, content);
+                }
             }
             Ok(None) => {
                 tracing::debug!(api = %request.api, "APIM has no definition to export");
@@ -385,7 +392,10 @@ async fn export_requested<A: AzureSide>(
             definitions: requests.len(),
         }),
     );
-    let results: Vec<(ExportRequest, Result<Option<ExportedContent>, _>)> = stream::iter(requests)
+    let owners = export_owners(desired);
+    let mut exported = Exported::default();
+    // Each document is hashed as it arrives, and dropped unless it will be imported.
+    let mut results = stream::iter(requests)
         .map(|request| async move {
             let result = azure
                 .export_definition(target, &request.api, request.kind)
@@ -394,12 +404,8 @@ async fn export_requested<A: AzureSide>(
             emit(options, ProgressEvent::Step);
             (request, result)
         })
-        .buffer_unordered(options.concurrency.max(1))
-        .collect()
-        .await;
-    let owners = export_owners(desired);
-    let mut exported = Exported::default();
-    for (request, result) in results {
+        .buffer_unordered(options.concurrency.max(1));
+    while let Some((request, result)) = results.next().await {
         exported.record(request, result, &owners);
     }
     exported
@@ -418,6 +424,9 @@ pub(crate) async fn observe<A: AzureSide>(
     emit(options, ProgressEvent::PhaseStarted(Phase::Observe));
     let (apim, metadata, mut apic) = read_sides(azure, target, settings, options).await?;
     let desired = mapping::desired_state_with_metadata(settings, &apim, &metadata);
+    // The desired state holds all the pass needs from APIM: the listing goes before the
+    // details and exports are read.
+    drop((apim, metadata));
 
     let wanted = details_needed(settings, &desired, &apic, coverage);
     let details = read_wanted_details(azure, target, options, wanted).await?;
@@ -438,7 +447,7 @@ pub(crate) async fn observe<A: AzureSide>(
         apic,
         desired,
         exports: exported.exports,
-        contents: exported.contents,
+        contents: Mutex::new(exported.contents),
         failures: exported.failures,
         details_read,
         exported: exported.count,

@@ -3,13 +3,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use apilink_core::desired::DesiredState;
+use apilink_core::ids::ApimApiRef;
 use apilink_core::mapping::desired_state;
 use apilink_core::marker::{Ownership, read_api_marker, read_entity_marker};
 use apilink_core::observed::{ApiDetails, ApicEntity, ObservedApiCenter, ObservedVersion};
 use apilink_core::operation::Operation;
 use apilink_core::ownership::{EntityKind, FIELD_OWNERSHIP, api_center_owned_values, set_path};
 use apilink_core::plan::Plan;
-use apilink_core::planner::{Exports, details_needed, exports_needed, plan};
+use apilink_core::planner::{ExportRequest, Exports, details_needed, exports_needed, plan};
 use apilink_core::resync_window::Coverage;
 use apilink_core::shared::api_ownership;
 use apilink_core::spec::LinkSettings;
@@ -195,7 +196,7 @@ impl Sim {
         match op {
             Operation::EnsureEnvironment { name, upsert } => {
                 let current = self.environments.get(name).map(|p| self.env_view(p));
-                if let Some(body) = upsert.body_for(EntityKind::Environment, current.as_ref()) {
+                if let Some(body) = upsert.body_for(current.as_ref()) {
                     if let Some(before) = &current {
                         check_update(EntityKind::Environment, before, &body, &what)?;
                     }
@@ -205,7 +206,7 @@ impl Sim {
             }
             Operation::UpsertApi { api, upsert } => {
                 let current = self.apis.get(api).map(|a| a.props.clone());
-                if let Some(mut body) = upsert.body_for(EntityKind::Api, current.as_ref()) {
+                if let Some(mut body) = upsert.body_for(current.as_ref()) {
                     if let Some(before) = &current {
                         check_update(EntityKind::Api, before, &body, &what)?;
                     }
@@ -222,7 +223,7 @@ impl Sim {
             } => {
                 let entry = self.api_mut(api)?;
                 let current = entry.versions.get(version).map(|v| v.props.clone());
-                if let Some(body) = upsert.body_for(EntityKind::Version, current.as_ref()) {
+                if let Some(body) = upsert.body_for(current.as_ref()) {
                     if let Some(before) = &current {
                         check_update(EntityKind::Version, before, &body, &what)?;
                     }
@@ -244,7 +245,7 @@ impl Sim {
                     .get_mut(version)
                     .ok_or_else(|| format!("404 {what}: no version"))?;
                 let current = ver.definitions.get(definition).map(|d| d.props.clone());
-                if let Some(mut body) = upsert.body_for(EntityKind::Definition, current.as_ref()) {
+                if let Some(mut body) = upsert.body_for(current.as_ref()) {
                     if let Some(before) = &current {
                         check_update(EntityKind::Definition, before, &body, &what)?;
                         // The specification is read-only: the service keeps it.
@@ -287,7 +288,7 @@ impl Sim {
                 upsert,
             } => {
                 let current = self.api_mut(api)?.deployments.get(deployment).cloned();
-                if let Some(body) = upsert.body_for(EntityKind::Deployment, current.as_ref()) {
+                if let Some(body) = upsert.body_for(current.as_ref()) {
                     if let Some(before) = &current {
                         check_update(EntityKind::Deployment, before, &body, &what)?;
                     }
@@ -504,6 +505,7 @@ pub fn run_pass_prefix(
     let requests = exports_needed(settings, &desired, &observed, coverage);
     let exports = apim.export(&requests);
     let plan = plan(settings, &desired, &exports, &observed);
+    imports_as_announced(&requests, &exports, &plan)?;
     let guard = Guard::new(sim, settings, &desired);
     for op in plan.operations.iter().take(limit) {
         guard.check(op)?;
@@ -514,6 +516,41 @@ pub fn run_pass_prefix(
         details_read,
         exports: requests.len(),
     })
+}
+
+/// The engine keeps an exported document only when its request says the planner will
+/// import it: the plan must import exactly those.
+fn imports_as_announced(
+    requests: &[ExportRequest],
+    exports: &Exports,
+    plan: &Plan,
+) -> Result<(), String> {
+    let imported: BTreeSet<&ApimApiRef> = plan
+        .operations
+        .iter()
+        .filter_map(|op| match op {
+            Operation::ImportSpecification { export, .. } => Some(export),
+            _ => None,
+        })
+        .collect();
+    for request in requests {
+        let Some(export) = exports.get(&request.api) else {
+            continue;
+        };
+        if request.imports(&export.content_hash) != imported.contains(&request.api) {
+            return Err(format!(
+                "export of {} announced import {} but the plan {}",
+                request.api,
+                request.imports(&export.content_hash),
+                if imported.contains(&request.api) {
+                    "imports it"
+                } else {
+                    "does not"
+                }
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that API Center holds exactly what the link wants, for the APIs it manages.
