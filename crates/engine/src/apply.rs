@@ -20,7 +20,7 @@ use apilink_core::marker::{ApiMarker, Ownership, RECORD_KEY, read_api_marker, re
 use apilink_core::observed::ApicEntity;
 use apilink_core::operation::{Intent, Operation, Upsert};
 use apilink_core::ownership::EntityKind;
-use apilink_core::shared::{SHARED_RECORD_PREFIX, api_ownership_in, shares};
+use apilink_core::shared::{api_ownership_in, shared_record_key, shares};
 use futures::{StreamExt, stream};
 use serde_json::Value;
 
@@ -96,14 +96,13 @@ fn ledger_sent_with(op: &Operation) -> Option<ApiMarker> {
         .filter(|record| record.created_by.is_some())
 }
 
-/// The ownership record a body carries: under [`RECORD_KEY`], or a link's own key on a
-/// shared API.
-fn sent_record(body: &Value) -> Option<(&str, &str)> {
+/// The key of the link's own record a body carries: [`RECORD_KEY`], or on a shared API
+/// the link's own key (the other links' records a merged body carries are theirs).
+fn sent_record_key(body: &Value, link: &LinkId) -> Option<String> {
     let custom = body.get("customProperties")?.as_object()?;
-    custom
-        .iter()
-        .filter(|(key, _)| *key == RECORD_KEY || key.starts_with(SHARED_RECORD_PREFIX))
-        .find_map(|(key, value)| Some((key.as_str(), value.as_str()?)))
+    [RECORD_KEY.to_string(), shared_record_key(link)]
+        .into_iter()
+        .find(|key| custom.get(key).is_some_and(Value::is_string))
 }
 
 /// Trailing operations wait for every API: deleting the environment for all of them to
@@ -689,7 +688,7 @@ impl<A: AzureSide> MergeWrite for EntityWrite<'_, '_, A> {
             .await?;
         // Checked here, with the body at hand; a dropped record carries no status, so
         // it is never taken for a conflict.
-        record_kept(self.path, body, &answer)
+        record_kept(self.path, body, &answer, applier.link)
     }
 
     fn changed_meanwhile(&self, error: &OpError) -> bool {
@@ -710,13 +709,18 @@ impl<A: AzureSide> MergeWrite for EntityWrite<'_, '_, A> {
 /// ownership record if its schema went missing: the entity would no longer be the
 /// link's. The write's answer shows it at once, with the same test the write probe
 /// makes.
-fn record_kept(path: &EntityPath, sent: &Value, answer: &ApicEntity) -> Result<(), OpError> {
-    let Some((key, _)) = sent_record(sent) else {
+fn record_kept(
+    path: &EntityPath,
+    sent: &Value,
+    answer: &ApicEntity,
+    link: &LinkId,
+) -> Result<(), OpError> {
+    let Some(key) = sent_record_key(sent, link) else {
         return Ok(());
     };
     let stored = answer
         .properties
         .get("customProperties")
         .unwrap_or(&Value::Null);
-    check_custom_property_kept(&path.to_string(), key, stored).map_err(OpError::from)
+    check_custom_property_kept(&path.to_string(), &key, stored).map_err(OpError::from)
 }
