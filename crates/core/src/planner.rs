@@ -36,8 +36,8 @@ use crate::operation::{Intent, Operation, Upsert};
 use crate::ownership::{EntityKind, apim_owned_properties, merge_for_update, set_path};
 use crate::plan::{ApiCounts, Drift, DriftKind, Plan, Warning};
 use crate::shared::{
-    abandoned_children, api_ownership, deployed_by_other, resolve, served_by_other,
-    shared_record_key, shares,
+    abandoned_children, api_ownership, deployed_by_other, other_shares, resolve, served_by_other,
+    shared_record_key,
 };
 use crate::spec::{DeletionPolicy, LinkSettings};
 
@@ -559,11 +559,8 @@ impl Planner<'_> {
         details: Option<&ApiDetails>,
     ) {
         let unchanged = self.unchanged(marker, api);
-        let others: Vec<ApiMarker> = if self.settings.shares_apis() {
-            shares(&observed.properties)
-                .into_iter()
-                .filter(|m| m.link != self.settings.link.as_str())
-                .collect()
+        let others = if self.settings.shares_apis() {
+            other_shares(&self.settings.link, &observed.properties)
         } else {
             Vec::new()
         };
@@ -1037,10 +1034,7 @@ impl Planner<'_> {
     /// links sharing it still serve it; then only the link's deployments, the versions
     /// and definitions no other link uses, and the link's ledger.
     fn remove_api(&mut self, o: &ApicEntity, marker: &ApiMarker, details: Option<&ApiDetails>) {
-        let others: Vec<ApiMarker> = shares(&o.properties)
-            .into_iter()
-            .filter(|m| m.link != self.settings.link.as_str())
-            .collect();
+        let others = other_shares(&self.settings.link, &o.properties);
         let deployed_elsewhere = details.is_some_and(|d| {
             d.deployments
                 .values()

@@ -211,6 +211,13 @@ pub fn shares(properties: &Value) -> Vec<ApiMarker> {
         .collect()
 }
 
+/// The ledgers of the links other than `link` on a shared API.
+pub fn other_shares(link: &LinkId, properties: &Value) -> Vec<ApiMarker> {
+    let mut all = shares(properties);
+    all.retain(|m| m.link != link.as_str());
+    all
+}
+
 /// The order of the links deciding a field: rank of their environment kind, then link id.
 fn precedence(marker: &ApiMarker) -> (u8, &str) {
     let kind = marker
