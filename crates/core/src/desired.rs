@@ -2,12 +2,13 @@
 //!
 //! Each entity carries its full desired `properties` (APIM-owned and set-on-create
 //! fields); [`crate::ownership`] picks what goes into a create or an update. The
-//! properties of APIs and their children are shared with the upserts planned for them
-//! (hence [`Arc`]), so a plan of thousands of creates does not copy them.
-
-use std::sync::Arc;
+//! properties of APIs and their children are kept as text ([`JsonText`]) and shared with
+//! the upserts planned for them, so a desired state or a plan of thousands of entities
+//! holds each entity's fields once, in the bytes their JSON takes.
 
 use serde_json::Value;
+
+use crate::json_text::JsonText;
 
 use crate::ids::{ApimApiRef, SourceKey};
 use crate::mapping::SpecKind;
@@ -42,7 +43,7 @@ pub struct DesiredApi {
     /// Its share when the link shares its APIs with other links (see [`crate::shared`]).
     pub share: Option<SharedShare>,
     /// Without the marker: the planner adds it on create and writes it separately.
-    pub properties: Arc<Value>,
+    pub properties: JsonText,
     /// Sorted by name, names unique.
     pub versions: Vec<DesiredVersion>,
     /// Hash of everything APIM determines for this API (incl. revisions), recorded in the
@@ -57,7 +58,7 @@ pub struct DesiredVersion {
     /// The APIM API whose current revision this version stands for (export key).
     pub source: ApimApiRef,
     pub api_revision: Option<String>,
-    pub properties: Arc<Value>,
+    pub properties: JsonText,
     /// Absent for API types without a definition (websocket, odata).
     pub definition: Option<DesiredDefinition>,
 }
@@ -67,7 +68,7 @@ pub struct DesiredVersion {
 pub struct DesiredDefinition {
     pub name: String,
     pub kind: SpecKind,
-    pub properties: Arc<Value>,
+    pub properties: JsonText,
     pub deployment: DesiredDeployment,
 }
 
@@ -75,5 +76,5 @@ pub struct DesiredDefinition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredDeployment {
     pub name: String,
-    pub properties: Arc<Value>,
+    pub properties: JsonText,
 }

@@ -15,8 +15,8 @@
 //!   [`gateway_base`]); a workspace API's at its workspace gateway when one serves it.
 //! - Runtime URIs longer than 200 characters are left out with a warning.
 
+use crate::json_text::JsonText;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -407,7 +407,7 @@ impl Context<'_> {
                 other => other,
             };
             let deployment = DesiredDeployment {
-                properties: Arc::new(object(vec![
+                properties: JsonText::from(object(vec![
                     ("title", Some(Value::String(title.clone()))),
                     ("environmentId", Some(Value::String(self.environment_id()))),
                     (
@@ -430,7 +430,7 @@ impl Context<'_> {
                 name: dep_name,
             };
             DesiredDefinition {
-                properties: Arc::new(object(vec![
+                properties: JsonText::from(object(vec![
                     ("title", Some(Value::String(kind.title().into()))),
                     ("description", description_of(member.description.as_deref())),
                 ])),
@@ -442,7 +442,7 @@ impl Context<'_> {
         DesiredVersion {
             source: member.api_ref(),
             api_revision: member.api_revision.clone(),
-            properties: Arc::new(json!({
+            properties: JsonText::from(json!({
                 "title": title,
                 "lifecycleStage": self.settings.lifecycle_stage.as_str(),
             })),
@@ -549,7 +549,7 @@ fn finish_api(
         name,
         source,
         share,
-        properties: Arc::new(properties),
+        properties: JsonText::from(properties),
         versions,
         source_hash,
     }
@@ -565,13 +565,13 @@ fn source_hash(api_properties: &Value, versions: &[DesiredVersion]) -> String {
                 "name": v.name,
                 "source": v.source.to_string(),
                 "revision": v.api_revision,
-                "properties": apim_owned_properties(EntityKind::Version, &v.properties),
+                "properties": apim_owned_properties(EntityKind::Version, &v.properties.value()),
                 "definition": v.definition.as_ref().map(|d| json!({
                     "name": d.name,
-                    "properties": apim_owned_properties(EntityKind::Definition, &d.properties),
+                    "properties": apim_owned_properties(EntityKind::Definition, &d.properties.value()),
                     "deployment": {
                         "name": d.deployment.name,
-                        "properties": apim_owned_properties(EntityKind::Deployment, &d.deployment.properties),
+                        "properties": apim_owned_properties(EntityKind::Deployment, &d.deployment.properties.value()),
                     },
                 })),
             })

@@ -1,14 +1,13 @@
 //! The operations a plan consists of, executed by the engine in order.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::sync::Arc;
-
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
 
 use crate::diff::{FieldChange, owned_changes};
 use crate::ids::ApimApiRef;
+use crate::json_text::JsonText;
 use crate::marker::{ApiMarker, RECORD_KEY};
 use crate::observed::SpecificationRef;
 use crate::ownership::{
@@ -43,7 +42,7 @@ pub struct Upsert {
     entity: EntityKind,
     /// The entity's desired properties (shared with the desired state), with the
     /// ownership record when it travels with both a create and an update.
-    desired: Arc<Value>,
+    desired: JsonText,
     /// The ownership record only a create carries, under its custom property (a new
     /// API's ledger): an API that turned up meanwhile keeps its own.
     create_record: Option<(String, Value)>,
@@ -80,12 +79,12 @@ impl Upsert {
     pub fn new(
         entity: EntityKind,
         intent: Intent,
-        desired: Arc<Value>,
+        desired: JsonText,
         current: Option<&Value>,
     ) -> Self {
         let mut update_changes = Vec::new();
         if intent == Intent::Update {
-            let owned = apim_owned_properties(entity, &desired);
+            let owned = apim_owned_properties(entity, &desired.value());
             update_changes = owned_changes(entity, current, &owned);
             update_changes.extend(link_row_changes(current, &owned));
         }
@@ -108,17 +107,14 @@ impl Upsert {
     /// Adds `record` as the entity's ownership record (custom property `key`) to both
     /// bodies (the diff stays the one of the APIM-owned fields).
     pub fn with_record(mut self, key: &str, record: Value) -> Self {
-        set_path(
-            Arc::make_mut(&mut self.desired),
-            &["customProperties", key],
-            Some(record),
-        );
+        self.desired
+            .update(|desired| set_path(desired, &["customProperties", key], Some(record)));
         self
     }
 
     /// The properties a create PUTs: APIM-owned, record and set-on-create fields.
     pub fn create_properties(&self) -> Value {
-        let mut properties = properties_for_create(self.entity, &self.desired);
+        let mut properties = properties_for_create(self.entity, &self.desired.value());
         if let Some((key, record)) = &self.create_record {
             set_path(
                 &mut properties,
@@ -131,21 +127,21 @@ impl Upsert {
 
     /// The fields an update overwrites (see [`apim_owned_properties`]).
     pub fn apim_owned_properties(&self) -> Value {
-        apim_owned_properties(self.entity, &self.desired)
+        apim_owned_properties(self.entity, &self.desired.value())
     }
 
     /// The ownership record the create body carries, if any.
-    pub fn record_on_create(&self) -> Option<&Value> {
-        self.create_record
-            .as_ref()
+    pub fn record_on_create(&self) -> Option<Value> {
+        if let Some((_, record)) = &self.create_record {
+            return Some(record.clone());
+        }
+        let Value::Object(custom) = self.desired.get("customProperties")? else {
+            return None;
+        };
+        custom
+            .into_iter()
+            .find(|(key, _)| key == RECORD_KEY || key.starts_with(SHARED_RECORD_PREFIX))
             .map(|(_, record)| record)
-            .or_else(|| {
-                let custom = self.desired.get("customProperties")?.as_object()?;
-                custom
-                    .iter()
-                    .find(|(key, _)| *key == RECORD_KEY || key.starts_with(SHARED_RECORD_PREFIX))
-                    .map(|(_, record)| record)
-            })
     }
 
     /// Field-level diff against what was observed: a create lists every field it
@@ -153,7 +149,7 @@ impl Upsert {
     pub fn changes(&self) -> Cow<'_, [FieldChange]> {
         match self.intent {
             Intent::Create => {
-                let written = properties_for_create(self.entity, &self.desired);
+                let written = properties_for_create(self.entity, &self.desired.value());
                 Cow::Owned(owned_changes(self.entity, None, &written))
             }
             Intent::Update | Intent::Ensure => Cow::Borrowed(&self.update_changes),

@@ -16,13 +16,13 @@
 //! deleted again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::desired::{DesiredApi, DesiredDefinition, DesiredState, DesiredVersion};
 use crate::ids::ApimApiRef;
+use crate::json_text::JsonText;
 use crate::mapping::SpecKind;
 use crate::marker::{
     ApiMarker, DefinitionMarker, Ownership, RECORD_KEY, RecordForm, VersionMarker,
@@ -418,10 +418,10 @@ struct Planner<'a> {
 fn upsert(
     entity: EntityKind,
     intent: Intent,
-    desired: &Arc<Value>,
+    desired: &JsonText,
     current: Option<&Value>,
 ) -> Upsert {
-    Upsert::new(entity, intent, Arc::clone(desired), current)
+    Upsert::new(entity, intent, desired.clone(), current)
 }
 
 impl Planner<'_> {
@@ -434,7 +434,7 @@ impl Planner<'_> {
     fn child(
         &mut self,
         entity: EntityKind,
-        desired: &Arc<Value>,
+        desired: &JsonText,
         seen: Seen<'_>,
         recorded: bool,
         unchanged: bool,
@@ -448,7 +448,7 @@ impl Planner<'_> {
                 Some(upsert(entity, Intent::Create, desired, None))
             }
             Seen::Present(current) => {
-                let owned = apim_owned_properties(entity, desired);
+                let owned = apim_owned_properties(entity, &desired.value());
                 merge_for_update(entity, current, &owned)?;
                 if recorded && unchanged {
                     self.drift(entity, path, DriftKind::Modified);
@@ -463,11 +463,11 @@ impl Planner<'_> {
 
     fn environment(&mut self, desired: &DesiredState, observed: Option<&ApicEntity>) {
         let env = &desired.environment;
-        let mut properties = Arc::new(env.properties.clone());
+        let mut properties = env.properties.clone();
         if let Some(token) = &self.creating {
             // Carried while the pass runs, cleared once every API it creates is complete.
             set_path(
-                Arc::make_mut(&mut properties),
+                &mut properties,
                 &["customProperties", RECORD_KEY],
                 Some(creating_environment_record(&self.settings.link, token)),
             );
@@ -481,6 +481,8 @@ impl Planner<'_> {
                         .to_string(),
                 });
         }
+        let owned = apim_owned_properties(EntityKind::Environment, &properties);
+        let properties = JsonText::from(properties);
         let upsert = match observed {
             None => Some(upsert(
                 EntityKind::Environment,
@@ -490,7 +492,6 @@ impl Planner<'_> {
             )),
             Some(o) => match read_entity_marker(&o.properties, &self.settings.link) {
                 Ownership::Owned(_) => {
-                    let owned = apim_owned_properties(EntityKind::Environment, &properties);
                     merge_for_update(EntityKind::Environment, &o.properties, &owned).map(|_| {
                         upsert(
                             EntityKind::Environment,

@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -396,11 +395,13 @@ fn name_definitions(
             "/workspaces/{}/apis/{api_name}/versions/{}/definitions/{name}",
             settings.target_workspace, version.name
         );
-        set_path(
-            Arc::make_mut(&mut def.deployment.properties),
-            &["definitionId"],
-            Some(Value::String(definition_id)),
-        );
+        def.deployment.properties.update(|properties| {
+            set_path(
+                properties,
+                &["definitionId"],
+                Some(Value::String(definition_id)),
+            )
+        });
         def.name = name;
     }
 }
@@ -415,10 +416,12 @@ fn keep_fields_of_others(
 ) {
     let kind = settings.environment_kind.as_str();
     if !comes_first(&settings.link, kind, shares.iter()) {
-        for field in ["title", "description", "kind"] {
-            let current = get_path(&observed.properties, &[field]).cloned();
-            set_path(Arc::make_mut(&mut api.properties), &[field], current);
-        }
+        api.properties.update(|properties| {
+            for field in ["title", "description", "kind"] {
+                let current = get_path(&observed.properties, &[field]).cloned();
+                set_path(properties, &[field], current);
+            }
+        });
     }
     let Some(details) = details else {
         return;
@@ -434,14 +437,18 @@ fn keep_fields_of_others(
             continue;
         }
         let title = get_path(&current.properties, &["title"]).cloned();
-        set_path(Arc::make_mut(&mut version.properties), &["title"], title);
+        version
+            .properties
+            .update(|properties| set_path(properties, &["title"], title));
         if let Some(def) = version.definition.as_mut()
             && let Some(current) = current.definitions.get(&def.name)
         {
-            for field in ["title", "description"] {
-                let value = get_path(current, &[field]).cloned();
-                set_path(Arc::make_mut(&mut def.properties), &[field], value);
-            }
+            def.properties.update(|properties| {
+                for field in ["title", "description"] {
+                    let value = get_path(current, &[field]).cloned();
+                    set_path(properties, &[field], value);
+                }
+            });
         }
     }
 }

@@ -112,7 +112,7 @@ fn api_titled<'a>(state: &'a DesiredState, title: &str) -> &'a DesiredApi {
     state
         .apis
         .iter()
-        .find(|a| a.properties["title"] == title)
+        .find(|a| a.properties.value()["title"] == title)
         .unwrap()
 }
 
@@ -215,22 +215,22 @@ fn values_are_the_sorted_display_names_and_a_version_set_takes_its_members_union
     let state = desired(&settings, &echo_and_petstore(), &metadata);
     let echo = api_titled(&state, "Echo API");
     assert_eq!(
-        echo.properties["customProperties"],
+        echo.properties.value()["customProperties"],
         json!({"apim-tags": ["Beta", "public"], "apim-products": ["Starter"]})
     );
     assert_eq!(
-        echo.properties[APIM_OWNED_CUSTOM_PROPERTIES],
+        echo.properties.value()[APIM_OWNED_CUSTOM_PROPERTIES],
         json!(["apim-tags", "apim-products"])
     );
     let petstore = api_titled(&state, "Petstore");
     assert_eq!(
-        petstore.properties["customProperties"],
+        petstore.properties.value()["customProperties"],
         json!({"apim-tags": ["Beta", "pets"], "apim-products": ["Gold", "Starter"]})
     );
 
     let bare = desired(&settings, &echo_and_petstore(), &ApimMetadata::default());
     assert_eq!(
-        api_titled(&bare, "Echo API").properties["customProperties"],
+        api_titled(&bare, "Echo API").properties.value()["customProperties"],
         json!({"apim-tags": [], "apim-products": []})
     );
 }
@@ -263,7 +263,7 @@ fn apim_owned_values_are_kept_in_step_and_people_s_properties_are_not_touched() 
         &model(vec![api("echo-api", "Echo API", "echo", None)]),
         &metadata,
     );
-    let properties = &state.apis[0].properties;
+    let properties = &state.apis[0].properties.value();
 
     let create = properties_for_create(EntityKind::Api, properties);
     assert_eq!(
@@ -294,7 +294,7 @@ fn apim_owned_values_are_kept_in_step_and_people_s_properties_are_not_touched() 
         &model(vec![api("echo-api", "Echo API", "echo", None)]),
         &ApimMetadata::default(),
     );
-    let owned = apim_owned_properties(EntityKind::Api, &untagged.apis[0].properties);
+    let owned = apim_owned_properties(EntityKind::Api, &untagged.apis[0].properties.value());
     let emptied = merge_for_update(EntityKind::Api, &merged, &owned).unwrap();
     assert_eq!(emptied["customProperties"]["apim-tags"], json!([]));
     // Absent and empty count the same, so an API without the property is left alone.
@@ -315,7 +315,7 @@ fn api_center_owned_values_are_set_on_create_only() {
         &model(vec![api("echo-api", "Echo API", "echo", None)]),
         &metadata,
     );
-    let properties = &state.apis[0].properties;
+    let properties = &state.apis[0].properties.value();
     assert!(properties.get(APIM_OWNED_CUSTOM_PROPERTIES).is_none());
     assert_eq!(
         properties_for_create(EntityKind::Api, properties)["customProperties"],

@@ -36,13 +36,13 @@ fn unversioned_api_maps_to_one_api_with_one_version() {
     );
     let a = only(&d.apis);
     assert!(a.name.starts_with("echo-api-") && is_valid_name(&a.name));
-    assert_eq!(a.properties["title"], "Echo API");
-    assert_eq!(a.properties["kind"], "rest");
+    assert_eq!(a.properties.value()["title"], "Echo API");
+    assert_eq!(a.properties.value()["kind"], "rest");
     assert_eq!(a.versions.len(), 1);
     let v = &a.versions[0];
     assert_eq!(v.name, "original");
     assert_eq!(
-        *v.properties,
+        v.properties.value(),
         json!({"title": "Echo API", "lifecycleStage": "design"})
     );
     let def = v.definition.as_ref().expect("http APIs have a definition");
@@ -50,23 +50,23 @@ fn unversioned_api_maps_to_one_api_with_one_version() {
     let dep = &def.deployment;
     assert_eq!(dep.name, "original-openapi");
     assert_eq!(
-        dep.properties["server"]["runtimeUri"],
+        dep.properties.value()["server"]["runtimeUri"],
         json!(["https://payments.azure-api.net/echo"])
     );
     assert_eq!(
-        dep.properties["environmentId"],
+        dep.properties.value()["environmentId"],
         format!("/workspaces/default/environments/{}", s.environment_name)
     );
     assert_eq!(
-        dep.properties["definitionId"],
+        dep.properties.value()["definitionId"],
         format!(
             "/workspaces/default/apis/{}/versions/original/definitions/openapi",
             a.name
         )
     );
-    assert_eq!(dep.properties["state"], "active");
+    assert_eq!(dep.properties.value()["state"], "active");
     assert_eq!(
-        dep.properties["customProperties"]["apilink-ownership"],
+        dep.properties.value()["customProperties"]["apilink-ownership"],
         "apilink/2 link=ns/a"
     );
 }
@@ -81,7 +81,7 @@ fn only_current_revisions_count() {
         &model(vec![rev, api("echo-api", "Echo API", "echo", None)]).observed(),
     );
     let a = only(&d.apis);
-    assert_eq!(a.properties["title"], "Echo API");
+    assert_eq!(a.properties.value()["title"], "Echo API");
     assert_eq!(a.versions[0].api_revision.as_deref(), Some("1"));
 }
 
@@ -113,7 +113,7 @@ fn version_set_maps_to_one_api_whose_versions_are_its_members() {
     let d = desired_state(&settings("ns/a"), &m.observed());
     let a = only(&d.apis);
     assert!(a.name.starts_with("pets-vs-"));
-    assert_eq!(a.properties["title"], "Pets");
+    assert_eq!(a.properties.value()["title"], "Pets");
     let names: Vec<&str> = a.versions.iter().map(|v| v.name.as_str()).collect();
     assert!(names.contains(&"original"));
     assert!(names.contains(&"2024-01-01"));
@@ -127,16 +127,27 @@ fn version_set_maps_to_one_api_whose_versions_are_its_members() {
     let soap = a.versions.iter().find(|v| v.name == "2024-01-01").unwrap();
     assert_eq!(soap.definition.as_ref().unwrap().name, "wsdl");
     // Segment versioning: the version is part of the runtime URI.
-    let runtime =
-        &soap.definition.as_ref().unwrap().deployment.properties["server"]["runtimeUri"][0];
+    let runtime = &soap
+        .definition
+        .as_ref()
+        .unwrap()
+        .deployment
+        .properties
+        .value()["server"]["runtimeUri"][0];
     assert_eq!(runtime, "https://payments.azure-api.net/pets-vs/2024-01-01");
     let original = a.versions.iter().find(|v| v.name == "original").unwrap();
     assert_eq!(
-        original.definition.as_ref().unwrap().deployment.properties["server"]["runtimeUri"][0],
+        original
+            .definition
+            .as_ref()
+            .unwrap()
+            .deployment
+            .properties
+            .value()["server"]["runtimeUri"][0],
         "https://payments.azure-api.net/pets-vs"
     );
     // Kind comes from the first member (the original one).
-    assert_eq!(a.properties["kind"], "rest");
+    assert_eq!(a.properties.value()["kind"], "rest");
 }
 
 #[test]
@@ -171,7 +182,7 @@ fn kinds_and_definitions_follow_the_api_type() {
             &model(vec![api("x-api", "X", "x", api_type)]).observed(),
         );
         let a = only(&d.apis);
-        assert_eq!(a.properties["kind"], kind, "{api_type:?}");
+        assert_eq!(a.properties.value()["kind"], kind, "{api_type:?}");
         assert_eq!(
             a.versions.len(),
             1,
@@ -192,10 +203,20 @@ fn titles_and_descriptions_are_truncated_on_char_boundaries() {
     a.description = Some("d".repeat(1500));
     let d = desired_state(&settings("ns/a"), &model(vec![a]).observed());
     let x = only(&d.apis);
-    assert_eq!(x.properties["title"].as_str().unwrap().chars().count(), 50);
-    assert_eq!(x.properties["description"].as_str().unwrap().len(), 1000);
     assert_eq!(
-        x.versions[0].properties["title"]
+        x.properties.value()["title"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        50
+    );
+    assert_eq!(
+        x.properties.value()["description"].as_str().unwrap().len(),
+        1000
+    );
+    assert_eq!(
+        x.versions[0].properties.value()["title"]
             .as_str()
             .unwrap()
             .chars()
@@ -223,10 +244,15 @@ fn custom_proxy_hostname_wins_and_long_runtime_uris_are_left_out() {
         },
     ];
     let d = desired_state(&settings("ns/a"), &m.observed());
-    let by_title = |t: &str| d.apis.iter().find(|a| a.properties["title"] == t).unwrap();
+    let by_title = |t: &str| {
+        d.apis
+            .iter()
+            .find(|a| a.properties.value()["title"] == t)
+            .unwrap()
+    };
     let short = by_title("S").versions[0].definition.as_ref().unwrap();
     assert_eq!(
-        short.deployment.properties["server"]["runtimeUri"][0],
+        short.deployment.properties.value()["server"]["runtimeUri"][0],
         "https://api.example.com/s"
     );
     let long = by_title("L").versions[0].definition.as_ref().unwrap();
@@ -328,7 +354,7 @@ fn workspace_apis_are_keyed_apart_from_service_level_ones() {
     let ws = d
         .apis
         .iter()
-        .find(|a| a.properties["title"] == "Echo W1")
+        .find(|a| a.properties.value()["title"] == "Echo W1")
         .unwrap();
     assert!(ws.name.starts_with("w1-echo-api-"));
     assert_eq!(ws.source.to_string(), "workspaces/w1/apis/echo-api");
@@ -529,14 +555,15 @@ fn workspace_apis_use_their_workspace_gateway_and_others_the_service_one() {
         let a = d
             .apis
             .iter()
-            .find(|a| a.properties["title"] == title)
+            .find(|a| a.properties.value()["title"] == title)
             .unwrap();
         a.versions[0]
             .definition
             .as_ref()
             .unwrap()
             .deployment
-            .properties["server"]["runtimeUri"][0]
+            .properties
+            .value()["server"]["runtimeUri"][0]
             .clone()
     };
     assert_eq!(runtime("Orders W1"), "https://w1.gateway.example/orders");
@@ -562,7 +589,7 @@ fn contacts_license_and_terms_come_from_apim() {
     });
     a.terms_of_service_url = Some("https://example.com/tos".into());
     let d = desired_state(&settings("ns/a"), &model(vec![a]).observed());
-    let p = &only(&d.apis).properties;
+    let p = &only(&d.apis).properties.value();
     assert_eq!(
         p["contacts"],
         json!([{"name": "Team", "email": "t@example.com"}])

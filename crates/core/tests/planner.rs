@@ -110,12 +110,12 @@ fn first_pass_orders_writes_parents_first_and_writes_each_entity_once() {
         .strip_prefix("apilink/2 link=ns/a c=")
         .unwrap_or_else(|| panic!("{env_record}"));
     assert_eq!(token.len(), 10);
-    let records: Vec<&str> = ops
+    let records: Vec<String> = ops
         .iter()
         .filter_map(|op| match op {
-            Operation::UpsertApi { upsert, .. } => {
-                upsert.record_on_create().and_then(|r| r.as_str())
-            }
+            Operation::UpsertApi { upsert, .. } => upsert
+                .record_on_create()
+                .and_then(|r| r.as_str().map(str::to_string)),
             _ => None,
         })
         .collect();

@@ -163,7 +163,7 @@ fn check_titles(sim: &Sim, links: &[(&LinkSettings, &ApimModel)]) -> Result<(), 
             let desired = desired_state(settings, &apim.observed());
             if let Some(d) = desired.apis.iter().find(|d| &d.name == name) {
                 let rank = apilink_core::shared::kind_rank(settings.environment_kind.as_str());
-                let title = d.properties["title"]
+                let title = d.properties.value()["title"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string();

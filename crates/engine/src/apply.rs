@@ -91,6 +91,7 @@ fn ledger_sent_with(op: &Operation) -> Option<ApiMarker> {
     }
     upsert
         .record_on_create()
+        .as_ref()
         .and_then(Value::as_str)
         .and_then(ApiMarker::decode)
         .filter(|record| record.created_by.is_some())

@@ -571,14 +571,14 @@ pub fn check_converged(sim: &Sim, settings: &LinkSettings, apim: &ApimModel) -> 
         if !read_api_marker(&d.name, &api.props, &settings.link).is_owned() {
             continue; // conflict: skipped on purpose
         }
-        if api.props["title"] != d.properties["title"] {
+        if api.props["title"] != d.properties.value()["title"] {
             return Err(format!("api {} title differs", d.name));
         }
         for v in &d.versions {
             let Some(ver) = api.versions.get(&v.name) else {
                 return Err(format!("version {}/{} missing", d.name, v.name));
             };
-            if ver.props["title"] != v.properties["title"] {
+            if ver.props["title"] != v.properties.value()["title"] {
                 return Err(format!("version {}/{} title differs", d.name, v.name));
             }
             if let Some(def) = &v.definition {
@@ -604,7 +604,7 @@ pub fn check_converged(sim: &Sim, settings: &LinkSettings, apim: &ApimModel) -> 
                             d.name, def.deployment.name
                         ));
                     };
-                    if dep.get("server") != def.deployment.properties.get("server")
+                    if dep.get("server") != def.deployment.properties.get("server").as_ref()
                         && !(dep.pointer("/server/runtimeUri").is_none()
                             && def.deployment.properties.get("server").is_none())
                     {

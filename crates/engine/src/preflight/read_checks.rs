@@ -498,11 +498,19 @@ fn inventory_line(
         .iter()
         .flat_map(|api| &api.versions)
         .filter_map(|v| v.definition.as_ref())
-        .filter_map(|d| d.deployment.properties.pointer("/server/runtimeUri"))
-        .filter_map(|uris| uris.as_array())
+        .filter_map(|d| {
+            d.deployment
+                .properties
+                .value()
+                .pointer_mut("/server/runtimeUri")
+                .map(serde_json::Value::take)
+        })
+        .filter_map(|uris| match uris {
+            serde_json::Value::Array(uris) => Some(uris),
+            _ => None,
+        })
         .flatten()
-        .filter_map(|uri| uri.as_str())
-        .filter_map(|uri| url::Url::parse(uri).ok())
+        .filter_map(|uri| uri.as_str().and_then(|uri| url::Url::parse(uri).ok()))
         .filter_map(|uri| uri.host_str().map(|h| format!("{}://{h}", uri.scheme())))
         .collect();
     let workspaces = match workspaces {
