@@ -164,6 +164,7 @@ impl AzureArgs {
             },
             portal_base: self.portal_base(cloud),
             progress,
+            ..EngineOptions::default()
         }
     }
 

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
 
 use apilink_azure::apic::merge::{MergeOutcome, MergeWrite, write_merged};
 use apilink_azure::apic::{
@@ -15,6 +14,7 @@ use apilink_azure::apic::{
 };
 use apilink_azure::{AzureError, ErrorClass};
 use apilink_core::LinkId;
+use apilink_core::hash::content_hash;
 use apilink_core::ids::ApimApiRef;
 use apilink_core::marker::{ApiMarker, Ownership, RECORD_KEY, read_api_marker, read_entity_marker};
 use apilink_core::observed::ApicEntity;
@@ -26,6 +26,8 @@ use serde_json::Value;
 
 use crate::azure_side::{AzureSide, EntityPath, ExportedContent, LinkTarget};
 use crate::budget::WriteGate;
+use crate::held_exports::{HeldExport, HeldExports};
+use crate::observe::stage_neutral;
 use crate::progress::{Phase, Progress, ProgressEvent};
 use crate::report::{Fate, OperationFailure, Tallies};
 
@@ -201,7 +203,7 @@ pub(crate) struct Applier<'a, A> {
     /// The link maps APIs to shared ones (`spec.apiIdentity.scope: Shared`).
     pub shares_apis: bool,
     /// The documents to import, each taken out when its import is sent.
-    pub contents: &'a Mutex<HashMap<ApimApiRef, ExportedContent>>,
+    pub contents: &'a HeldExports,
     pub gate: &'a WriteGate,
     pub progress: Option<&'a dyn Progress>,
     pub concurrency: usize,
@@ -441,9 +443,12 @@ impl<A: AzureSide> Applier<'_, A> {
             Operation::ImportSpecification {
                 export,
                 specification,
+                content_hash,
                 ..
             } => {
-                let import = self.import_body(export, specification).await?;
+                let import = self
+                    .import_body(export, specification, content_hash)
+                    .await?;
                 self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
                 self.azure
                     .import_specification(self.target, &path, &import)
@@ -571,25 +576,55 @@ impl<A: AzureSide> Applier<'_, A> {
         Ok(done(write_merged(&mut write, None).await?))
     }
 
+    /// The document the import of `export` sends: the one held since it was exported,
+    /// or — when only its hash was held — exported again now, and sent only if it is
+    /// still the content the plan recorded (`planned_hash`).
+    async fn content_to_import(
+        &self,
+        export: &ApimApiRef,
+        planned_hash: &str,
+    ) -> Result<ExportedContent, OpError> {
+        let unavailable = || OpError::Refused {
+            class: ErrorClass::RetryFast,
+            reason: "ContentUnavailable",
+            message: format!("the definition of {export} was not exported this pass"),
+        };
+        let kind = match self.contents.take(export) {
+            Some(HeldExport::Content(content)) => return Ok(content),
+            Some(HeldExport::ExportAgain(kind)) => kind,
+            None => return Err(unavailable()),
+        };
+        let content = self
+            .azure
+            .export_definition(self.target, export, kind)
+            .await?
+            .ok_or_else(unavailable)?;
+        let content = if self.shares_apis {
+            stage_neutral(content)
+        } else {
+            content
+        };
+        if content_hash(content.content.as_bytes()) != planned_hash {
+            // APIM changed the document since this pass hashed it: the next pass plans
+            // the new content under its own hash.
+            return Err(OpError::Refused {
+                class: ErrorClass::RetryFast,
+                reason: "ContentChanged",
+                message: format!("the definition of {export} changed in APIM during the pass"),
+            });
+        }
+        Ok(content)
+    }
+
     /// The importSpecification body: the exported document inline, or — when it is
     /// too large to travel inline — a fresh APIM export link API Center fetches itself.
     async fn import_body(
         &self,
         export: &ApimApiRef,
         specification: &apilink_core::observed::SpecificationRef,
+        planned_hash: &str,
     ) -> Result<ImportSpecification, OpError> {
-        let taken = self
-            .contents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(export);
-        let Some(content) = taken else {
-            return Err(OpError::Refused {
-                class: ErrorClass::RetryFast,
-                reason: "ContentUnavailable",
-                message: format!("the definition of {export} was not exported this pass"),
-            });
-        };
+        let content = self.content_to_import(export, planned_hash).await?;
         let mut format = ImportFormat::Inline;
         let mut value = None;
         if content.content.len() > MAX_INLINE_IMPORT_BYTES

@@ -1,20 +1,18 @@
 //! The engine: one sync pass (observe → plan → apply → report), a dry run of it, and
 //! the cleanup of everything a link owns.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use apilink_core::guard::guard_deletions;
-use apilink_core::ids::ApimApiRef;
 use apilink_core::planner::{owned_api_count, owned_api_names};
 use apilink_core::{Coverage, LinkSettings, Plan, cleanup_plan, plan};
 use tracing::Instrument;
 
 use crate::apply::Applier;
-use crate::azure_side::{AzureSide, ExportedContent, LinkTarget};
+use crate::azure_side::{AzureSide, LinkTarget};
 use crate::budget::WriteGate;
 use crate::error::{PassError, PassPhase};
+use crate::held_exports::HeldExports;
 use crate::metadata::{VerifiedSchemas, prepare};
 use crate::observe::{Observation, observe, read_apic, read_wanted_details};
 use crate::options::EngineOptions;
@@ -195,7 +193,7 @@ impl<A: AzureSide> Engine<A> {
         &self,
         target: &LinkTarget,
         settings: &LinkSettings,
-        contents: &Mutex<HashMap<ApimApiRef, ExportedContent>>,
+        contents: &HeldExports,
         gate: &WriteGate,
         plan: &Plan,
         report: &mut PassReport,

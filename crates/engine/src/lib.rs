@@ -23,6 +23,7 @@ mod budget;
 mod clients;
 mod engine;
 mod error;
+mod held_exports;
 mod metadata;
 mod observe;
 mod options;

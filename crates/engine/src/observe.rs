@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 
 use apilink_azure::AzureError;
 use apilink_core::hash::content_hash;
@@ -23,6 +22,7 @@ use serde_json::Value;
 
 use crate::azure_side::{AzureSide, EntityPath, ExportedContent, LinkTarget};
 use crate::error::{PassError, PassPhase};
+use crate::held_exports::{HeldExports, HeldExportsBuilder};
 use crate::options::EngineOptions;
 use crate::progress::{Phase, ProgressEvent};
 use crate::report::OperationFailure;
@@ -33,7 +33,7 @@ pub(crate) struct Observation {
     pub desired: DesiredState,
     pub exports: Exports,
     /// The exported documents the plan imports, each taken out when it is.
-    pub contents: Mutex<HashMap<ApimApiRef, ExportedContent>>,
+    pub contents: HeldExports,
     /// Exports that failed; the planner sees them as unavailable content.
     pub failures: Vec<OperationFailure>,
     pub details_read: usize,
@@ -317,15 +317,23 @@ pub(crate) async fn read_wanted_details<A: AzureSide>(
 }
 
 /// What the exports of one pass gave.
-#[derive(Default)]
 struct Exported {
     exports: Exports,
-    contents: HashMap<ApimApiRef, ExportedContent>,
+    contents: HeldExportsBuilder,
     failures: Vec<OperationFailure>,
     count: usize,
 }
 
 impl Exported {
+    fn new(options: &EngineOptions) -> Self {
+        Self {
+            exports: Exports::default(),
+            contents: HeldExportsBuilder::new(options.held_export_bytes),
+            failures: Vec::new(),
+            count: 0,
+        }
+    }
+
     /// Takes one export's result; `owners` names the API Center API of each APIM API.
     fn record(
         &mut self,
@@ -348,7 +356,7 @@ impl Exported {
                 // A document the definition already holds is not sent: only its hash
                 // stays, so a full resync does not keep every definition until applied.
                 if imported {
-                    self.contents.insert(request.api, content);
+                    self.contents.hold(request.api, content);
                 }
             }
             Ok(None) => {
@@ -368,7 +376,7 @@ impl Exported {
 
 /// An export as links sharing their APIs import it: without the stage's own servers
 /// (see [`without_stage_servers`]).
-fn stage_neutral(mut content: ExportedContent) -> ExportedContent {
+pub(crate) fn stage_neutral(mut content: ExportedContent) -> ExportedContent {
     if let Cow::Owned(neutral) = without_stage_servers(content.kind, &content.content) {
         content.content = neutral;
     }
@@ -393,7 +401,7 @@ async fn export_requested<A: AzureSide>(
         }),
     );
     let owners = export_owners(desired);
-    let mut exported = Exported::default();
+    let mut exported = Exported::new(options);
     // Each document is hashed as it arrives, and dropped unless it will be imported.
     let mut results = stream::iter(requests)
         .map(|request| async move {
@@ -408,6 +416,12 @@ async fn export_requested<A: AzureSide>(
     while let Some((request, result)) = results.next().await {
         exported.record(request, result, &owners);
     }
+    let (held, again) = exported.contents.counts();
+    tracing::debug!(
+        held,
+        again,
+        "exported documents held for import, and to export again"
+    );
     exported
 }
 
@@ -447,7 +461,7 @@ pub(crate) async fn observe<A: AzureSide>(
         apic,
         desired,
         exports: exported.exports,
-        contents: Mutex::new(exported.contents),
+        contents: exported.contents.build(),
         failures: exported.failures,
         details_read,
         exported: exported.count,

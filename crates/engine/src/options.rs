@@ -12,6 +12,10 @@ pub const PUBLIC_PORTAL: &str = "https://portal.azure.com";
 /// ARM's refill allows one, a few megabytes of state.
 pub const DEFAULT_APIS_IN_FLIGHT: usize = 256;
 
+/// Bytes of exported documents a pass keeps for its imports by default (see
+/// [`EngineOptions::held_export_bytes`]).
+pub const DEFAULT_HELD_EXPORT_BYTES: usize = 4 * 1024 * 1024;
+
 /// Limits on the writes (PUT, POST, DELETE) one pass sends.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct WriteBudget {
@@ -39,6 +43,11 @@ pub struct EngineOptions {
     pub portal_base: Option<String>,
     /// Receives progress events (the CLI draws a progress line from them).
     pub progress: Option<Arc<dyn Progress>>,
+    /// Bytes of exported documents a pass keeps between exporting and importing them;
+    /// a document beyond them keeps only its hash and is exported again right before
+    /// its import (one more APIM read), so a first sync of any size holds a bounded
+    /// amount of content.
+    pub held_export_bytes: usize,
 }
 
 impl Default for EngineOptions {
@@ -48,6 +57,7 @@ impl Default for EngineOptions {
             write_budget: WriteBudget::default(),
             portal_base: Some(PUBLIC_PORTAL.to_string()),
             progress: None,
+            held_export_bytes: DEFAULT_HELD_EXPORT_BYTES,
         }
     }
 }
@@ -59,6 +69,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("write_budget", &self.write_budget)
             .field("portal_base", &self.portal_base)
             .field("progress", &self.progress.is_some())
+            .field("held_export_bytes", &self.held_export_bytes)
             .finish()
     }
 }
