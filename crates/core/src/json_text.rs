@@ -90,6 +90,7 @@ impl<'de> Deserialize<'de> for JsonText {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
 

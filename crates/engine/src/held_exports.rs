@@ -89,6 +89,7 @@ impl HeldExportsBuilder {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use apilink_core::observed::SpecificationRef;
 
