@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{ApimApiRef, ApimServiceId};
+use crate::json_text::JsonText;
 use crate::ownership::{EntityKind, Owner, rules, set_path};
 
 const CUSTOM_PROPERTIES: &str = "customProperties";
@@ -235,14 +236,14 @@ pub fn planned_members(entity: EntityKind, mut properties: Value) -> Value {
 }
 
 /// One API Center version with its definitions' properties, by definition name.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ObservedVersion {
     pub properties: Value,
     pub definitions: BTreeMap<String, Value>,
 }
 
 /// Children of one API, read only for some APIs (see [`crate::planner::details_needed`]).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ApiDetails {
     pub versions: BTreeMap<String, ObservedVersion>,
     /// Deployments' properties by name.
@@ -266,7 +267,63 @@ pub struct ObservedApiCenter {
     /// Every API in the target workspace (list call).
     pub apis: Vec<ApicEntity>,
     /// Children of some APIs, by API name.
-    pub details: BTreeMap<String, ApiDetails>,
+    pub details: DetailsRead,
+}
+
+/// The children read for some APIs this pass, by API name.
+///
+/// A full resync reads the children of every owned API, and planning looks at each API's
+/// once: each API's are kept as one text ([`JsonText`]) and parsed when asked for, so
+/// thousands of APIs' children cost the bytes of their JSON rather than a tree of maps.
+#[derive(Debug, Clone, Default)]
+pub struct DetailsRead(BTreeMap<String, JsonText>);
+
+impl DetailsRead {
+    /// The children of `api`, if they were read.
+    pub fn get(&self, api: &str) -> Option<ApiDetails> {
+        let text = self.0.get(api)?;
+        // The text was written from an `ApiDetails`, so it reads back as one.
+        Some(serde_json::from_str(text.as_str()).unwrap_or_default())
+    }
+
+    pub fn contains(&self, api: &str) -> bool {
+        self.0.contains_key(api)
+    }
+
+    pub fn insert(&mut self, api: String, details: &ApiDetails) {
+        let text = serde_json::to_value(details)
+            .map(JsonText::from)
+            .unwrap_or_default();
+        self.0.insert(api, text);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl Extend<(String, ApiDetails)> for DetailsRead {
+    fn extend<I: IntoIterator<Item = (String, ApiDetails)>>(&mut self, read: I) {
+        for (api, details) in read {
+            self.insert(api, &details);
+        }
+    }
+}
+
+impl FromIterator<(String, ApiDetails)> for DetailsRead {
+    fn from_iter<I: IntoIterator<Item = (String, ApiDetails)>>(read: I) -> Self {
+        let mut details = Self::default();
+        details.extend(read);
+        details
+    }
 }
 
 /// One APIM tag on one API: an API-level association of `tagResources`.
@@ -509,5 +566,31 @@ mod tests {
         ));
         assert!(!has_specification(&json!({"specification": {"name": ""}})));
         assert!(!has_specification(&json!({"title": "x"})));
+    }
+
+    #[test]
+    fn details_read_back_as_they_were_kept() {
+        let details = ApiDetails {
+            versions: BTreeMap::from([(
+                "v1".to_string(),
+                ObservedVersion {
+                    properties: json!({"title": "v1", "customProperties": {"k": [1, null]}}),
+                    definitions: BTreeMap::from([(
+                        "openapi".to_string(),
+                        json!({"specification": {"name": "openapi"}}),
+                    )]),
+                },
+            )]),
+            deployments: BTreeMap::from([("v1".to_string(), json!({"state": "active"}))]),
+        };
+        let mut read = DetailsRead::default();
+        assert!(read.is_empty());
+        read.insert("echo".into(), &details);
+        read.extend([("empty".to_string(), ApiDetails::default())]);
+        assert_eq!(read.len(), 2);
+        assert!(read.contains("echo"));
+        assert_eq!(read.get("echo"), Some(details));
+        assert_eq!(read.get("empty"), Some(ApiDetails::default()));
+        assert_eq!(read.get("other"), None);
     }
 }

@@ -221,11 +221,18 @@ pub fn exports_needed(
             let Some(def) = &version.definition else {
                 continue;
             };
-            if export_needed(api, version, def, marker.as_ref(), details, rechecked) {
+            if export_needed(
+                api,
+                version,
+                def,
+                marker.as_ref(),
+                details.as_ref(),
+                rechecked,
+            ) {
                 requests.insert(ExportRequest {
                     api: version.source.clone(),
                     kind: def.kind,
-                    held_hash: held_hash(version, def, marker.as_ref(), details),
+                    held_hash: held_hash(version, def, marker.as_ref(), details.as_ref()),
                 });
             }
         }
@@ -986,7 +993,8 @@ impl Planner<'_> {
                 None => self.new_api(api),
                 Some(o) => match api_ownership(self.settings, &o.name, &o.properties) {
                     Ownership::Owned((marker, form)) => {
-                        self.owned_api(api, o, &marker, form, apic.details.get(&api.name));
+                        let details = apic.details.get(&api.name);
+                        self.owned_api(api, o, &marker, form, details.as_ref());
                     }
                     Ownership::Joinable => {
                         // Joining: an empty ledger, so every child is checked as read.
@@ -994,7 +1002,8 @@ impl Planner<'_> {
                             ApiMarker::new(&self.settings.link, &api.source.to_string());
                         marker.shared = api.share.clone();
                         let form = RecordForm::Current;
-                        self.owned_api(api, o, &marker, form, apic.details.get(&api.name));
+                        let details = apic.details.get(&api.name);
+                        self.owned_api(api, o, &marker, form, details.as_ref());
                     }
                     other => {
                         skipped += 1;
@@ -1026,7 +1035,7 @@ impl Planner<'_> {
         let wanted: BTreeSet<&str> = desired.apis.iter().map(|a| a.name.as_str()).collect();
         for (o, marker, _) in owned_apis(self.settings, apic) {
             if !wanted.contains(o.name.as_str()) {
-                self.remove_api(o, &marker, apic.details.get(&o.name));
+                self.remove_api(o, &marker, apic.details.get(&o.name).as_ref());
             }
         }
     }
@@ -1130,7 +1139,7 @@ pub fn cleanup_plan(settings: &LinkSettings, apic: &ObservedApiCenter) -> Plan {
             drift: Vec::new(),
         };
         for (o, marker, _) in owned_apis(settings, apic) {
-            planner.remove_api(o, &marker, apic.details.get(&o.name));
+            planner.remove_api(o, &marker, apic.details.get(&o.name).as_ref());
         }
         operations.extend(planner.phases.into_operations());
         if let Some(env) = &apic.environment

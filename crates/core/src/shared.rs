@@ -356,7 +356,8 @@ pub fn resolve<'a>(
         let shares = observed.map(|o| shares(&o.properties)).unwrap_or_default();
         name_definitions(settings, api, exports, &shares);
         if let Some(o) = observed {
-            keep_fields_of_others(settings, api, o, apic.details.get(&api.name), &shares);
+            let details = apic.details.get(&api.name);
+            keep_fields_of_others(settings, api, o, details.as_ref(), &shares);
         }
     }
     Cow::Owned(resolved)

@@ -448,7 +448,7 @@ async fn breakdown(spec: &Value, profiled: bool) -> ProfileResult<PassFigures> {
     let mut apic = ObservedApiCenter {
         apis: azure.list_apis(&target).await?,
         environment: azure.get(&target, &environment).await?,
-        details: BTreeMap::new(),
+        details: Default::default(),
     };
     marks.push(Mark::now(
         format!("API Center listing ({} APIs)", apic.apis.len()),

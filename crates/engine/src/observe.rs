@@ -228,7 +228,7 @@ pub(crate) async fn read_apic<A: AzureSide>(
     Ok(ObservedApiCenter {
         environment,
         apis,
-        details: BTreeMap::new(),
+        details: Default::default(),
     })
 }
 
