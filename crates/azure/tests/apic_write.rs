@@ -175,7 +175,7 @@ async fn crud_lists_and_service_relative_deployments() {
     let apis = apic.list_apis(WS).await.unwrap();
     let names: Vec<&str> = apis.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["echo-api", "orders-api"]);
-    assert_eq!(apis[0].properties["title"], "Echo");
+    assert_eq!(apis[0].properties.value()["title"], "Echo");
     assert_eq!(apic.list_versions(WS, "orders-api").await.unwrap().len(), 1);
     assert_eq!(
         apic.list_definitions(WS, "orders-api", "v1-0")

@@ -199,10 +199,13 @@ pub struct ObservedApim {
 }
 
 /// One API Center entity as read: its name, `properties` and ETag.
+///
+/// Lists hold thousands of entities for a whole pass, so the properties are kept as text
+/// ([`JsonText`]) and parsed where a decision or a write needs them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApicEntity {
     pub name: String,
-    pub properties: Value,
+    pub properties: JsonText,
     pub etag: Option<String>,
 }
 

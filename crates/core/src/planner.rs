@@ -71,26 +71,26 @@ fn owned_apis<'a>(
     settings: &'a LinkSettings,
     apic: &'a ObservedApiCenter,
 ) -> impl Iterator<Item = (&'a ApicEntity, ApiMarker, RecordForm)> + 'a {
-    apic.apis.iter().filter_map(
-        move |o| match api_ownership(settings, &o.name, &o.properties) {
+    apic.apis.iter().filter_map(move |o| {
+        match api_ownership(settings, &o.name, &o.properties.value()) {
             Ownership::Owned((marker, form)) => Some((o, marker, form)),
             _ => None,
-        },
-    )
+        }
+    })
 }
 
 fn environment_usable(settings: &LinkSettings, apic: &ObservedApiCenter) -> bool {
     apic.environment
         .as_ref()
-        .is_none_or(|e| read_entity_marker(&e.properties, &settings.link).is_owned())
+        .is_none_or(|e| read_entity_marker(&e.properties.value(), &settings.link).is_owned())
 }
 
 /// The token of a creating pass that has not finished, from the link's environment.
 fn unfinished_creating_pass(settings: &LinkSettings, apic: &ObservedApiCenter) -> Option<String> {
     apic.environment
         .as_ref()
-        .filter(|e| read_entity_marker(&e.properties, &settings.link).is_owned())
-        .and_then(|e| creating_pass(&e.properties))
+        .filter(|e| read_entity_marker(&e.properties.value(), &settings.link).is_owned())
+        .and_then(|e| creating_pass(&e.properties.value()))
 }
 
 /// The token this pass creates APIs under, with their whole ledger in the create
@@ -179,7 +179,9 @@ pub fn details_needed(
             apic.apis
                 .iter()
                 .filter(|o| by_name.contains_key(o.name.as_str()))
-                .filter(|o| api_ownership(settings, &o.name, &o.properties) == Ownership::Joinable)
+                .filter(|o| {
+                    api_ownership(settings, &o.name, &o.properties.value()) == Ownership::Joinable
+                })
                 .map(|o| o.name.clone()),
         );
         names.sort();
@@ -209,7 +211,7 @@ pub fn exports_needed(
     for api in &desired.apis {
         let marker = match observed.get(api.name.as_str()) {
             None => None,
-            Some(o) => match api_ownership(settings, &o.name, &o.properties) {
+            Some(o) => match api_ownership(settings, &o.name, &o.properties.value()) {
                 Ownership::Owned((marker, _)) => Some(marker),
                 Ownership::Joinable => None,
                 _ => continue,
@@ -497,16 +499,18 @@ impl Planner<'_> {
                 &properties,
                 None,
             )),
-            Some(o) => match read_entity_marker(&o.properties, &self.settings.link) {
+            Some(o) => match read_entity_marker(&o.properties.value(), &self.settings.link) {
                 Ownership::Owned(_) => {
-                    merge_for_update(EntityKind::Environment, &o.properties, &owned).map(|_| {
-                        upsert(
-                            EntityKind::Environment,
-                            Intent::Update,
-                            &properties,
-                            Some(&o.properties),
-                        )
-                    })
+                    merge_for_update(EntityKind::Environment, &o.properties.value(), &owned).map(
+                        |_| {
+                            upsert(
+                                EntityKind::Environment,
+                                Intent::Update,
+                                &properties,
+                                Some(&o.properties.value()),
+                            )
+                        },
+                    )
                 }
                 other => {
                     self.warnings.push(Warning::Conflict {
@@ -568,14 +572,14 @@ impl Planner<'_> {
     ) {
         let unchanged = self.unchanged(marker, api);
         let others = if self.settings.shares_apis() {
-            other_shares(&self.settings.link, &observed.properties)
+            other_shares(&self.settings.link, &observed.properties.value())
         } else {
             Vec::new()
         };
         let api_upsert = self.child(
             EntityKind::Api,
             &api.properties,
-            Seen::Present(&observed.properties),
+            Seen::Present(&observed.properties.value()),
             true,
             unchanged,
             format!("apis/{}", api.name),
@@ -991,7 +995,7 @@ impl Planner<'_> {
         for api in &desired.apis {
             match observed.get(api.name.as_str()) {
                 None => self.new_api(api),
-                Some(o) => match api_ownership(self.settings, &o.name, &o.properties) {
+                Some(o) => match api_ownership(self.settings, &o.name, &o.properties.value()) {
                     Ownership::Owned((marker, form)) => {
                         let details = apic.details.get(&api.name);
                         self.owned_api(api, o, &marker, form, details.as_ref());
@@ -1022,7 +1026,7 @@ impl Planner<'_> {
     /// Warns of APIs carrying a copy of the link's record: foreign, left alone.
     fn copied_records(&mut self, apic: &ObservedApiCenter) {
         for o in &apic.apis {
-            if api_ownership(self.settings, &o.name, &o.properties) == Ownership::Copied {
+            if api_ownership(self.settings, &o.name, &o.properties.value()) == Ownership::Copied {
                 self.warnings.push(Warning::CopiedRecord {
                     api: o.name.clone(),
                 });
@@ -1044,7 +1048,7 @@ impl Planner<'_> {
     /// links sharing it still serve it; then only the link's deployments, the versions
     /// and definitions no other link uses, and the link's ledger.
     fn remove_api(&mut self, o: &ApicEntity, marker: &ApiMarker, details: Option<&ApiDetails>) {
-        let others = other_shares(&self.settings.link, &o.properties);
+        let others = other_shares(&self.settings.link, &o.properties.value());
         let deployed_elsewhere = details.is_some_and(|d| {
             d.deployments
                 .values()
@@ -1143,7 +1147,7 @@ pub fn cleanup_plan(settings: &LinkSettings, apic: &ObservedApiCenter) -> Plan {
         }
         operations.extend(planner.phases.into_operations());
         if let Some(env) = &apic.environment
-            && read_entity_marker(&env.properties, &settings.link).is_owned()
+            && read_entity_marker(&env.properties.value(), &settings.link).is_owned()
         {
             operations.push(Operation::DeleteEnvironment {
                 name: env.name.clone(),

@@ -353,7 +353,9 @@ pub fn resolve<'a>(
     let mut resolved = desired.clone();
     for api in &mut resolved.apis {
         let observed = observed.get(api.name.as_str()).copied();
-        let shares = observed.map(|o| shares(&o.properties)).unwrap_or_default();
+        let shares = observed
+            .map(|o| shares(&o.properties.value()))
+            .unwrap_or_default();
         name_definitions(settings, api, exports, &shares);
         if let Some(o) = observed {
             let details = apic.details.get(&api.name);
@@ -419,7 +421,7 @@ fn keep_fields_of_others(
     if !comes_first(&settings.link, kind, shares.iter()) {
         api.properties.update(|properties| {
             for field in ["title", "description", "kind"] {
-                let current = get_path(&observed.properties, &[field]).cloned();
+                let current = get_path(&observed.properties.value(), &[field]).cloned();
                 set_path(properties, &[field], current);
             }
         });

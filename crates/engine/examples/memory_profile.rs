@@ -350,7 +350,7 @@ async fn read_details(
     let by_name = |entities: Vec<ApicEntity>| -> BTreeMap<String, Value> {
         entities
             .into_iter()
-            .map(|e| (e.name, e.properties))
+            .map(|e| (e.name, e.properties.value()))
             .collect()
     };
     let (versions, deployments) = futures::try_join!(
@@ -363,7 +363,7 @@ async fn read_details(
         observed.insert(
             version.name,
             ObservedVersion {
-                properties: version.properties,
+                properties: version.properties.value(),
                 definitions: by_name(definitions),
             },
         );

@@ -483,8 +483,8 @@ impl<A: AzureSide> Applier<'_, A> {
         let Some(current) = self.azure.get(self.target, path).await? else {
             return Ok(());
         };
-        let no_share = shares(&current.properties).is_empty()
-            && read_api_marker(&current.name, &current.properties, self.link)
+        let no_share = shares(&current.properties.value()).is_empty()
+            && read_api_marker(&current.name, &current.properties.value(), self.link)
                 == Ownership::Unmarked;
         if !no_share
             || !self
@@ -512,25 +512,29 @@ impl<A: AzureSide> Applier<'_, A> {
             return Ok(None);
         };
         let owner = match entity {
-            EntityKind::Environment => match read_entity_marker(&current.properties, self.link) {
-                Ownership::Owned(_) => None,
-                other => Some(other.owner_label()),
-            },
+            EntityKind::Environment => {
+                match read_entity_marker(&current.properties.value(), self.link) {
+                    Ownership::Owned(_) => None,
+                    other => Some(other.owner_label()),
+                }
+            }
             EntityKind::Api => {
                 match api_ownership_in(
                     self.link,
                     self.shares_apis,
                     &current.name,
-                    &current.properties,
+                    &current.properties.value(),
                 ) {
                     Ownership::Owned(_) | Ownership::Joinable => None,
                     other => Some(other.owner_label()),
                 }
             }
-            EntityKind::Deployment => match read_entity_marker(&current.properties, self.link) {
-                Ownership::OtherLink(link) => Some(format!("link {link}")),
-                _ => None,
-            },
+            EntityKind::Deployment => {
+                match read_entity_marker(&current.properties.value(), self.link) {
+                    Ownership::OtherLink(link) => Some(format!("link {link}")),
+                    _ => None,
+                }
+            }
             EntityKind::Version | EntityKind::Definition => None,
         };
         match owner {
@@ -689,10 +693,10 @@ impl<A: AzureSide> MergeWrite for EntityWrite<'_, '_, A> {
     }
 
     fn body(&mut self, current: &Option<ApicEntity>) -> Result<Option<Value>, OpError> {
-        let properties = current.as_ref().map(|c| &c.properties);
+        let properties = current.as_ref().map(|c| c.properties.value());
         match (self.body, properties) {
-            (WriteBody::Upsert(upsert), properties) => Ok(upsert.body_for(properties)),
-            (WriteBody::Marker(op), Some(properties)) => Ok(op.marker_body(properties)),
+            (WriteBody::Upsert(upsert), properties) => Ok(upsert.body_for(properties.as_ref())),
+            (WriteBody::Marker(op), Some(properties)) => Ok(op.marker_body(&properties)),
             (WriteBody::Marker(_), None) => Err(OpError::Refused {
                 class: ErrorClass::RetryFast,
                 reason: API_MISSING,
@@ -757,6 +761,6 @@ fn record_kept(
     let stored = answer
         .properties
         .get("customProperties")
-        .unwrap_or(&Value::Null);
-    check_custom_property_kept(&path.to_string(), &key, stored).map_err(OpError::from)
+        .unwrap_or(Value::Null);
+    check_custom_property_kept(&path.to_string(), &key, &stored).map_err(OpError::from)
 }

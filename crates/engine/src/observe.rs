@@ -235,7 +235,7 @@ pub(crate) async fn read_apic<A: AzureSide>(
 fn properties_by_name(entities: Vec<ApicEntity>) -> BTreeMap<String, Value> {
     entities
         .into_iter()
-        .map(|e| (e.name, e.properties))
+        .map(|e| (e.name, e.properties.value()))
         .collect()
 }
 
@@ -262,7 +262,7 @@ async fn read_details<A: AzureSide>(
             (
                 version.name,
                 ObservedVersion {
-                    properties: version.properties,
+                    properties: version.properties.value(),
                     definitions: properties_by_name(definitions),
                 },
             )

@@ -24,12 +24,11 @@ fn entity_kind(kind: ApicKind) -> Option<EntityKind> {
 
 /// One item of a list as planning reads it: only the members [`planned_members`] keeps
 /// (all of them for a kind outside the ownership table).
-pub(super) fn listed_entity(kind: ApicKind, resource: ArmResource<Value>) -> ApicEntity {
-    let mut entity = ApicEntity::from(resource);
+pub(super) fn listed_entity(kind: ApicKind, mut resource: ArmResource<Value>) -> ApicEntity {
     if let Some(kind) = entity_kind(kind) {
-        entity.properties = planned_members(kind, entity.properties);
+        resource.properties = planned_members(kind, resource.properties);
     }
-    entity
+    ApicEntity::from(resource)
 }
 
 impl From<ArmResource<Value>> for ApicEntity {
@@ -42,7 +41,7 @@ impl From<ArmResource<Value>> for ApicEntity {
         };
         Self {
             name: resource.name,
-            properties,
+            properties: properties.into(),
             etag: resource.etag,
         }
     }
@@ -88,7 +87,7 @@ mod tests {
             ApicEntity::from(resource),
             ApicEntity {
                 name: "a".into(),
-                properties: json!({"title": "A", "unknown": null}),
+                properties: json!({"title": "A", "unknown": null}).into(),
                 etag: Some("\"1\"".into()),
             }
         );
@@ -97,7 +96,7 @@ mod tests {
             ApicEntity::from(bare),
             ApicEntity {
                 name: "b".into(),
-                properties: json!({}),
+                properties: json!({}).into(),
                 etag: None,
             }
         );
@@ -125,7 +124,7 @@ mod tests {
                     "title": "Echo", "description": null, "kind": "rest",
                     "lifecycleStage": "design",
                     "customProperties": {"apilink-ownership": record, "apilink": {"link": "old"}, "owner": "me"}
-                }),
+                }).into(),
                 etag: Some("\"7\"".into()),
             }
         );
@@ -135,7 +134,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            listed_entity(ApicKind::Definition, definition).properties,
+            listed_entity(ApicKind::Definition, definition)
+                .properties
+                .value(),
             json!({"title": "T", "specification": {"name": "openapi", "version": "3.0.1"}})
         );
         let deployment: ArmResource<Value> = serde_json::from_value(json!({
@@ -147,7 +148,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            listed_entity(ApicKind::Deployment, deployment).properties,
+            listed_entity(ApicKind::Deployment, deployment)
+                .properties
+                .value(),
             json!({
                 "state": "active", "environmentId": "/e", "definitionId": "/d",
                 "server": {"runtimeUri": ["https://g/echo"]},
@@ -155,7 +158,10 @@ mod tests {
             })
         );
         let bare: ArmResource<Value> = serde_json::from_value(json!({"name": "b"})).unwrap();
-        assert_eq!(listed_entity(ApicKind::Version, bare).properties, json!({}));
+        assert_eq!(
+            listed_entity(ApicKind::Version, bare).properties.value(),
+            json!({})
+        );
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl Sim {
             .get(&settings.environment_name)
             .map(|p| ApicEntity {
                 name: settings.environment_name.clone(),
-                properties: self.env_view(p),
+                properties: self.env_view(p).into(),
                 etag: None,
             });
         let apis = self
@@ -114,7 +114,7 @@ impl Sim {
             .iter()
             .map(|(name, api)| ApicEntity {
                 name: name.clone(),
-                properties: api.props.clone(),
+                properties: (&api.props).into(),
                 etag: None,
             })
             .collect();

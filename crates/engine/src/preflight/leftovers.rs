@@ -50,8 +50,12 @@ pub fn is_probe_leftover(name: &str, description: Option<&str>, now: SystemTime)
 fn leftovers(apis: &[ApicEntity], now: SystemTime) -> Vec<String> {
     apis.iter()
         .filter(|api| {
-            let description = api.properties.get("description").and_then(|d| d.as_str());
-            is_probe_leftover(&api.name, description, now)
+            let description = api.properties.get("description");
+            is_probe_leftover(
+                &api.name,
+                description.as_ref().and_then(|d| d.as_str()),
+                now,
+            )
         })
         .map(|api| api.name.clone())
         .collect()
