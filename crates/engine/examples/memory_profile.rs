@@ -38,7 +38,8 @@ use apilink_azure::{ArmClient, ArmClientOptions, CloudConfig, CredentialConfig, 
 use apilink_core::hash::content_hash;
 use apilink_core::ids::ApimApiRef;
 use apilink_core::observed::{
-    ApiDetails, ApicEntity, ExportedDefinition, ObservedApiCenter, ObservedApim, ObservedVersion,
+    ApiDetails, ApicEntity, DetailsRead, ExportedDefinition, ObservedApiCenter, ObservedApim,
+    ObservedVersion,
 };
 use apilink_core::planner::Exports;
 use apilink_core::{
@@ -458,12 +459,18 @@ async fn breakdown(spec: &Value, profiled: bool) -> ProfileResult<PassFigures> {
     marks.push(Mark::now("desired state", profiled));
     let wanted = details_needed(&settings, &desired, &apic, coverage);
     let wanted_count = wanted.len();
-    let details: Vec<(String, ApiDetails)> = stream::iter(wanted)
+    // Each API's children are kept as text as they arrive, as the engine does.
+    apic.details = stream::iter(wanted)
         .map(|api| read_details(&azure, &target, api))
         .buffer_unordered(concurrency.max(1))
-        .try_collect()
+        .try_fold(
+            Default::default(),
+            |mut read: DetailsRead, (api, details)| async move {
+                read.insert(api, &details);
+                Ok(read)
+            },
+        )
         .await?;
-    apic.details.extend(details);
     marks.push(Mark::now(
         format!("details ({wanted_count} APIs)"),
         profiled,

@@ -288,8 +288,7 @@ impl<A: AzureSide> Engine<A> {
         if settings.shares_apis() {
             // What other links still use of a shared API shows in its deployments.
             let owned = owned_api_names(settings, &apic);
-            let details = read_wanted_details(&self.azure, &target, &self.options, owned).await?;
-            apic.details.extend(details);
+            apic.details = read_wanted_details(&self.azure, &target, &self.options, owned).await?;
         }
         let plan = cleanup_plan(settings, &apic);
         let mut report = PassReport::new(settings.link.to_string(), PassKind::Cleanup);

@@ -2,7 +2,7 @@
 //! link's environment, then only the details and exports the planner asks for.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use apilink_azure::AzureError;
 use apilink_core::hash::content_hash;
@@ -10,8 +10,8 @@ use apilink_core::ids::ApimApiRef;
 use apilink_core::mapping;
 use apilink_core::observed::{
     ApiDetails, ApicEntity, ApimApi, ApimGatewayConnection, ApimMetadata, ApimService,
-    ApimVersionSet, ExportedDefinition, ObservedApiCenter, ObservedApim, ObservedVersion,
-    azure_portal_resource_url,
+    ApimVersionSet, DetailsRead, ExportedDefinition, ObservedApiCenter, ObservedApim,
+    ObservedVersion, azure_portal_resource_url,
 };
 use apilink_core::planner::{ExportRequest, Exports};
 use apilink_core::shared::without_stage_servers;
@@ -274,27 +274,34 @@ async fn read_details<A: AzureSide>(
     })
 }
 
-/// The API Center API each exported APIM API belongs to, for failure reports.
-fn export_owners(desired: &DesiredState) -> HashMap<ApimApiRef, String> {
+/// The API Center API each of the `failed` APIM APIs belongs to, for failure reports.
+fn export_owners(
+    desired: &DesiredState,
+    failed: &[(ApimApiRef, AzureError)],
+) -> HashMap<ApimApiRef, String> {
+    let failed: HashSet<&ApimApiRef> = failed.iter().map(|(api, _)| api).collect();
     desired
         .apis
         .iter()
         .flat_map(|api| {
             api.versions
                 .iter()
-                .map(move |v| (v.source.clone(), api.name.clone()))
+                .map(move |v| (&v.source, api.name.as_str()))
         })
+        .filter(|(source, _)| failed.contains(source))
+        .map(|(source, api)| (source.clone(), api.to_string()))
         .collect()
 }
 
-/// The details the planner asks for, `options.concurrency` APIs at a time. Any failure
-/// aborts the pass: the planner cannot tell a missing child from a deleted one.
+/// The details the planner asks for, `options.concurrency` APIs at a time, each API's
+/// kept as text as soon as it is read. Any failure aborts the pass: the planner cannot
+/// tell a missing child from a deleted one.
 pub(crate) async fn read_wanted_details<A: AzureSide>(
     azure: &A,
     target: &LinkTarget,
     options: &EngineOptions,
     wanted: Vec<String>,
-) -> Result<Vec<(String, ApiDetails)>, PassError> {
+) -> Result<DetailsRead, PassError> {
     emit(
         options,
         ProgressEvent::PhaseStarted(Phase::Details { apis: wanted.len() }),
@@ -312,7 +319,13 @@ pub(crate) async fn read_wanted_details<A: AzureSide>(
             Ok::<_, PassError>((api, details))
         })
         .buffer_unordered(options.concurrency.max(1))
-        .try_collect()
+        .try_fold(
+            DetailsRead::default(),
+            |mut read, (api, details)| async move {
+                read.insert(api, &details);
+                Ok(read)
+            },
+        )
         .await
 }
 
@@ -320,7 +333,8 @@ pub(crate) async fn read_wanted_details<A: AzureSide>(
 struct Exported {
     exports: Exports,
     contents: HeldExportsBuilder,
-    failures: Vec<OperationFailure>,
+    /// Failed exports; their reports are written once all are in.
+    failed: Vec<(ApimApiRef, AzureError)>,
     count: usize,
 }
 
@@ -329,17 +343,16 @@ impl Exported {
         Self {
             exports: Exports::default(),
             contents: HeldExportsBuilder::new(options.held_export_bytes),
-            failures: Vec::new(),
+            failed: Vec::new(),
             count: 0,
         }
     }
 
-    /// Takes one export's result; `owners` names the API Center API of each APIM API.
+    /// Takes one export's result.
     fn record(
         &mut self,
         request: ExportRequest,
         result: Result<Option<ExportedContent>, AzureError>,
-        owners: &HashMap<ApimApiRef, String>,
     ) {
         match result {
             Ok(Some(content)) => {
@@ -364,13 +377,24 @@ impl Exported {
             }
             Err(e) => {
                 tracing::warn!(api = %request.api, error = %e, "export failed; content not imported this pass");
-                self.failures.push(OperationFailure::from_azure(
-                    format!("export {}", request.api),
-                    owners.get(&request.api).cloned(),
-                    &e,
-                ));
+                self.failed.push((request.api, e));
             }
         }
+    }
+
+    /// The reports of the failed exports, each naming the API Center API it is for.
+    fn failures(&mut self, desired: &DesiredState) -> Vec<OperationFailure> {
+        let failed = std::mem::take(&mut self.failed);
+        if failed.is_empty() {
+            return Vec::new();
+        }
+        let owners = export_owners(desired, &failed);
+        failed
+            .into_iter()
+            .map(|(api, e)| {
+                OperationFailure::from_azure(format!("export {api}"), owners.get(&api).cloned(), &e)
+            })
+            .collect()
     }
 }
 
@@ -390,7 +414,6 @@ async fn export_requested<A: AzureSide>(
     azure: &A,
     target: &LinkTarget,
     options: &EngineOptions,
-    desired: &DesiredState,
     requests: Vec<ExportRequest>,
     shares_apis: bool,
 ) -> Exported {
@@ -400,7 +423,6 @@ async fn export_requested<A: AzureSide>(
             definitions: requests.len(),
         }),
     );
-    let owners = export_owners(desired);
     let mut exported = Exported::new(options);
     // Each document is hashed as it arrives, and dropped unless it will be imported.
     let mut results = stream::iter(requests)
@@ -414,7 +436,7 @@ async fn export_requested<A: AzureSide>(
         })
         .buffer_unordered(options.concurrency.max(1));
     while let Some((request, result)) = results.next().await {
-        exported.record(request, result, &owners);
+        exported.record(request, result);
     }
     let (held, again) = exported.contents.counts();
     tracing::debug!(
@@ -443,26 +465,18 @@ pub(crate) async fn observe<A: AzureSide>(
     drop((apim, metadata));
 
     let wanted = details_needed(settings, &desired, &apic, coverage);
-    let details = read_wanted_details(azure, target, options, wanted).await?;
-    let details_read = details.len();
-    apic.details.extend(details);
+    apic.details = read_wanted_details(azure, target, options, wanted).await?;
+    let details_read = apic.details.len();
 
     let requests = exports_needed(settings, &desired, &apic, coverage);
-    let exported = export_requested(
-        azure,
-        target,
-        options,
-        &desired,
-        requests,
-        settings.shares_apis(),
-    )
-    .await;
+    let mut exported =
+        export_requested(azure, target, options, requests, settings.shares_apis()).await;
     Ok(Observation {
+        failures: exported.failures(&desired),
         apic,
         desired,
         exports: exported.exports,
         contents: exported.contents.build(),
-        failures: exported.failures,
         details_read,
         exported: exported.count,
     })

@@ -1,6 +1,7 @@
 //! A pass keeps exported documents for its imports only up to
 //! `EngineOptions::held_export_bytes`: the others are exported again right before their
 //! import, and one whose content changed meanwhile is not imported under the old hash.
+//! A failed export is reported under the API Center API it is for.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use apilink_core::operation::Action;
 use apilink_core::ownership::EntityKind;
 use apilink_emulator::apim::{DefinitionUpdate, OperationSeed};
-use apilink_emulator::{ApimHandle, Emulator};
+use apilink_emulator::{ApimHandle, Emulator, FaultKind, FaultRule};
 use apilink_engine::{EngineOptions, PassMode, Phase, Progress, ProgressEvent};
 use serde_json::json;
 use support::*;
@@ -147,4 +148,39 @@ async fn a_document_changed_before_its_import_waits_for_the_next_pass() {
     let content = definition_content(&emulator, &weather, "original").unwrap();
     assert!(content.contains("GetWarnings"), "{content}");
     assert_converged(&emulator, &settings).await;
+}
+
+#[tokio::test]
+async fn a_failed_export_is_reported_under_its_api_center_api() {
+    let emulator = start(config()).await;
+    let settings = settings(&emulator, "tests/export-fails", json!({}));
+    emulator.add_fault(
+        FaultRule::new(FaultKind::Status {
+            status: 403,
+            code: "AuthorizationFailed".into(),
+            retry_after_secs: None,
+        })
+        .method("GET")
+        .path_contains(&format!("/service/{APIM}/apis/weather-soap")),
+    );
+    let report = match engine(&emulator)
+        .sync_pass(&settings, PassMode::Light)
+        .await
+    {
+        Ok(report) => report,
+        Err(e) => *e.report.expect("a report of the apply phase"),
+    };
+    let weather = api_named(&emulator, "Weather Service");
+    let failed: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.operation.starts_with("export "))
+        .map(|f| (f.operation.as_str(), f.api.as_deref()))
+        .collect();
+    assert_eq!(
+        failed,
+        [("export apis/weather-soap", Some(weather.as_str()))],
+        "{:?}",
+        report.failures
+    );
 }
