@@ -332,8 +332,11 @@ impl Phases {
         .sum()
     }
 
+    /// The phases concatenated into one list of exactly their length, each phase's own
+    /// list freed as soon as it is moved: a first sync of thousands of APIs would
+    /// otherwise hold every operation twice, and more, while the list grows.
     fn into_operations(self) -> Vec<Operation> {
-        [
+        let phases = [
             self.environment,
             self.apis,
             self.versions,
@@ -348,10 +351,12 @@ impl Phases {
             self.late_markers,
             self.environment_record,
             self.delete_environment,
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+        ];
+        let mut operations = Vec::with_capacity(phases.iter().map(Vec::len).sum());
+        for phase in phases {
+            operations.extend(phase);
+        }
+        operations
     }
 }
 

@@ -99,6 +99,14 @@ fn ledger_sent_with(op: &Operation) -> Option<ApiMarker> {
         .filter(|record| record.created_by.is_some())
 }
 
+/// How the APIs of a pass settled, for what runs after all of them.
+#[derive(Default)]
+struct ApisSettled {
+    any_failed: bool,
+    any_deferred: bool,
+    any_unconfirmed: bool,
+}
+
 /// The key of the link's own record a body carries: [`RECORD_KEY`], or on a shared API
 /// the link's own key (the other links' records a merged body carries are theirs).
 fn sent_record_key(body: &Value, link: &LinkId) -> Option<String> {
@@ -252,8 +260,8 @@ impl<A: AzureSide> Applier<'_, A> {
             return applied;
         }
 
-        let outcomes = self.run_api_groups(&groups).await;
-        self.finish(&mut applied, outcomes, trailing).await;
+        let settled = self.run_api_groups(&groups, &mut applied).await;
+        self.finish(&mut applied, settled, trailing).await;
         applied
     }
 
@@ -263,7 +271,14 @@ impl<A: AzureSide> Applier<'_, A> {
     /// with the longest chains of them queue first at the client: the short APIs then
     /// fill ARM's refill around them, instead of the refill going unused while the last
     /// long chains finish.
-    async fn run_api_groups(&self, groups: &[(&str, Vec<&Operation>)]) -> Vec<GroupOutcome> {
+    ///
+    /// Each API's outcome is tallied as it comes, so a pass over thousands of APIs keeps
+    /// counts, not an outcome per API.
+    async fn run_api_groups(
+        &self,
+        groups: &[(&str, Vec<&Operation>)],
+        applied: &mut Applied,
+    ) -> ApisSettled {
         let priority = |ops: &[&Operation]| {
             let imports = ops
                 .iter()
@@ -274,33 +289,30 @@ impl<A: AzureSide> Applier<'_, A> {
         };
         // The stream yields indices, not borrowed groups: a closure taking references
         // makes the future impossible to prove `Send` for callers (rustc #110338).
-        stream::iter(0..groups.len())
+        let mut outcomes = stream::iter(0..groups.len())
             .map(|i| {
                 let (api, ops) = &groups[i];
                 let group = self.run_group(Some(api), ops.clone());
                 apilink_azure::with_priority(priority(ops), group)
             })
-            .buffer_unordered(self.concurrency.max(1))
-            .collect()
-            .await
-    }
-
-    /// Tallies the APIs' outcomes, then runs what follows every API when it may run.
-    async fn finish(
-        &self,
-        applied: &mut Applied,
-        outcomes: Vec<GroupOutcome>,
-        trailing: Vec<&Operation>,
-    ) {
-        let mut any_failed = false;
-        let mut any_deferred = false;
-        let mut any_unconfirmed = false;
-        for outcome in outcomes {
-            any_failed |= outcome.failure.is_some();
-            any_deferred |= outcome.stopped && outcome.failure.is_none();
-            any_unconfirmed |= outcome.unconfirmed;
+            .buffer_unordered(self.concurrency.max(1));
+        let mut settled = ApisSettled::default();
+        while let Some(outcome) = outcomes.next().await {
+            settled.any_failed |= outcome.failure.is_some();
+            settled.any_deferred |= outcome.stopped && outcome.failure.is_none();
+            settled.any_unconfirmed |= outcome.unconfirmed;
             self.merge(applied, outcome);
         }
+        settled
+    }
+
+    /// Runs what follows every API when it may run, given how the APIs settled.
+    async fn finish(&self, applied: &mut Applied, settled: ApisSettled, trailing: Vec<&Operation>) {
+        let ApisSettled {
+            any_failed,
+            any_deferred,
+            any_unconfirmed,
+        } = settled;
         let (blocked, ready): (Vec<&Operation>, Vec<&Operation>) = trailing
             .into_iter()
             .partition(|op| trailing_blocked(op, any_failed || any_deferred, any_unconfirmed));
