@@ -296,67 +296,79 @@ fn held_hash(
     recorded.filter(|_| spec_present)
 }
 
-/// Operations grouped by phase; concatenated in declaration order.
+/// The phases of a plan, in the order their operations run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Environment,
+    Apis,
+    Versions,
+    Definitions,
+    Imports,
+    Deployments,
+    Markers,
+    DeleteDeployments,
+    DeleteDefinitions,
+    DeleteVersions,
+    DeleteApis,
+    LateMarkers,
+    EnvironmentRecord,
+}
+
+impl Phase {
+    /// Operations on the children of an API.
+    fn is_child(self) -> bool {
+        matches!(
+            self,
+            Phase::Versions
+                | Phase::Definitions
+                | Phase::Imports
+                | Phase::Deployments
+                | Phase::DeleteDeployments
+                | Phase::DeleteDefinitions
+                | Phase::DeleteVersions
+        )
+    }
+}
+
+/// The operations planned so far, each with its phase; the plan runs them phase by
+/// phase, each phase in the order planned.
+///
+/// One list rather than a list per phase: a first sync plans tens of thousands of
+/// operations, and lists per phase would be held together with the plan they are
+/// concatenated into. The list is put in order where it lies.
 #[derive(Default)]
 struct Phases {
-    environment: Vec<Operation>,
-    apis: Vec<Operation>,
-    versions: Vec<Operation>,
-    definitions: Vec<Operation>,
-    imports: Vec<Operation>,
-    deployments: Vec<Operation>,
-    markers: Vec<Operation>,
-    delete_deployments: Vec<Operation>,
-    delete_definitions: Vec<Operation>,
-    delete_versions: Vec<Operation>,
-    delete_apis: Vec<Operation>,
-    late_markers: Vec<Operation>,
-    environment_record: Vec<Operation>,
-    delete_environment: Vec<Operation>,
+    /// Order key (phase in the high half, then the order planned) and operation.
+    planned: Vec<(u64, Operation)>,
+    child_operations: usize,
 }
 
 impl Phases {
-    /// How many operations on the children of APIs are planned so far.
-    fn child_operations(&self) -> usize {
-        [
-            &self.versions,
-            &self.definitions,
-            &self.imports,
-            &self.deployments,
-            &self.delete_deployments,
-            &self.delete_definitions,
-            &self.delete_versions,
-        ]
-        .iter()
-        .map(|phase| phase.len())
-        .sum()
+    fn push(&mut self, phase: Phase, op: Operation) {
+        let key = (phase as u64) << 32 | self.planned.len() as u64;
+        self.planned.push((key, op));
+        if phase.is_child() {
+            self.child_operations += 1;
+        }
     }
 
-    /// The phases concatenated into one list of exactly their length, each phase's own
-    /// list freed as soon as it is moved: a first sync of thousands of APIs would
-    /// otherwise hold every operation twice, and more, while the list grows.
-    fn into_operations(self) -> Vec<Operation> {
-        let phases = [
-            self.environment,
-            self.apis,
-            self.versions,
-            self.definitions,
-            self.imports,
-            self.deployments,
-            self.markers,
-            self.delete_deployments,
-            self.delete_definitions,
-            self.delete_versions,
-            self.delete_apis,
-            self.late_markers,
-            self.environment_record,
-            self.delete_environment,
-        ];
-        let mut operations = Vec::with_capacity(phases.iter().map(Vec::len).sum());
-        for phase in phases {
-            operations.extend(phase);
-        }
-        operations
+    /// How many operations on the children of APIs are planned so far.
+    fn child_operations(&self) -> usize {
+        self.child_operations
+    }
+
+    /// Room for the operations creating `new` APIs take (an API, and per version its
+    /// version, definition, import and deployment): a first sync plans thousands, and a
+    /// list grown by doubling would hold up to twice its room.
+    fn reserve_for_new<'d>(&mut self, new: impl Iterator<Item = &'d DesiredApi>) {
+        let operations: usize = new.map(|api| 1 + 4 * api.versions.len()).sum();
+        self.planned.reserve_exact(operations);
+    }
+
+    /// The operations in the order they run, in the list they were planned in.
+    fn into_operations(mut self) -> Vec<Operation> {
+        self.planned.sort_unstable_by_key(|(key, _)| *key);
+        self.planned.into_iter().map(|(_, op)| op).collect()
     }
 }
 
@@ -485,15 +497,16 @@ impl Planner<'_> {
                 &["customProperties", RECORD_KEY],
                 Some(creating_environment_record(&self.settings.link, token)),
             );
-            self.phases
-                .environment_record
-                .push(Operation::WriteEnvironmentRecord {
+            self.phases.push(
+                Phase::EnvironmentRecord,
+                Operation::WriteEnvironmentRecord {
                     name: env.name.clone(),
                     record: entity_marker(&self.settings.link)
                         .as_str()
                         .unwrap_or_default()
                         .to_string(),
-                });
+                },
+            );
         }
         let owned = apim_owned_properties(EntityKind::Environment, &properties);
         let properties = JsonText::from(properties);
@@ -528,10 +541,13 @@ impl Planner<'_> {
             },
         };
         if let Some(upsert) = upsert {
-            self.phases.environment.push(Operation::EnsureEnvironment {
-                name: env.name.clone(),
-                upsert,
-            });
+            self.phases.push(
+                Phase::Environment,
+                Operation::EnsureEnvironment {
+                    name: env.name.clone(),
+                    upsert,
+                },
+            );
         }
     }
 
@@ -561,10 +577,13 @@ impl Planner<'_> {
         } else {
             create.with_create_record(&key, record.to_value())
         };
-        self.phases.apis.push(Operation::UpsertApi {
-            api: api.name.clone(),
-            upsert: create,
-        });
+        self.phases.push(
+            Phase::Apis,
+            Operation::UpsertApi {
+                api: api.name.clone(),
+                upsert: create,
+            },
+        );
     }
 
     fn owned_api(
@@ -609,17 +628,23 @@ impl Planner<'_> {
                     // record set above.
                     upsert = upsert.with_record(&ledger.key(), ledger.to_value());
                 }
-                self.phases.apis.push(Operation::UpsertApi {
-                    api: api.name.clone(),
-                    upsert,
-                });
+                self.phases.push(
+                    Phase::Apis,
+                    Operation::UpsertApi {
+                        api: api.name.clone(),
+                        upsert,
+                    },
+                );
             }
             other => {
                 if let Some(upsert) = other {
-                    self.phases.apis.push(Operation::UpsertApi {
-                        api: api.name.clone(),
-                        upsert,
-                    });
+                    self.phases.push(
+                        Phase::Apis,
+                        Operation::UpsertApi {
+                            api: api.name.clone(),
+                            upsert,
+                        },
+                    );
                 }
                 self.record(&api.name, marker, form, ledger, deleted);
             }
@@ -641,19 +666,18 @@ impl Planner<'_> {
         for (version, definition) in abandoned {
             let api = api.to_string();
             match definition {
-                Some(definition) => {
-                    self.phases
-                        .delete_definitions
-                        .push(Operation::DeleteDefinition {
-                            api,
-                            version,
-                            definition,
-                        })
-                }
-                None => self
-                    .phases
-                    .delete_versions
-                    .push(Operation::DeleteVersion { api, version }),
+                Some(definition) => self.phases.push(
+                    Phase::DeleteDefinitions,
+                    Operation::DeleteDefinition {
+                        api,
+                        version,
+                        definition,
+                    },
+                ),
+                None => self.phases.push(
+                    Phase::DeleteVersions,
+                    Operation::DeleteVersion { api, version },
+                ),
             }
         }
         planned
@@ -733,11 +757,14 @@ impl Planner<'_> {
             scope.unchanged,
             path.clone(),
         ) {
-            self.phases.versions.push(Operation::UpsertVersion {
-                api: scope.api.name.clone(),
-                version: version.name.clone(),
-                upsert,
-            });
+            self.phases.push(
+                Phase::Versions,
+                Operation::UpsertVersion {
+                    api: scope.api.name.clone(),
+                    version: version.name.clone(),
+                    upsert,
+                },
+            );
         }
         let mut ledger = VersionMarker::default();
         if let Some(def) = &version.definition {
@@ -770,12 +797,15 @@ impl Planner<'_> {
             scope.unchanged,
             path.clone(),
         ) {
-            self.phases.definitions.push(Operation::UpsertDefinition {
-                api: scope.api.name.clone(),
-                version: version.name.clone(),
-                definition: def.name.clone(),
-                upsert,
-            });
+            self.phases.push(
+                Phase::Definitions,
+                Operation::UpsertDefinition {
+                    api: scope.api.name.clone(),
+                    version: version.name.clone(),
+                    definition: def.name.clone(),
+                    upsert,
+                },
+            );
         }
         let content_hash = self.import(scope.api, version, recorded, seen, path);
         let deployment = self.deployment(scope.api, def, recorded, scope.details, scope.unchanged);
@@ -805,9 +835,9 @@ impl Planner<'_> {
             marker: ledger,
         };
         if deleted {
-            self.phases.late_markers.push(write);
+            self.phases.push(Phase::LateMarkers, write);
         } else {
-            self.phases.markers.push(write);
+            self.phases.push(Phase::Markers, write);
         }
     }
 
@@ -829,14 +859,17 @@ impl Planner<'_> {
         match self.exports.get(&version.source) {
             Some(export) => {
                 if !spec_present || !hash_matches(recorded_hash.as_deref(), &export.content_hash) {
-                    self.phases.imports.push(Operation::ImportSpecification {
-                        api: api.name.clone(),
-                        version: version.name.clone(),
-                        definition: def.name.clone(),
-                        export: version.source.clone(),
-                        specification: export.specification.clone(),
-                        content_hash: export.content_hash.clone(),
-                    });
+                    self.phases.push(
+                        Phase::Imports,
+                        Operation::ImportSpecification {
+                            api: api.name.clone(),
+                            version: version.name.clone(),
+                            definition: def.name.clone(),
+                            export: version.source.clone(),
+                            specification: export.specification.clone(),
+                            content_hash: export.content_hash.clone(),
+                        },
+                    );
                 }
                 Some(export.content_hash.clone())
             }
@@ -899,11 +932,14 @@ impl Planner<'_> {
             unchanged,
             format!("apis/{}/deployments/{}", api.name, dep.name),
         ) {
-            self.phases.deployments.push(Operation::UpsertDeployment {
-                api: api.name.clone(),
-                deployment: dep.name.clone(),
-                upsert,
-            });
+            self.phases.push(
+                Phase::Deployments,
+                Operation::UpsertDeployment {
+                    api: api.name.clone(),
+                    deployment: dep.name.clone(),
+                    upsert,
+                },
+            );
         }
         Some(dep.name.clone())
     }
@@ -917,12 +953,13 @@ impl Planner<'_> {
         if !Seen::from_details(observed).may_exist() || foreign {
             return false;
         }
-        self.phases
-            .delete_deployments
-            .push(Operation::DeleteDeployment {
+        self.phases.push(
+            Phase::DeleteDeployments,
+            Operation::DeleteDeployment {
                 api: api.to_string(),
                 deployment: dep.to_string(),
-            });
+            },
+        );
         true
     }
 
@@ -964,13 +1001,14 @@ impl Planner<'_> {
                     && Seen::from_details(observed).may_exist()
                     && !self.used_by_others(under, version_name, Some(def_name))
                 {
-                    self.phases
-                        .delete_definitions
-                        .push(Operation::DeleteDefinition {
+                    self.phases.push(
+                        Phase::DeleteDefinitions,
+                        Operation::DeleteDefinition {
                             api: name.clone(),
                             version: version_name.clone(),
                             definition: def_name.clone(),
-                        });
+                        },
+                    );
                     planned = true;
                 }
             }
@@ -979,10 +1017,13 @@ impl Planner<'_> {
                 && Seen::from_details(observed).may_exist()
                 && !self.used_by_others(under, version_name, None)
             {
-                self.phases.delete_versions.push(Operation::DeleteVersion {
-                    api: name.clone(),
-                    version: version_name.clone(),
-                });
+                self.phases.push(
+                    Phase::DeleteVersions,
+                    Operation::DeleteVersion {
+                        api: name.clone(),
+                        version: version_name.clone(),
+                    },
+                );
                 planned = true;
             }
         }
@@ -996,6 +1037,12 @@ impl Planner<'_> {
     fn apis(&mut self, desired: &DesiredState, apic: &ObservedApiCenter) -> usize {
         let observed: BTreeMap<&str, &ApicEntity> =
             apic.apis.iter().map(|a| (a.name.as_str(), a)).collect();
+        self.phases.reserve_for_new(
+            desired
+                .apis
+                .iter()
+                .filter(|api| !observed.contains_key(api.name.as_str())),
+        );
         let mut skipped = 0;
         for api in &desired.apis {
             match observed.get(api.name.as_str()) {
@@ -1060,9 +1107,12 @@ impl Planner<'_> {
                 .any(|p| !read_entity_marker(p, &self.settings.link).is_owned())
         });
         if !self.settings.shares_apis() || (others.is_empty() && !deployed_elsewhere) {
-            self.phases.delete_apis.push(Operation::DeleteApi {
-                api: o.name.clone(),
-            });
+            self.phases.push(
+                Phase::DeleteApis,
+                Operation::DeleteApi {
+                    api: o.name.clone(),
+                },
+            );
             return;
         }
         let under = Under {
@@ -1071,10 +1121,13 @@ impl Planner<'_> {
             shares: &others,
         };
         self.stale_children(under, &[], marker, &BTreeSet::new());
-        self.phases.late_markers.push(Operation::LeaveSharedApi {
-            api: o.name.clone(),
-            key: shared_record_key(&self.settings.link),
-        });
+        self.phases.push(
+            Phase::LateMarkers,
+            Operation::LeaveSharedApi {
+                api: o.name.clone(),
+                key: shared_record_key(&self.settings.link),
+            },
+        );
     }
 }
 
