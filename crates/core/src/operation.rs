@@ -8,6 +8,7 @@ use std::fmt;
 use crate::diff::{FieldChange, owned_changes};
 use crate::ids::ApimApiRef;
 use crate::json_text::JsonText;
+use crate::mapping::SpecKind;
 use crate::marker::{ApiMarker, RECORD_KEY};
 use crate::observed::SpecificationRef;
 use crate::ownership::{
@@ -201,6 +202,8 @@ pub enum Operation {
         definition: String,
         #[serde(serialize_with = "crate::operation::display")]
         export: ApimApiRef,
+        /// How `export` is exported (when the document is exported again for the import).
+        kind: SpecKind,
         specification: SpecificationRef,
         content_hash: String,
     },

@@ -866,6 +866,7 @@ impl Planner<'_> {
                             version: version.name.clone(),
                             definition: def.name.clone(),
                             export: version.source.clone(),
+                            kind: def.kind,
                             specification: export.specification.clone(),
                             content_hash: export.content_hash.clone(),
                         },

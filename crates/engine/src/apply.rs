@@ -16,6 +16,7 @@ use apilink_azure::{AzureError, ErrorClass};
 use apilink_core::LinkId;
 use apilink_core::hash::content_hash;
 use apilink_core::ids::ApimApiRef;
+use apilink_core::mapping::SpecKind;
 use apilink_core::marker::{ApiMarker, Ownership, RECORD_KEY, read_api_marker, read_entity_marker};
 use apilink_core::observed::ApicEntity;
 use apilink_core::operation::{Intent, Operation, Upsert};
@@ -26,7 +27,7 @@ use serde_json::Value;
 
 use crate::azure_side::{AzureSide, EntityPath, ExportedContent, LinkTarget};
 use crate::budget::WriteGate;
-use crate::held_exports::{HeldExport, HeldExports};
+use crate::held_exports::HeldExports;
 use crate::observe::stage_neutral;
 use crate::progress::{Phase, Progress, ProgressEvent};
 use crate::report::{Fate, OperationFailure, Tallies};
@@ -454,12 +455,13 @@ impl<A: AzureSide> Applier<'_, A> {
             }
             Operation::ImportSpecification {
                 export,
+                kind,
                 specification,
                 content_hash,
                 ..
             } => {
                 let import = self
-                    .import_body(export, specification, content_hash)
+                    .import_body(export, *kind, specification, content_hash)
                     .await?;
                 self.gate.acquire().await.map_err(|_| OpError::Deferred)?;
                 self.azure
@@ -593,28 +595,27 @@ impl<A: AzureSide> Applier<'_, A> {
     }
 
     /// The document the import of `export` sends: the one held since it was exported,
-    /// or — when only its hash was held — exported again now, and sent only if it is
-    /// still the content the plan recorded (`planned_hash`).
+    /// or — when it was not held (beyond the bound, or taken by an earlier attempt) —
+    /// exported again now, and sent only if it is still the content the plan recorded
+    /// (`planned_hash`).
     async fn content_to_import(
         &self,
         export: &ApimApiRef,
+        kind: SpecKind,
         planned_hash: &str,
     ) -> Result<ExportedContent, OpError> {
-        let unavailable = || OpError::Refused {
-            class: ErrorClass::RetryFast,
-            reason: "ContentUnavailable",
-            message: format!("the definition of {export} was not exported this pass"),
-        };
-        let kind = match self.contents.take(export) {
-            Some(HeldExport::Content(content)) => return Ok(content),
-            Some(HeldExport::ExportAgain(kind)) => kind,
-            None => return Err(unavailable()),
-        };
+        if let Some(content) = self.contents.take(export) {
+            return Ok(content);
+        }
         let content = self
             .azure
             .export_definition(self.target, export, kind)
             .await?
-            .ok_or_else(unavailable)?;
+            .ok_or_else(|| OpError::Refused {
+                class: ErrorClass::RetryFast,
+                reason: "ContentUnavailable",
+                message: format!("APIM no longer exports a definition of {export}"),
+            })?;
         let content = if self.shares_apis {
             stage_neutral(content)
         } else {
@@ -637,10 +638,11 @@ impl<A: AzureSide> Applier<'_, A> {
     async fn import_body(
         &self,
         export: &ApimApiRef,
+        kind: SpecKind,
         specification: &apilink_core::observed::SpecificationRef,
         planned_hash: &str,
     ) -> Result<ImportSpecification, OpError> {
-        let content = self.content_to_import(export, planned_hash).await?;
+        let content = self.content_to_import(export, kind, planned_hash).await?;
         let mut format = ImportFormat::Inline;
         let mut value = None;
         if content.content.len() > MAX_INLINE_IMPORT_BYTES

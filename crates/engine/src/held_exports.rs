@@ -11,29 +11,19 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use apilink_core::ids::ApimApiRef;
-use apilink_core::mapping::SpecKind;
 
 use crate::azure_side::ExportedContent;
-
-/// What an import finds for its APIM API.
-#[derive(Debug)]
-pub(crate) enum HeldExport {
-    /// The document as exported and hashed while observing.
-    Content(ExportedContent),
-    /// Only its hash was kept: the import exports it again (of this kind).
-    ExportAgain(SpecKind),
-}
 
 /// The documents a pass's imports send, each taken out when its import is.
 #[derive(Debug, Default)]
 pub(crate) struct HeldExports {
-    held: Mutex<HashMap<ApimApiRef, HeldExport>>,
+    held: Mutex<HashMap<ApimApiRef, ExportedContent>>,
 }
 
 impl HeldExports {
-    /// What the import of `api`'s document sends, taken out (`None`: nothing was exported
-    /// for it this pass).
-    pub fn take(&self, api: &ApimApiRef) -> Option<HeldExport> {
+    /// The document the import of `api` sends, taken out; `None`: not held (beyond the
+    /// bound, or taken by an earlier attempt), so the import exports it again.
+    pub fn take(&self, api: &ApimApiRef) -> Option<ExportedContent> {
         self.held
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -46,7 +36,9 @@ impl HeldExports {
 pub(crate) struct HeldExportsBuilder {
     limit: usize,
     bytes: usize,
-    held: HashMap<ApimApiRef, HeldExport>,
+    held: HashMap<ApimApiRef, ExportedContent>,
+    /// Documents beyond the bound, to be exported again.
+    dropped: usize,
 }
 
 impl HeldExportsBuilder {
@@ -55,30 +47,24 @@ impl HeldExportsBuilder {
             limit,
             bytes: 0,
             held: HashMap::new(),
+            dropped: 0,
         }
     }
 
-    /// Keeps `content` for the import of `api` if its bytes fit, or else the note to
-    /// export it again.
+    /// Keeps `content` for the import of `api` if its bytes fit.
     pub fn hold(&mut self, api: ApimApiRef, content: ExportedContent) {
         let size = content.content.len();
-        let entry = if self.bytes + size <= self.limit {
+        if self.bytes + size <= self.limit {
             self.bytes += size;
-            HeldExport::Content(content)
+            self.held.insert(api, content);
         } else {
-            HeldExport::ExportAgain(content.kind)
-        };
-        self.held.insert(api, entry);
+            self.dropped += 1;
+        }
     }
 
     /// Documents kept and documents to export again.
     pub fn counts(&self) -> (usize, usize) {
-        let kept = self
-            .held
-            .values()
-            .filter(|h| matches!(h, HeldExport::Content(_)))
-            .count();
-        (kept, self.held.len() - kept)
+        (self.held.len(), self.dropped)
     }
 
     pub fn build(self) -> HeldExports {
@@ -91,6 +77,7 @@ impl HeldExportsBuilder {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use apilink_core::mapping::SpecKind;
     use apilink_core::observed::SpecificationRef;
 
     use super::*;
@@ -121,15 +108,10 @@ mod tests {
         builder.hold(api("c"), content(4));
         assert_eq!(builder.counts(), (2, 1));
         let held = builder.build();
-        assert!(
-            matches!(held.take(&api("a")), Some(HeldExport::Content(c)) if c.content.len() == 6)
-        );
-        assert!(matches!(
-            held.take(&api("b")),
-            Some(HeldExport::ExportAgain(SpecKind::OpenApi))
-        ));
-        assert!(matches!(held.take(&api("c")), Some(HeldExport::Content(_))));
-        // Taken out: a second import of the same API finds nothing.
+        assert!(held.take(&api("a")).is_some_and(|c| c.content.len() == 6));
+        assert!(held.take(&api("b")).is_none());
+        assert!(held.take(&api("c")).is_some());
+        // Taken out: a second attempt at the same import finds nothing.
         assert!(held.take(&api("a")).is_none());
     }
 }

@@ -264,6 +264,7 @@ impl Sim {
                 export,
                 specification,
                 content_hash,
+                ..
             } => {
                 let exported = exports
                     .get(export)
