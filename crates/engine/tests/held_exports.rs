@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use apilink_core::operation::Action;
 use apilink_core::ownership::EntityKind;
-use apilink_emulator::apim::{DefinitionUpdate, OperationSeed};
 use apilink_emulator::{ApimHandle, Emulator, FaultKind, FaultRule};
 use apilink_engine::{EngineOptions, PassMode, Phase, Progress, ProgressEvent};
 use serde_json::json;
@@ -90,19 +89,7 @@ impl Progress for ChangeOnApply {
         let mut done = self.done.lock().unwrap();
         if !*done {
             *done = true;
-            self.apim
-                .set_definition(
-                    APIM,
-                    None,
-                    "weather-soap",
-                    &DefinitionUpdate {
-                        operations: Some(vec![OperationSeed::Line(
-                            "GetWarnings List weather warnings".into(),
-                        )]),
-                        content: None,
-                    },
-                )
-                .unwrap();
+            add_weather_warnings(&self.apim);
         }
     }
 }

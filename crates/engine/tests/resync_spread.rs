@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use apilink_azure::apic::{ApicClient, ApicPath};
 use apilink_core::plan::DriftKind;
 use apilink_core::resync_window::{Coverage, ResyncWindow, api_phase};
-use apilink_emulator::apim::{DefinitionUpdate, OperationSeed};
 use apilink_engine::PassMode;
 use serde_json::json;
 use support::*;
@@ -62,20 +61,7 @@ async fn a_cycle_of_windows_reexports_each_definition_once_and_finds_content_cha
     let settings = spread_settings(&emulator, "tests/spread");
     let first = sync(&engine(&emulator), &settings, PassMode::Light).await;
     let weather = api_named(&emulator, "Weather Service");
-    emulator
-        .apim()
-        .set_definition(
-            APIM,
-            None,
-            "weather-soap",
-            &DefinitionUpdate {
-                operations: Some(vec![OperationSeed::Line(
-                    "GetWarnings List weather warnings".into(),
-                )]),
-                content: None,
-            },
-        )
-        .unwrap();
+    add_weather_warnings(&emulator.apim());
 
     let (mut exports, mut details) = (0, 0);
     let turn = turn_of(&settings, &weather);

@@ -10,7 +10,10 @@ use apilink_azure::lro::LroOptions;
 use apilink_azure::retry::RetryPolicy;
 use apilink_azure::{ArmClient, ArmClientOptions, CloudConfig, CredentialConfig, build_credential};
 use apilink_core::{LinkId, LinkSettings, LinkSpec};
-use apilink_emulator::{CallKind, CallRecord, Emulator, EmulatorConfig, ThrottleConfig};
+use apilink_emulator::apim::{DefinitionUpdate, OperationSeed};
+use apilink_emulator::{
+    ApimHandle, CallKind, CallRecord, Emulator, EmulatorConfig, ThrottleConfig,
+};
 use apilink_engine::{AzureClients, Engine, EngineOptions, PassMode, PassReport};
 use azure_core::credentials::Secret;
 use serde_json::{Value, json};
@@ -332,4 +335,21 @@ async fn put_metadata_schema(emulator: &Emulator, name: &str, properties: &Value
     )
     .await
     .unwrap();
+}
+
+/// A content-only change in APIM: the SOAP API `weather-soap` gains an operation
+/// (`GetWarnings`), which leaves no trace in the API list.
+pub fn add_weather_warnings(apim: &ApimHandle) {
+    apim.set_definition(
+        APIM,
+        None,
+        "weather-soap",
+        &DefinitionUpdate {
+            operations: Some(vec![OperationSeed::Line(
+                "GetWarnings List weather warnings".into(),
+            )]),
+            content: None,
+        },
+    )
+    .expect("the definition changes");
 }
